@@ -1,0 +1,1 @@
+"""The unlearning-challenge harness: data, models, sandboxed runs and scoring."""
