@@ -7,6 +7,7 @@ high-entropy secrets and allows lookup by hash).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -16,8 +17,12 @@ __all__ = ["hash_password", "hash_token", "new_token", "verify_password"]
 
 TOKEN_PREFIX = "ul_"
 _password_hash = PasswordHash.recommended()
-# Verified against when the e-mail is unknown, so both paths cost one argon2 verification.
-_DUMMY_HASH = _password_hash.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified against when the e-mail is unknown, so both paths cost one argon2 verification.
+    return _password_hash.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -26,7 +31,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     if password_hash is None:
-        _password_hash.verify(password, _DUMMY_HASH)
+        _password_hash.verify(password, _dummy_hash())
         return False
     return _password_hash.verify(password, password_hash)
 
