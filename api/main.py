@@ -47,7 +47,6 @@ def create_app(
         if settings.run_migrations_on_start:
             db.upgrade_to_head(url)
         yield
-        engine.dispose()
 
     app = FastAPI(
         title="Unlearning challenge server",
