@@ -64,6 +64,10 @@ CLAIMABLE = {
 }
 
 
+# Settings whose confinement a probe has verified in this process: one probe per settings.
+_CHECKED: set[SandboxSettings] = set()
+
+
 def _default_work_dir() -> Path:
     return Path(tempfile.gettempdir()) / "unlearn-sandbox"
 
@@ -91,7 +95,6 @@ class DockerRunner(Runner):
         # False only for the attack suite's control run, which must show escapes.
         self.require_confinement = require_confinement
         self._image_id: str | None = None
-        self._checked = False
 
     # ---- facts and checks -------------------------------------------------------------
 
@@ -133,7 +136,7 @@ class DockerRunner(Runner):
                 "sandbox confinement is not in force, refusing to run submissions: "
                 + "; ".join(problems)
             )
-        self._checked = True
+        _CHECKED.add(self.settings)
         return findings
 
     def _probe(self) -> dict[str, object]:
@@ -176,7 +179,7 @@ class DockerRunner(Runner):
             raise ConfigError(
                 "a cuda job needs SandboxSettings(gpu=INDEX): a sandbox never sees all GPUs"
             )
-        if self.require_confinement and not self._checked:
+        if self.require_confinement and self.settings not in _CHECKED:
             self.self_check()
         per_seed_s = job.time_limit_s or self.settings.default_time_limit_s
         deadline_s = self.settings.startup_s + per_seed_s * len(seeds)

@@ -17,7 +17,7 @@ import json
 import logging
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,7 +78,7 @@ class SandboxSettings:
     default_time_limit_s: float = 3600.0  # per seed, when the job sets none
     stop_grace_s: float = 5.0  # SIGTERM -> SIGKILL at the deadline
     log_excerpt_chars: int = 4000  # of the container log shown with an error; 0 hides logs
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: tuple[tuple[str, str], ...] = ()  # extra container labels (worker id, phase...)
 
     def without_confinement(self) -> SandboxSettings:
         """The control run of the attack suite: every deny-control off. Never for submissions."""
@@ -148,7 +148,7 @@ def hardening_flags(
             raise ConfigError("the Docker socket must never be mounted into a sandbox")
         spec = f"type=bind,source={host},target={target}"
         flags += ["--mount", spec + (",readonly" if read_only else "")]
-    for key, value in {**settings.labels, **labels, LABEL: "1"}.items():
+    for key, value in {**dict(settings.labels), **labels, LABEL: "1"}.items():
         flags += ["--label", f"{key}={value}"]
     return flags
 

@@ -46,7 +46,7 @@ def tiny_job(submission: Path, *, seeds: tuple[int, ...] = (0,), time_limit_s: f
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_job() -> Callable[..., Job]:
     return tiny_job
 

@@ -1,8 +1,12 @@
-# Attack: look at the host through /proc: other processes (dockerd, the worker, Redis), the
-# host's mounts, kernel settings that should be writable only on the host.
+# Attack: look at the host through /proc: other processes (dockerd, the worker, Redis), extra
+# mounts (a host folder or socket mounted in), kernel settings writable only on the host.
 # expect: ok
 import os
 
+EXPECTED_MOUNT_PREFIXES = (
+    "/proc", "/dev", "/sys", "/tmp", "/job", "/out", "/etc/resolv.conf", "/etc/hostname",
+    "/etc/hosts",
+)
 HOST_PROCESSES = ("dockerd", "containerd", "redis-server", "postgres", "celery", "pytest")
 
 
@@ -22,9 +26,10 @@ def probe():
     if len(pids) > 20:
         escapes.append(f"{len(pids)} processes visible")
     with open("/proc/self/mountinfo") as handle:
-        mounts = handle.read()
-    if "/var/lib/docker/overlay2" in mounts.split("\n")[0] and "/work" in mounts:
-        escapes.append("host mounts visible")
+        points = {line.split()[4] for line in handle if len(line.split()) > 4}
+    unexpected = sorted(p for p in points if p != "/" and not p.startswith(EXPECTED_MOUNT_PREFIXES))
+    if unexpected:
+        escapes.append(f"unexpected mounts {unexpected}")
     for knob in ("/proc/sys/kernel/hostname", "/proc/sysrq-trigger", "/proc/sys/vm/drop_caches"):
         try:
             with open(knob, "w") as handle:
