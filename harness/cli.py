@@ -1,12 +1,19 @@
-"""The ``unlearn`` command line (console script ``unlearn = harness.cli:app``).
+"""The `unlearn` command line (console script `unlearn = harness.cli:app`).
 
-Each command lives in its own ``cli_<name>.py`` module and is registered here.
+Each command lives beside the code it drives and is only registered here:
+
+    unlearn dry-run SUBMISSION.py     harness/cli_dryrun.py   evaluate locally, end to end
+    unlearn score --unlearned U.npy   harness/cli_score.py    score confidence matrices
+    unlearn serve                     api/cli.py              the competition server
+    unlearn admin create-organizer    api/cli.py              bootstrap the first organizer
 """
 
 from __future__ import annotations
 
 import typer
 
+from api.cli import admin_app, serve
+from harness.cli_dryrun import dry_run
 from harness.cli_score import score
 
 __all__ = ["app"]
@@ -19,7 +26,10 @@ def main() -> None:
     """Run and score machine-unlearning challenges."""
 
 
+app.command("dry-run")(dry_run)
 app.command("score")(score)
+app.command("serve")(serve)
+app.add_typer(admin_app, name="admin")
 
 
 if __name__ == "__main__":
