@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.sandbox.docker import DockerRunner
+from harness.sandbox.docker import OWNER, DockerRunner
 from harness.sandbox.docker_client import LABEL, SandboxSettings
 
 pytestmark = pytest.mark.docker
@@ -74,8 +74,10 @@ def _category(outcome) -> str:  # type: ignore[no-untyped-def]
 
 
 def _sandbox_containers() -> list[str]:
+    """Sandbox containers started by this test process (other processes may run their own)."""
     result = subprocess.run(
-        ["docker", "ps", "--all", "--quiet", "--filter", f"label={LABEL}"],
+        ["docker", "ps", "--all", "--quiet", "--filter", f"label={LABEL}",
+         "--filter", f"label=unlearn.owner={OWNER}"],
         capture_output=True, text=True, check=True,
     )
     return result.stdout.split()
