@@ -48,7 +48,7 @@ def unlearning(
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
     net.train()
-    pairs = zip(_batches_forever(retain_loader), _batches_forever(forget_loader))
+    pairs = zip(_batches_forever(retain_loader), _batches_forever(forget_loader), strict=False)
     for (retain_x, retain_y), (forget_x, forget_y) in itertools.islice(pairs, steps):
         retain_x, retain_y = retain_x.to(device), retain_y.to(device)
         forget_x, forget_y = forget_x.to(device), forget_y.to(device)

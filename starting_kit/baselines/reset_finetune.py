@@ -64,7 +64,9 @@ def _reset_low_gradient_weights(
     loss_fn = nn.CrossEntropyLoss()
     net.eval()  # no batch-norm statistics from the forget set
     net.zero_grad()
-    for (forget_x, forget_y), (retain_x, retain_y) in zip(forget_loader, retain_loader):
+    for (forget_x, forget_y), (retain_x, retain_y) in zip(
+        forget_loader, retain_loader, strict=False
+    ):
         forget_x, forget_y = forget_x.to(device), forget_y.to(device)
         retain_x, retain_y = retain_x.to(device), retain_y.to(device)
         loss = loss_fn(net(retain_x), retain_y) - loss_fn(net(forget_x), forget_y)
@@ -75,7 +77,7 @@ def _reset_low_gradient_weights(
     selected[torch.topk(magnitudes, count, largest=False, sorted=False).indices] = True
     masks = {}
     with torch.no_grad():
-        for p, chunk in zip(weights, selected.split([p.numel() for p in weights])):
+        for p, chunk in zip(weights, selected.split([p.numel() for p in weights]), strict=True):
             mask = chunk.reshape(p.shape)
             p.copy_(torch.where(mask, _fresh_values(p), p))
             masks[p] = mask

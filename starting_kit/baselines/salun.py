@@ -63,7 +63,9 @@ def _saliency_masks(net: torch.nn.Module, forget_loader: DataLoader) -> list[tor
     selected[torch.topk(pooled, keep, sorted=False).indices] = True
     net.zero_grad()
     net.train()
-    return [chunk.reshape(p.shape) for p, chunk in zip(parameters, selected.split(sizes))]
+    return [
+        chunk.reshape(p.shape) for p, chunk in zip(parameters, selected.split(sizes), strict=True)
+    ]
 
 
 def unlearning(
@@ -77,20 +79,18 @@ def unlearning(
     parameters = list(net.parameters())
     masks = _saliency_masks(net, forget_loader)
     originals = [p.detach().clone() for p in parameters]
-    optimizer = torch.optim.SGD(
-        parameters, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
-    )
+    optimizer = torch.optim.SGD(parameters, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     loss_fn = nn.CrossEntropyLoss()
 
     def masked_step(loss: torch.Tensor) -> None:
         optimizer.zero_grad()
         loss.backward()
-        for p, mask in zip(parameters, masks):
+        for p, mask in zip(parameters, masks, strict=True):
             if p.grad is not None:
                 p.grad.mul_(mask)
         optimizer.step()
         with torch.no_grad():  # weight decay and momentum must not move frozen weights
-            for p, mask, original in zip(parameters, masks, originals):
+            for p, mask, original in zip(parameters, masks, originals, strict=True):
                 p.copy_(torch.where(mask, p, original))
 
     retain_steps = max(1, math.ceil(EPOCHS * len(retain_loader) / ROUNDS))

@@ -29,7 +29,7 @@ def _tiny_data(
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     generator = torch.Generator().manual_seed(0)
     split = {}
-    for name, size in zip(("retain", "forget", "val"), sizes):
+    for name, size in zip(("retain", "forget", "val"), sizes, strict=True):
         x = torch.randn(size, *input_shape, generator=generator)
         y = torch.randint(0, classes, (size,), generator=generator)
         split[name] = (x, y)
