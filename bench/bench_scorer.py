@@ -126,9 +126,12 @@ def main() -> None:
     per_example = timings["ours (same columns)"]
     ratios = {name: value / per_example for name, value in timings.items()}
     if args.json:
-        print(json.dumps({"n_models": n_models, "seconds_per_example": timings, "speedup": ratios}))
+        report = {"n_models": n_models, "seconds_per_example": timings, "speedup": ratios}
+        report["load_average"] = list(os.getloadavg())
+        print(json.dumps(report))
         return
     print(f"N = {n_models} models per side; {k} columns for the slow baselines")
+    print(f"load average at the end (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
     print(f"  {'implementation':24s} {'ms/example':>12s}   time / ours")
     for name, value in timings.items():
         print(f"  {name:24s} {value * 1e3:12.3f}   {ratios[name]:10.1f}x")

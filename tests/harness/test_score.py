@@ -201,3 +201,32 @@ def test_statistically_tied_reads_reports_mappings_and_pairs() -> None:
     assert not statistically_tied((0.5, (0.4, 0.6)), (0.8, (0.7, 0.9)))
     with pytest.raises(ValueError, match="final_score_ci"):
         statistically_tied({"final_score": 0.5}, (0.5, (0.4, 0.6)))
+
+
+def _report(unlearned: np.ndarray, retrained: np.ndarray, seed: int) -> ScoreReport:
+    ones = np.ones(unlearned.shape[0])
+    return score_submission(
+        unlearned_confs=unlearned,
+        retrained_confs=retrained,
+        unlearned_retain_acc=ones,
+        retrained_retain_acc=ones,
+        unlearned_test_acc=ones,
+        retrained_test_acc=ones,
+        estimator="calibrated",
+        n_bootstrap=40,
+        seed=seed,
+    )
+
+
+def test_intervals_contain_the_score_and_separate_clearly_different_entries() -> None:
+    rng = np.random.default_rng(8)
+    retrained = rng.normal(size=(64, 30))
+    good_a = _report(rng.normal(size=(64, 30)), retrained, seed=1)
+    good_b = _report(rng.normal(size=(64, 30)), retrained, seed=2)
+    poor = _report(rng.normal(size=(64, 30)) + 3.0, retrained, seed=3)
+    for report in (good_a, good_b, poor):
+        assert report.final_score_ci is not None
+        low, high = report.final_score_ci
+        assert low <= report.final_score <= high
+    assert statistically_tied(good_a, good_b)
+    assert not statistically_tied(good_a, poor)
