@@ -392,21 +392,6 @@ def _left_edge(right: np.ndarray, width: float, column: np.ndarray) -> np.ndarra
     return np.where(column == LEFT_EDGES_PER_WINDOW - 1, stops, inner)
 
 
-def _left_edges(right: np.ndarray, width: float) -> np.ndarray:
-    """Row k: ``np.linspace(r_k - w - 2, r_k - w + 2, 400)``, bit for bit, [n_right, 400].
-
-    Written out with the same float operations as numpy's linspace (``m * step + start``,
-    the last point set to ``stop``) so that all rows come from one broadcast.
-    """
-    starts = (right - width) - WINDOW_BUFFER
-    stops = (right - width) + WINDOW_BUFFER
-    steps = (stops - starts) / (LEFT_EDGES_PER_WINDOW - 1)
-    left = np.arange(LEFT_EDGES_PER_WINDOW, dtype=np.float64) * steps[:, None]
-    left += starts[:, None]
-    left[:, -1] = stops
-    return left
-
-
 def neurips2023_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
     """Per-example epsilon of the NeurIPS 2023 rule, float64 [S], in [0, 50].
 

@@ -17,6 +17,7 @@ from harness.score import (
     score_submission,
     statistically_tied,
 )
+from harness.scoring.neurips2023 import _left_edge, _torch_float32_linspace
 from tests.harness.golden import GOLDEN_CASES, load_golden
 
 
@@ -230,3 +231,29 @@ def test_intervals_contain_the_score_and_separate_clearly_different_entries() ->
         assert low <= report.final_score <= high
     assert statistically_tied(good_a, good_b)
     assert not statistically_tied(good_a, poor)
+
+
+def test_window_left_edges_are_numpy_linspace_bit_for_bit() -> None:
+    rng = np.random.default_rng(4)
+    right = rng.normal(0, 30, size=50)
+    width = float(rng.uniform(0, 3))
+    columns = np.arange(400)
+    for edge in right:
+        expected = np.linspace(edge - width - 2.0, edge - width + 2.0, 400)
+        actual = _left_edge(np.full(400, edge), width, columns)
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_single_thresholds_are_torch_float32_linspace_bit_for_bit() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        start = float(rng.normal(0, 20))
+        stop = start + float(rng.uniform(0.005, 40))
+        count = int(np.ceil((stop - start) * 100))
+        expected = torch.linspace(
+            torch.tensor(start, dtype=torch.float64), torch.tensor(stop, dtype=torch.float64), count
+        )
+        np.testing.assert_array_equal(
+            _torch_float32_linspace(start, stop, count), expected.numpy().astype(np.float64)
+        )
