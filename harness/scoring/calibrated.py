@@ -77,11 +77,6 @@ def certified_epsilon_table(n_per_side: int, alpha: float, interval: str) -> np.
     return table
 
 
-@functools.lru_cache(maxsize=1)
-def _defaults() -> CalibratedConfig:
-    return CalibratedConfig()
-
-
 class CalibratedConfig:
     """Settings of the calibrated estimator (alpha, interval, number of random splits)."""
 
@@ -105,6 +100,11 @@ class CalibratedConfig:
             f"CalibratedConfig(alpha={self.alpha}, interval={self.interval!r}, "
             f"n_splits={self.n_splits})"
         )
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults() -> CalibratedConfig:
+    return CalibratedConfig()
 
 
 def _gaussian_fit(values: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from harness.score import (
     statistically_tied,
 )
 from harness.scoring.neurips2023 import _left_edge, _torch_float32_linspace
-from tests.harness.golden import GOLDEN_CASES, load_golden
+from tests.harness.golden import GOLDEN_CASES, REPO_ROOT, load_golden
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +259,14 @@ def test_single_thresholds_are_torch_float32_linspace_bit_for_bit() -> None:
         np.testing.assert_array_equal(
             _torch_float32_linspace(start, stop, count), expected.numpy().astype(np.float64)
         )
+
+
+def test_scorer_modules_do_not_import_torch() -> None:
+    code = (
+        "import sys; import harness.score, harness.attacks, harness.cli; "
+        "sys.exit('torch' in sys.modules)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr or "torch was imported"
