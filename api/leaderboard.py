@@ -20,8 +20,8 @@ import csv
 import io
 import threading
 import time
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -50,7 +50,7 @@ def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderb
             .where(*eligible, Submission.public_score.is_not(None))
             .subquery()
         )
-        picked_ids = select(chosen.c.id).where(chosen.c.pick == 1)
+        picked_ids: Any = select(chosen.c.id).where(chosen.c.pick == 1)
         score, low, high = (
             Submission.public_score,
             Submission.public_ci_low,
@@ -96,7 +96,7 @@ def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderb
     )
 
 
-def _rank_with_ties(rows: list) -> list[LeaderboardRow]:  # type: ignore[type-arg]
+def _rank_with_ties(rows: Sequence[Any]) -> list[LeaderboardRow]:
     ranked: list[LeaderboardRow] = []
     group = 0
     for index, (sub_id, team_id, team_name, score, low, high, created_at) in enumerate(rows):
