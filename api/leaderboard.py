@@ -175,7 +175,7 @@ class LeaderboardCache:
 
     While one request rebuilds an expired board, the others get the previous body
     (stale-while-revalidate), so a busy board never has a burst of identical queries when
-    its entry expires. `invalidate()` drops everything at once.
+    its entry expires. `invalidate()` drops everything at once; a TTL of 0 turns caching off.
     """
 
     def __init__(self, ttl_seconds: float) -> None:
@@ -187,6 +187,8 @@ class LeaderboardCache:
     def lookup(self, key: tuple[int, str]) -> tuple[bytes | None, bool]:
         """(body or None, whether it is fresh). A stale body is served while another
         request is rebuilding it."""
+        if self.ttl_seconds <= 0:
+            return None, False
         with self._lock:
             entry = self._entries.get(key)
             building = key in self._build_locks and self._build_locks[key].locked()
@@ -196,6 +198,8 @@ class LeaderboardCache:
         return entry[1], fresh or building
 
     def get_or_build(self, key: tuple[int, str], build: Callable[[], bytes]) -> bytes:
+        if self.ttl_seconds <= 0:
+            return build()  # caching off: every request sees the database as it is
         body, usable = self.lookup(key)
         if body is not None and usable:
             return body

@@ -25,9 +25,17 @@ def test_cache_serves_fresh_then_rebuilds_after_ttl():
     assert cache.lookup((1, "public")) == (None, False)
 
 
-def test_cache_serves_stale_body_while_one_thread_rebuilds():
+def test_cache_with_zero_ttl_always_builds():
     cache = LeaderboardCache(ttl_seconds=0.0)
+    assert cache.get_or_build((1, "public"), lambda: b"a") == b"a"
+    assert cache.get_or_build((1, "public"), lambda: b"b") == b"b"
+    assert cache.lookup((1, "public")) == (None, False)
+
+
+def test_cache_serves_stale_body_while_one_thread_rebuilds():
+    cache = LeaderboardCache(ttl_seconds=0.05)
     cache.get_or_build((1, "public"), lambda: b"old")
+    time.sleep(0.06)
     release = threading.Event()
     started = threading.Event()
 
