@@ -1,0 +1,98 @@
+"""Model registry: architectures by name, built from a small JSON-able spec.
+
+A `ModelSpec` travels with every checkpoint (and into the sandbox as `model.json`), so that
+weights can always be checked against the architecture they claim to be. Registered:
+
+- `mlp`: the CPU default; flatten -> hidden layers with ReLU -> logits. No BatchNorm, so
+  replicas batch cleanly with `torch.func` and runs are deterministic.
+- `cnn`: a two-convolution network for small images.
+- `resnet18`: torchvision `resnet18(num_classes=K)`, the 2023 competition's model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from harness.errors import ConfigError
+
+__all__ = ["MODELS", "ModelSpec", "build_model"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild an architecture: its registry name and shapes."""
+
+    name: str
+    num_classes: int
+    input_shape: tuple[int, ...]
+    hidden: tuple[int, ...] = field(default=(256, 256))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelSpec:
+        raw = json.loads(text)
+        return cls(
+            name=str(raw["name"]),
+            num_classes=int(raw["num_classes"]),
+            input_shape=tuple(int(d) for d in raw["input_shape"]),
+            hidden=tuple(int(h) for h in raw.get("hidden", (256, 256))),
+        )
+
+
+def _mlp(spec: ModelSpec) -> nn.Module:
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = math.prod(spec.input_shape)
+    for hidden in spec.hidden:
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    layers.append(nn.Linear(width, spec.num_classes))
+    return nn.Sequential(*layers)
+
+
+def _cnn(spec: ModelSpec) -> nn.Module:
+    if len(spec.input_shape) != 3:
+        raise ConfigError(f"cnn needs images shaped (C, H, W), got input_shape={spec.input_shape}")
+    channels, height, width = spec.input_shape
+    return nn.Sequential(
+        nn.Conv2d(channels, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 4, spec.num_classes),
+    )
+
+
+def _resnet18(spec: ModelSpec) -> nn.Module:
+    from torchvision.models import resnet18
+
+    return resnet18(num_classes=spec.num_classes)
+
+
+MODELS: dict[str, Callable[[ModelSpec], nn.Module]] = {
+    "mlp": _mlp,
+    "cnn": _cnn,
+    "resnet18": _resnet18,
+}
+
+
+def build_model(spec: ModelSpec) -> nn.Module:
+    """A freshly initialised model for `spec` (initialisation follows torch's global RNG)."""
+    try:
+        factory = MODELS[spec.name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown model {spec.name!r}; registered models: {', '.join(sorted(MODELS))}"
+        ) from None
+    model = factory(spec)
+    return model.to(torch.float32)
