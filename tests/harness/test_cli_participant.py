@@ -1,6 +1,6 @@
 """The participant CLI against a real server: uvicorn on a loopback port, a temporary SQLite.
 
-The server is started the way a participant starts a local one (`python -m api.cli serve`);
+The server is started the way a participant starts a local one (`unlearn serve`);
 an organizer account and its phases are made through the API; the evaluation worker's part
 (scoring a queued submission) is played by the same `api.crud` calls a worker makes.
 """
