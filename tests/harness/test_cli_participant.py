@@ -48,9 +48,8 @@ def _free_port() -> int:
 
 
 def _create_organizer(data_dir: Path) -> None:
-    from api.models import Role
-
     from api import crud, db
+    from api.models import Role
 
     url = f"sqlite:///{(data_dir / 'unlearn.sqlite').resolve()}"
     db.upgrade_to_head(url)
