@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.config import PhaseConfig
 from starting_kit.baselines import BASELINES
 
 __all__ = ["main", "measure", "write_outputs"]
@@ -53,24 +54,23 @@ def _title(name: str) -> str:
 
 
 def measure(
+    phase: PhaseConfig,
     *,
-    replicas: int,
     names: list[str],
     cache_dir: Path,
     threads: int = 1,
     partial: Path | None = None,
 ) -> dict[str, Any]:
-    """Run and score each baseline on the embedded default; return the results document.
+    """Run and score each baseline on `phase`; return the results document.
 
     With `partial`, the rows measured so far are written there after each baseline, so a
     long measurement that is interrupted keeps what it did.
     """
-    from harness.config import PhaseConfig
     from harness.dryrun import evaluate_weights, prepare_phase, run_seeds, score
     from harness.sandbox.local import LocalRunner
     from harness.unlearn import efficiency_gate, validated_states
 
-    phase = PhaseConfig(replicas=replicas)
+    replicas = phase.replicas
     started = time.perf_counter()
     prepared = prepare_phase(phase, cache_dir=cache_dir, run_threads=threads)
     logger.info("phase prepared in %.0f s", time.perf_counter() - started)
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             parser.error(f"unknown baselines {unknown}; choose from {', '.join(BASELINES)}")
         results = measure(
-            replicas=args.replicas,
+            PhaseConfig(replicas=args.replicas),
             names=names,
             cache_dir=args.cache_dir,
             threads=args.threads,
