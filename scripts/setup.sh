@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install the harness from nothing on a fresh Debian machine, as root.
+#
+#   scripts/setup.sh            python environment only (.venv): enough for `unlearn dry-run`
+#   scripts/setup.sh --services also the system packages and services the full test suite
+#                               needs: dockerd (+ gVisor runsc), redis-server, PostgreSQL 15,
+#                               chromium + chromedriver, and the offline sandbox image.
+# Idempotent: rerunning skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_services=0
+[[ "${1:-}" == "--services" ]] && with_services=1
+
+if (( with_services )); then
+    export DEBIAN_FRONTEND=noninteractive
+    packages=(docker.io redis-server postgresql debootstrap chromium chromium-driver runsc)
+    missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    if (( ${#missing[@]} )); then
+        echo "setup: apt-get install ${missing[*]}"
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+fi
+echo "setup: pip install -e .[test] (torch comes from this machine's disk)"
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+
+if (( with_services )); then
+    for script in start_docker start_redis start_postgres build_sandbox_image; do
+        if [[ -x scripts/$script.sh ]]; then
+            echo "setup: scripts/$script.sh"
+            "scripts/$script.sh"
+        fi
+    done
+fi
+echo "setup: done"
