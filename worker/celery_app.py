@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from worker.config import PipelineSettings
 
@@ -32,15 +32,19 @@ QUEUES = ("control", "cpu", "gpu")
 
 
 def celery_config(settings: PipelineSettings) -> dict[str, Any]:
-    visibility_timeout = settings.resolved_visibility_timeout_s
+    # Only Redis re-delivers by timeout; kombu's SQLAlchemy transport would hand the option
+    # to create_engine() and fail.
+    redis_options = {"visibility_timeout": settings.resolved_visibility_timeout_s}
+    broker_options = redis_options if _is_redis(settings.resolved_broker_url) else {}
+    backend_options = redis_options if _is_redis(settings.resolved_result_backend) else {}
     shard_limit = settings.shard_time_limit_s
     soft_limit = shard_limit - min(30.0, 0.1 * shard_limit)  # time to stop the container cleanly
     return {
         "broker_url": settings.resolved_broker_url,
         "result_backend": settings.resolved_result_backend,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": visibility_timeout},
-        "result_backend_transport_options": {"visibility_timeout": visibility_timeout},
+        "broker_transport_options": broker_options,
+        "result_backend_transport_options": backend_options,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
@@ -52,7 +56,9 @@ def celery_config(settings: PipelineSettings) -> dict[str, Any]:
         "accept_content": ["json"],
         "result_expires": 24 * 3600,
         "task_default_queue": "control",
-        "task_queues": [Queue(name) for name in QUEUES],
+        # One direct exchange per queue: a bare Queue(name) would bind to the default
+        # queue's exchange and key, and a shard sent to `cpu` would also land on `control`.
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         "task_annotations": {
             "worker.run_shard": {"time_limit": shard_limit, "soft_time_limit": soft_limit},
             "worker.run_sanity": {"time_limit": shard_limit, "soft_time_limit": soft_limit},
@@ -67,6 +73,10 @@ def celery_config(settings: PipelineSettings) -> dict[str, Any]:
             "cleanup": {"task": "worker.cleanup", "schedule": 3600.0, "options": {"expires": 3600}},
         },
     }
+
+
+def _is_redis(url: str) -> bool:
+    return url.split("://", 1)[0] in ("redis", "rediss", "sentinel")
 
 
 def make_celery(settings: PipelineSettings | None = None) -> Celery:
