@@ -9,7 +9,8 @@ that the test certifies with high confidence. Per forget example:
 
 1. Canonical orientation (the side with the larger median, then mean, comes first), so that
    swapping the two inputs changes nothing.
-2. Split the models into two halves with a seeded permutation (the same for both sides).
+2. Split each side's values into two halves with a seeded permutation of the sorted values
+   (the same for both sides), so that the order of the models changes nothing either.
 3. On the selection half, fit one Gaussian per side (mean and standard deviation of the
    logit-scaled confidence, as LiRA does, Carlini et al. 2022). Their log likelihood ratio
    orders every possible value from "looks unlearned" to "looks retrained"; its level sets
@@ -171,8 +172,10 @@ def calibrated_epsilons(
     median_gap = np.median(unlearned, axis=0) - np.median(retrained, axis=0)
     mean_gap = unlearned.mean(axis=0) - retrained.mean(axis=0)
     unlearned_first = (median_gap > 0) | ((median_gap == 0) & (mean_gap >= 0))
-    first = np.where(unlearned_first, unlearned, retrained).T  # [S, N]
-    second = np.where(unlearned_first, retrained, unlearned).T
+    # Sorting each example's values before the seeded split makes the result depend on the
+    # values only, not on the order of the models (each half is still a uniform draw).
+    first = np.sort(np.where(unlearned_first, unlearned, retrained).T, axis=1)  # [S, N]
+    second = np.sort(np.where(unlearned_first, retrained, unlearned).T, axis=1)
     # A floor on the fitted spread keeps a constant side finite: its likelihood ratio then
     # singles out a window of width ~1e-9 of the data's scale around that constant.
     scale = np.maximum(np.abs(first).max(axis=1), np.abs(second).max(axis=1))

@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "DELTA",
@@ -58,6 +60,12 @@ WINDOW_BUFFER = 2.0
 LEFT_EDGES_PER_WINDOW = 400  # ceil(2 * buffer * THRESHOLDS_PER_UNIT)
 
 _DISCARDED = -np.inf  # table value of a discarded threshold: never wins a max
+_MAX_LATTICE = 1 << 20  # lattice points; beyond this, search each edge instead
+# A pooled value this close (relative to the data's magnitude) to a lattice point might
+# lie between a left edge and its lattice point. Float roundings move an edge by about
+# 1e-15 relative: a margin of 1000.
+_LATTICE_TOLERANCE = 1e-12
+_MAX_ON_LATTICE = 8  # values settled one by one; more (quantised data): search every edge
 
 
 @functools.lru_cache(maxsize=16)
@@ -108,39 +116,78 @@ def _torch_float32_linspace(start: float, stop: float, count: int) -> np.ndarray
     return values
 
 
-class _SortedPool:
-    """The pooled 2N values of one example, sorted once, with O(1) exact counting below."""
+@functools.lru_cache(maxsize=4)
+def _lattice_index(n_right: int) -> np.ndarray:
+    """Lattice position of left edge m of window k, read-only [n_right, 400].
 
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-        self._size = values.size
-        span = float(values[-1] - values[0])
-        # About 8 buckets per value keeps most buckets at 0 or 1 value.
-        self._n_buckets = max(1, 8 * self._size)
-        self._scale = self._n_buckets / span if span > 0 else 0.0
-        bucket_of_value = self._bucket(values)
-        # first[j]: index of the first value whose bucket is >= j.
-        self._first = np.searchsorted(bucket_of_value, np.arange(self._n_buckets + 2), "left")
-        self._max_per_bucket = int(np.diff(self._first).max())
-        # Sentinels after the end so that the scan below never reads out of range.
-        self._padded = np.concatenate([values, np.full(self._max_per_bucket + 1, np.inf)])
+    With D = n_right - 1 the position is (399 k + D m) / gcd(399, D): k + m when D = 399.
+    """
+    divisions = n_right - 1
+    gcd = math.gcd(LEFT_EDGES_PER_WINDOW - 1, divisions)
+    k = np.arange(n_right)[:, None]
+    m = np.arange(LEFT_EDGES_PER_WINDOW)[None, :]
+    index = ((LEFT_EDGES_PER_WINDOW - 1) * k + divisions * m) // gcd
+    index.setflags(write=False)
+    return index
 
-    def _bucket(self, points: np.ndarray) -> np.ndarray:
-        # Monotone non-decreasing in `points`: a value in a lower bucket than a threshold is
-        # strictly below it, in a higher bucket strictly above; only a shared bucket needs a
-        # direct comparison.
-        scaled = (points - self.values[0]) * self._scale
-        np.clip(scaled, 0, self._n_buckets, out=scaled)
-        return scaled.astype(np.intp)
 
-    def count_below(self, thresholds: np.ndarray) -> np.ndarray:
-        """Number of pooled values strictly below each threshold (== searchsorted 'left')."""
-        if self._max_per_bucket > 6:  # heavy ties or clusters: binary search is cheaper
-            return np.searchsorted(self.values, thresholds, "left")
-        index = self._first[self._bucket(thresholds)]
-        for _ in range(self._max_per_bucket):
-            index += self._padded[index] < thresholds
-        return index
+def _left_edge_codes_on_lattice(
+    values: np.ndarray, weights: np.ndarray, right: np.ndarray, width: float
+) -> np.ndarray | None:
+    """Weighted counts below every window's left edge, int64 [n_right, 400]; None if unproven.
+
+    Left edge m of window k is, up to a few float roundings, ``origin + 4 (k / D + m / 399)``
+    with D = n_right - 1 (399 or 400 in practice): a point of the lattice
+    ``origin + q * unit`` with ``unit = 4 gcd(399, D) / (399 D)``. Counting below every
+    lattice point at once is a histogram and a running sum, O(2N + lattice size), instead of
+    a search per edge, and it is exact for every value farther from the lattice than the
+    roundings can move an edge. The few values on (or within the tolerance of) a lattice
+    point -- the peaky side's minimum always is one -- are compared directly with the actual
+    edges at that point (a few hundred). Many such values (quantised data): None, and the
+    caller searches all edges.
+    """
+    n_right = right.size
+    divisions = n_right - 1
+    if divisions < 1:
+        return None
+    gcd = math.gcd(LEFT_EDGES_PER_WINDOW - 1, divisions)
+    unit = 2 * WINDOW_BUFFER * gcd / ((LEFT_EDGES_PER_WINDOW - 1) * divisions)
+    size = 2 * (LEFT_EDGES_PER_WINDOW - 1) * divisions // gcd + 1
+    if size > _MAX_LATTICE:
+        return None
+    origin = float((right[0] - width) - WINDOW_BUFFER)  # left edge 0 of window 0
+    magnitude = max(1.0, float(np.abs(values).max()), abs(origin) + 2 * WINDOW_BUFFER)
+    position = (values - origin) / unit
+    nearest = np.rint(position)
+    on_lattice = np.flatnonzero(
+        (np.abs(position - nearest) * unit < _LATTICE_TOLERANCE * magnitude)
+        & (nearest >= 0)
+        & (nearest < size)
+    )
+    if on_lattice.size > _MAX_ON_LATTICE:
+        return None
+    # Value x is below lattice point q iff q >= floor(position(x)) + 1; a value on point q
+    # counts as not below q for now and is settled exactly below.
+    first_above = np.floor(position) + 1
+    first_above[on_lattice] = nearest[on_lattice] + 1
+    first_above = np.clip(first_above, 0, size).astype(np.intp)
+    below = np.cumsum(np.bincount(first_above, weights=weights, minlength=size + 1)[:size])
+    below = below.astype(np.int64)
+    if gcd == LEFT_EDGES_PER_WINDOW - 1:  # D = 399: edge (k, m) sits on point k + m
+        codes = sliding_window_view(below, LEFT_EDGES_PER_WINDOW)[:n_right].copy()
+    else:
+        codes = below[_lattice_index(n_right)]
+    if on_lattice.size:
+        rows = np.arange(n_right)
+        for value_index in on_lattice:
+            # Edges sitting on this lattice point: 399 k + D m = q * gcd.
+            remainder = int(nearest[value_index]) * gcd - (LEFT_EDGES_PER_WINDOW - 1) * rows
+            columns, exact = np.divmod(remainder, divisions)
+            hit = (exact == 0) & (columns >= 0) & (columns < LEFT_EDGES_PER_WINDOW)
+            k, m = rows[hit], columns[hit]
+            edges = _left_edges(right[k], width)[np.arange(k.size), m]
+            codes[k, m] += weights[value_index] * (values[value_index] < edges)
+    return codes
 
 
 def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarray) -> float:
@@ -156,19 +203,19 @@ def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarr
 
     pooled = np.concatenate([positive, negative])
     order = np.argsort(pooled, kind="stable")
-    pool = _SortedPool(pooled[order])
+    values = pooled[order]
     from_positive = order < n
-    heavy = np.int64(n + 1)  # weight of one value of the side counted as "positive"
+    heavy = n + 1  # weight of one value of the side counted as "positive"
 
     # Family A: predict positive iff conf >= t.
     codes_a = np.concatenate([[0], np.cumsum(np.where(from_positive, heavy, 1))])
-    lowest, highest = float(pool.values[0]), float(pool.values[-1])
+    lowest, highest = float(values[0]), float(values[-1])
     single = _torch_float32_linspace(
         lowest, highest, int(np.ceil((highest - lowest) * THRESHOLDS_PER_UNIT))
     )
     best = _DISCARDED
     if single.size:
-        codes_at_or_above = codes_a[-1] - codes_a[pool.count_below(single)]
+        codes_at_or_above = codes_a[-1] - codes_a[np.searchsorted(values, single, "left")]
         best = float(table[codes_at_or_above].max())
 
     # Family B: predict "peaky" (the side with the smaller range) iff l <= conf <= r.
@@ -177,23 +224,15 @@ def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarr
     width = smallest
     low_edge = (float(peaky.min()) + width) - WINDOW_BUFFER
     high_edge = float(peaky.max()) + WINDOW_BUFFER
-    right = np.linspace(
-        low_edge, high_edge, int(np.ceil((high_edge - low_edge) * THRESHOLDS_PER_UNIT))
-    )
-    # Row k holds np.linspace(r_k - w - 2, r_k - w + 2, 400), written out elementwise with
-    # the same float operations so that every edge is bit-identical.
-    starts = (right - width) - WINDOW_BUFFER
-    stops = (right - width) + WINDOW_BUFFER
-    steps = (stops - starts) / (LEFT_EDGES_PER_WINDOW - 1)
-    left = np.arange(LEFT_EDGES_PER_WINDOW, dtype=np.float64) * steps[:, None]
-    left += starts[:, None]
-    left[:, -1] = stops
-    weight_b = np.where(from_positive == peaky_is_positive, heavy, 1)
-    codes_b = np.concatenate([[0], np.cumsum(weight_b)])
-    codes_to_right = codes_b[np.searchsorted(pool.values, right, "right")]
-    codes_inside = codes_to_right[:, None] - codes_b[pool.count_below(left.ravel())].reshape(
-        left.shape
-    )
+    n_right = int(np.ceil((high_edge - low_edge) * THRESHOLDS_PER_UNIT))
+    right = np.linspace(low_edge, high_edge, n_right)
+    weights_b = np.where(from_positive == peaky_is_positive, heavy, 1)
+    codes_b = np.concatenate([[0], np.cumsum(weights_b)])
+    codes_to_right = codes_b[np.searchsorted(values, right, "right")]
+    codes_to_left = _left_edge_codes_on_lattice(values, weights_b, right, width)
+    if codes_to_left is None:
+        codes_to_left = codes_b[np.searchsorted(values, _left_edges(right, width), "left")]
+    codes_inside = codes_to_right[:, None] - codes_to_left
     # l > r makes both count differences <= 0; the window is empty then: code 0.
     np.maximum(codes_inside, 0, out=codes_inside)
     best = max(best, float(table[codes_inside].max()))
@@ -204,6 +243,21 @@ def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarr
         logger.debug("every threshold was discarded; epsilon set to 0")
         return 0.0
     return min(best, EPSILON_CAP)
+
+
+def _left_edges(right: np.ndarray, width: float) -> np.ndarray:
+    """Row k: ``np.linspace(r_k - w - 2, r_k - w + 2, 400)``, bit for bit, [n_right, 400].
+
+    Written out with the same float operations as numpy's linspace (``m * step + start``,
+    the last point set to ``stop``) so that all rows come from one broadcast.
+    """
+    starts = (right - width) - WINDOW_BUFFER
+    stops = (right - width) + WINDOW_BUFFER
+    steps = (stops - starts) / (LEFT_EDGES_PER_WINDOW - 1)
+    left = np.arange(LEFT_EDGES_PER_WINDOW, dtype=np.float64) * steps[:, None]
+    left += starts[:, None]
+    left[:, -1] = stops
+    return left
 
 
 def neurips2023_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
