@@ -18,7 +18,7 @@ from api.db import make_engine, make_sessionmaker
 from worker.artifacts import ArtifactStore
 from worker.backend import EvaluationBackend, load_backend
 from worker.config import PipelineSettings
-from worker.models import ensure_tables
+from worker.models import ensure_schema
 
 __all__ = ["WorkerContext", "get_context", "reset"]
 
@@ -31,7 +31,9 @@ class WorkerContext:
 
     @functools.cached_property
     def backend(self) -> EvaluationBackend:
-        return load_backend(self.settings.evaluation_backend, settings=self.settings, store=self.store)
+        return load_backend(
+            self.settings.evaluation_backend, settings=self.settings, store=self.store
+        )
 
     @property
     def holder(self) -> str:
@@ -42,8 +44,9 @@ class WorkerContext:
 @functools.cache
 def get_context() -> WorkerContext:
     settings = PipelineSettings()
+    if settings.run_migrations_on_start:
+        ensure_schema(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
-    ensure_tables(engine)
     return WorkerContext(
         settings=settings,
         sessions=make_sessionmaker(engine),

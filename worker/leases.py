@@ -85,7 +85,9 @@ def begin_attempt(
         )
         for index, seeds in enumerate(shards):
             session.add(
-                ShardRun(submission_id=submission_id, attempt=attempt, shard=index, seeds=list(seeds))
+                ShardRun(
+                    submission_id=submission_id, attempt=attempt, shard=index, seeds=list(seeds)
+                )
             )
     session.commit()
 

@@ -1,4 +1,4 @@
-"""Tables the pipeline keeps beside the server's: one lease per evaluation attempt, one row per shard.
+"""Tables the pipeline keeps beside the server's: a lease per evaluation attempt, a row per shard.
 
 The submission row (`api.models.Submission`: status + attempt) says where an evaluation
 stands; these rows say who is doing it and whether they are still alive:
@@ -9,8 +9,9 @@ stands; these rows say who is doing it and whether they are still alive:
   key of its compact outputs in the artifact store). A second delivery of a shard finds it
   done, or held by a live holder, and does nothing.
 
-Both live on the server's metadata (`api.models.Base`) so one migration history covers them;
-`ensure_tables` creates them where migrations have not (the embedded default, tests).
+Both live on the server's metadata (`api.models.Base`) and in its migration history
+(`api/alembic/versions/0002_pipeline_leases.py`); `ensure_schema` brings a database to the
+newest migration, as the server does at start.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Enum, Float, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.db import upgrade_to_head
 from api.models import Base, utcnow
 
-__all__ = ["EvaluationLease", "ShardRun", "ShardState", "ensure_tables"]
+__all__ = ["EvaluationLease", "ShardRun", "ShardState", "ensure_schema"]
 
 
 class ShardState(enum.StrEnum):
@@ -72,8 +73,6 @@ class ShardRun(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def ensure_tables(engine: Engine) -> None:
-    """Create the pipeline's tables if missing (the server's tables must exist already)."""
-    Base.metadata.create_all(
-        engine, tables=[EvaluationLease.__table__, ShardRun.__table__], checkfirst=True  # type: ignore[list-item]
-    )
+def ensure_schema(url: str) -> None:
+    """Migrate the database at `url` to the newest schema (a no-op when it is there)."""
+    upgrade_to_head(url)

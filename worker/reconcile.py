@@ -76,7 +76,9 @@ def find_stuck(
     return resend
 
 
-def _check_one(session: Session, row, *, settings: PipelineSettings, now: datetime, resend: Resend) -> bool:  # type: ignore[no-untyped-def]
+def _check_one(
+    session: Session, row, *, settings: PipelineSettings, now: datetime, resend: Resend
+) -> bool:  # type: ignore[no-untyped-def]
     """Inspect one in-progress submission; True when it was re-queued as a new attempt."""
     ids = {"submission_id": row.id, "attempt": row.attempt}
     lease = session.scalar(
@@ -120,8 +122,8 @@ def _check_one(session: Session, row, *, settings: PipelineSettings, now: dateti
     lease.lease_until = now + timedelta(seconds=settings.lease_s)
     if lease.recoveries > settings.max_attempts:
         session.commit()
-        return retry_or_fail(session, **retry, reason=f"{row.status} stalled {lease.recoveries} times")
-    (resend.sanity if row.status == S.SANITY_CHECK else resend.finish).append(
-        (row.id, row.attempt)
-    )
+        return retry_or_fail(
+            session, **retry, reason=f"{row.status} stalled {lease.recoveries} times"
+        )
+    (resend.sanity if row.status == S.SANITY_CHECK else resend.finish).append((row.id, row.attempt))
     return False

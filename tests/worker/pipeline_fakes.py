@@ -53,10 +53,16 @@ class SleepyBackend:
         if not np.array_equal(runs.seeds, expected):
             raise AssertionError(f"seeds {runs.seeds.tolist()} != {expected.tolist()}")
         value = float(np.mean(runs.forget_confs))
-        report = {"final_score": value, "final_score_ci": [value - 1, value + 1],
-                  "estimator": phase.estimator, "forget_quality": value}
-        return Scored(reports={"public": report, "private": dict(report)},
-                      plots={"confidences": b"\x89PNG fake"})
+        report = {
+            "final_score": value,
+            "final_score_ci": [value - 1, value + 1],
+            "estimator": phase.estimator,
+            "forget_quality": value,
+        }
+        return Scored(
+            reports={"public": report, "private": dict(report)},
+            plots={"confidences": b"\x89PNG fake"},
+        )
 
 
 def expected_score(replicas: int) -> float:

@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_ADMIN_URL = os.environ.get(
-    "UNLEARN_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://unlearn:unlearn@127.0.0.1:5432/postgres"
+    "UNLEARN_TEST_POSTGRES_ADMIN_URL",
+    "postgresql+psycopg://unlearn:unlearn@127.0.0.1:5432/postgres",
 )
 
 
@@ -62,9 +63,21 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(self._answers, timeout_s=10, what="redis-server")
 
@@ -115,7 +128,10 @@ class CeleryProcess:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "worker.celery_app", *self.args],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.log.parent,
                 start_new_session=True,
             )
         return self
@@ -139,19 +155,37 @@ def child_env(settings: dict[str, str]) -> dict[str, str]:
     """The test's environment plus settings, with this tree and the fakes importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("UNLEARN_")}
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    paths += [str(REPO), str(Path(__file__).parent)]
+    paths.insert(0, str(REPO))
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env.update(settings)
     return env
 
 
-def worker(env: dict[str, str], *, name: str, log_dir: Path, queues: str = "control,cpu") -> CeleryProcess:
-    args = ["worker", "-Q", queues, "-c", "1", "-n", f"{name}@%h", "--prefetch-multiplier", "1",
-            "-O", "fair", "-l", "info", "--without-gossip", "--without-mingle"]
+def worker(
+    env: dict[str, str], *, name: str, log_dir: Path, queues: str = "control,cpu"
+) -> CeleryProcess:
+    args = [
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        "1",
+        "-n",
+        f"{name}@%h",
+        "--prefetch-multiplier",
+        "1",
+        "-O",
+        "fair",
+        "-l",
+        "info",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     return CeleryProcess(args, env=env, log=log_dir / f"{name}.log").start()
 
 
 def beat(env: dict[str, str], *, log_dir: Path) -> CeleryProcess:
     schedule = log_dir / "celerybeat-schedule"
-    return CeleryProcess(["beat", "-l", "info", "-s", str(schedule)], env=env,
-                         log=log_dir / "beat.log").start()
+    return CeleryProcess(
+        ["beat", "-l", "info", "-s", str(schedule)], env=env, log=log_dir / "beat.log"
+    ).start()

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import Pipeline
-from pipeline_fakes import expected_score
-from services import (
+from sqlalchemy import func, select
+
+from api.db import make_engine, make_sessionmaker, upgrade_to_head
+from api.models import Result, SubmissionStatus
+from tests.worker.factories import FAKE_BACKEND, Pipeline
+from tests.worker.pipeline_fakes import expected_score
+from tests.worker.services import (
     CeleryProcess,
     PostgresDatabase,
     RedisServer,
@@ -25,10 +29,6 @@ from services import (
     wait_for,
     worker,
 )
-from sqlalchemy import func, select
-
-from api.db import make_engine, make_sessionmaker
-from api.models import Base, Result, SubmissionStatus
 from worker.artifacts import ArtifactStore
 from worker.celery_app import make_celery
 from worker.config import PipelineSettings
@@ -73,19 +73,29 @@ class Cluster(Pipeline):
 
     def shards(self, submission_id: int) -> list[ShardRun]:
         with self.sessions() as session:
-            return list(session.scalars(
-                select(ShardRun).where(ShardRun.submission_id == submission_id)
-                .order_by(ShardRun.attempt, ShardRun.shard)
-            ))
+            return list(
+                session.scalars(
+                    select(ShardRun)
+                    .where(ShardRun.submission_id == submission_id)
+                    .order_by(ShardRun.attempt, ShardRun.shard)
+                )
+            )
 
     def results(self, submission_id: int) -> int:
         with self.sessions() as session:
-            return int(session.scalar(
-                select(func.count()).select_from(Result).where(Result.submission_id == submission_id)
-            ) or 0)
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Result)
+                    .where(Result.submission_id == submission_id)
+                )
+                or 0
+            )
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.data_dir.glob("*.log"))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.data_dir.glob("*.log")
+        )
 
 
 @pytest.fixture
@@ -95,19 +105,31 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     database = PostgresDatabase()
     database.create()
     settings = {
-        "data_dir": str(tmp_path), "database_url": database.url, "broker_url": redis.url,
+        "data_dir": str(tmp_path),
+        "database_url": database.url,
+        "broker_url": redis.url,
         "result_backend": redis.url.replace("/0", "/1"),
-        "evaluation_backend": "pipeline_fakes:SleepyBackend", "sandbox": "local",
-        "shard_size": "2", "lease_s": "4", "heartbeat_s": "1", "reconcile_every_s": "2",
-        "queued_grace_s": "3", "shard_time_limit_s": "60", "max_attempts": "3",
+        "evaluation_backend": FAKE_BACKEND,
+        "sandbox": "local",
+        "shard_size": "2",
+        "lease_s": "4",
+        "heartbeat_s": "1",
+        "reconcile_every_s": "2",
+        "queued_grace_s": "3",
+        "shard_time_limit_s": "60",
+        "max_attempts": "3",
     }
     env = child_env({f"UNLEARN_{k.upper()}": v for k, v in settings.items()})
     env["UNLEARN_TEST_SECONDS_PER_SEED"] = "1"
+    upgrade_to_head(database.url)
     engine = make_engine(database.url)
-    Base.metadata.create_all(engine)
     cluster = Cluster(
-        data_dir=tmp_path, sessions=make_sessionmaker(engine), store=ArtifactStore(str(tmp_path / "artifacts")),
-        redis=redis, env=env, settings=PipelineSettings(**settings),  # type: ignore[arg-type]
+        data_dir=tmp_path,
+        sessions=make_sessionmaker(engine),
+        store=ArtifactStore(str(tmp_path / "artifacts")),
+        redis=redis,
+        env=env,
+        settings=PipelineSettings(**settings),  # type: ignore[arg-type]
     )
     try:
         yield cluster
@@ -126,7 +148,8 @@ def test_worker_killed_mid_shard_evaluation_finishes_with_one_result(cluster: Cl
     cluster.enqueue(submission_id)
     wait_for(
         lambda: any(s.state == ShardState.RUNNING for s in cluster.shards(submission_id)),
-        timeout_s=60, what="a shard to start",
+        timeout_s=60,
+        what="a shard to start",
     )
     first.kill()
     killed = [s.shard for s in cluster.shards(submission_id) if s.state == ShardState.RUNNING]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipeline_fakes import expected_score
 from sqlalchemy import select
 
 from api.models import FailureCategory, Result, SubmissionStatus
+from tests.worker.pipeline_fakes import expected_score
 from worker.models import ShardRun, ShardState
 from worker.tasks.dispatch import start_evaluation
 from worker.tasks.score import finish_evaluation

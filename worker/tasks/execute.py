@@ -52,7 +52,10 @@ def run_sanity(*, submission_id: int, attempt: int) -> str:
     with ctx.sessions() as session:
         try:
             crud.record_sanity_check(
-                session, submission_id=submission_id, attempt=attempt, passed=not message,
+                session,
+                submission_id=submission_id,
+                attempt=attempt,
+                passed=not message,
                 message=message,
             )
         except (crud.StaleAttempt, crud.Conflict) as exc:
@@ -76,17 +79,21 @@ def run_shard(*, submission_id: int, attempt: int, shard: int, seeds: list[int])
         submission = crud.get_submission(session, submission_id)
         phase, code = phase_info(submission.phase), (submission.code_key, submission.kind)
     try:
-        with _heartbeat(submission_id, attempt, shard=shard), staged_submission(
-            ctx.store, code_key=code[0], kind=code[1]
-        ) as folder:
+        with (
+            _heartbeat(submission_id, attempt, shard=shard),
+            staged_submission(ctx.store, code_key=code[0], kind=code[1]) as folder,
+        ):
             runs = ctx.backend.run_shard(
                 phase=phase, submission_dir=folder, seeds=seeds, gpu=ctx.settings.worker_gpu
             )
     except SubmissionError as exc:
         with ctx.sessions() as session:
             crud.mark_failed(
-                session, submission_id=submission_id, category=failure_category(exc),
-                message=exc.message, system_error=False,
+                session,
+                submission_id=submission_id,
+                category=failure_category(exc),
+                message=exc.message,
+                system_error=False,
             )
         return {"shard": shard, "claim": "claimed", "failed": exc.category}
     except Exception:
@@ -107,6 +114,11 @@ def run_shard(*, submission_id: int, attempt: int, shard: int, seeds: list[int])
 def _heartbeat(submission_id: int, attempt: int, *, shard: int | None) -> leases.Heartbeat:
     ctx = get_context()
     return leases.Heartbeat(
-        ctx.sessions, submission_id=submission_id, attempt=attempt, shard=shard,
-        holder=ctx.holder, lease_s=ctx.settings.lease_s, every_s=ctx.settings.heartbeat_s,
+        ctx.sessions,
+        submission_id=submission_id,
+        attempt=attempt,
+        shard=shard,
+        holder=ctx.holder,
+        lease_s=ctx.settings.lease_s,
+        every_s=ctx.settings.heartbeat_s,
     )

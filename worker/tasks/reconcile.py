@@ -25,15 +25,20 @@ def reconcile() -> dict[str, int]:
     with ctx.sessions() as session:
         resend = find_stuck(session, settings=ctx.settings)
     for submission_id in resend.start:
-        app.signature("worker.start_evaluation", kwargs={"submission_id": submission_id}).apply_async(
-            queue="control"
-        )
+        app.signature(
+            "worker.start_evaluation", kwargs={"submission_id": submission_id}
+        ).apply_async(queue="control")
     for submission_id, attempt in resend.sanity:
         app.signature(
             "worker.run_sanity", kwargs={"submission_id": submission_id, "attempt": attempt}
         ).apply_async(queue=ctx.settings.shard_queue)
     for submission_id, attempt, shard, seeds in resend.shards:
-        kwargs = {"submission_id": submission_id, "attempt": attempt, "shard": shard, "seeds": seeds}
+        kwargs = {
+            "submission_id": submission_id,
+            "attempt": attempt,
+            "shard": shard,
+            "seeds": seeds,
+        }
         app.signature("worker.run_shard", kwargs=kwargs).apply_async(queue=ctx.settings.shard_queue)
     for submission_id, attempt in resend.finish:
         app.signature(

@@ -51,7 +51,10 @@ def finish_evaluation(
             )
         ).all()
     beat = leases.Heartbeat(
-        ctx.sessions, **ids, holder=ctx.holder, lease_s=ctx.settings.lease_s,
+        ctx.sessions,
+        **ids,
+        holder=ctx.holder,
+        lease_s=ctx.settings.lease_s,
         every_s=ctx.settings.heartbeat_s,
     )
     try:
@@ -64,8 +67,11 @@ def finish_evaluation(
         logger.exception("scoring submission %d attempt %d failed", submission_id, attempt)
         with ctx.sessions() as session:
             crud.mark_failed(
-                session, submission_id=submission_id, category=FailureCategory.SCORER,
-                message=f"scoring failed: {type(exc).__name__}", system_error=True,
+                session,
+                submission_id=submission_id,
+                category=FailureCategory.SCORER,
+                message=f"scoring failed: {type(exc).__name__}",
+                system_error=True,
             )
         return "failed"
     plot_keys = []
@@ -76,7 +82,11 @@ def finish_evaluation(
         for split, report in scored.reports.items():
             try:
                 crud.record_result(
-                    session, **ids, split=split, report=report, plot_keys=plot_keys  # type: ignore[arg-type]
+                    session,
+                    **ids,
+                    split=split,
+                    report=report,
+                    plot_keys=plot_keys,  # type: ignore[arg-type]
                 )
             except (crud.StaleAttempt, crud.Conflict) as exc:
                 logger.info("result of %d/%d dropped: %s", submission_id, attempt, exc)
