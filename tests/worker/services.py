@@ -29,6 +29,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+CELERY = ["celery", "-A", "worker.celery_app"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -117,17 +120,17 @@ class PostgresDatabase:
         self.admin.dispose()
 
 
-class CeleryProcess:
-    """`celery -A worker.celery_app <worker|beat>` in its own session, output to a log file."""
+class ManagedProcess:
+    """`python -m <args>` in its own session, output appended to a log file."""
 
     def __init__(self, args: list[str], *, env: dict[str, str], log: Path) -> None:
         self.args, self.env, self.log = args, env, log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> CeleryProcess:
+    def start(self) -> ManagedProcess:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "worker.celery_app", *self.args],
+                [sys.executable, "-m", *self.args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -163,7 +166,7 @@ def child_env(settings: dict[str, str]) -> dict[str, str]:
 
 def worker(
     env: dict[str, str], *, name: str, log_dir: Path, queues: str = "control,cpu"
-) -> CeleryProcess:
+) -> ManagedProcess:
     args = [
         "worker",
         "-Q",
@@ -181,11 +184,17 @@ def worker(
         "--without-gossip",
         "--without-mingle",
     ]
-    return CeleryProcess(args, env=env, log=log_dir / f"{name}.log").start()
+    return ManagedProcess(CELERY + args, env=env, log=log_dir / f"{name}.log").start()
 
 
-def beat(env: dict[str, str], *, log_dir: Path) -> CeleryProcess:
+def beat(env: dict[str, str], *, log_dir: Path) -> ManagedProcess:
     schedule = log_dir / "celerybeat-schedule"
-    return CeleryProcess(
-        ["beat", "-l", "info", "-s", str(schedule)], env=env, log=log_dir / "beat.log"
+    return ManagedProcess(
+        CELERY + ["beat", "-l", "info", "-s", str(schedule)], env=env, log=log_dir / "beat.log"
     ).start()
+
+
+def api_server(env: dict[str, str], *, port: int, log_dir: Path) -> ManagedProcess:
+    """The deployment's ASGI app (`worker.server:create_app`) under uvicorn on loopback."""
+    args = ["uvicorn", "--factory", "worker.server:create_app", "--host", "127.0.0.1"]
+    return ManagedProcess(args + ["--port", str(port)], env=env, log=log_dir / "api.log").start()

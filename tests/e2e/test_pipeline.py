@@ -1,0 +1,90 @@
+"""End to end over HTTP: a participant uploads, a Celery worker evaluates, the leaderboard shows it.
+
+Real Redis, real PostgreSQL, and the deployment's own processes (uvicorn running
+`worker.server:create_app`, `celery worker`, `celery beat`) on loopback. The server is
+restarted while the evaluation runs: the evaluation must not notice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api import crud
+from api.models import Role, SubmissionStatus
+from tests.worker.cluster import cluster
+from tests.worker.pipeline_fakes import expected_score
+from tests.worker.services import wait_for
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+SUBMISSION = b"def unlearning(net, retain_loader, forget_loader, val_loader):\n    pass\n"
+
+
+def _participant(client: httpx.Client) -> dict[str, str]:
+    account = {"email": "p@example.org", "password": "participant-pass", "display_name": "P"}
+    client.post("/api/v1/auth/register", json={**account, "team_name": "team p"}).raise_for_status()
+    login = client.post("/api/v1/auth/login", json={k: account[k] for k in ("email", "password")})
+    login.raise_for_status()
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+def _status(client: httpx.Client, headers: dict[str, str], submission_id: int) -> str:
+    response = client.get(f"/api/v1/submissions/{submission_id}", headers=headers)
+    return str(response.json()["status"]) if response.status_code == 200 else ""
+
+
+def _wait_api(client: httpx.Client) -> None:
+    def up() -> bool:
+        try:
+            return client.get("/api/v1/phases").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(up, timeout_s=60, what="the API server")
+
+
+def test_upload_over_http_is_evaluated_and_ranked_across_an_api_restart(tmp_path: Path) -> None:
+    with cluster(tmp_path) as system:
+        phase_id = system.phase(replicas=6)
+        with system.sessions() as session:
+            crud.create_user(
+                session,
+                email="o@example.org",
+                password="organizer-pass",
+                display_name="O",
+                role=Role.ORGANIZER,
+            )
+        api = system.api()
+        system.worker("e2e")
+        system.beat()
+        with httpx.Client(base_url=f"http://127.0.0.1:{system.api_port}", timeout=30) as client:
+            _wait_api(client)
+            headers = _participant(client)
+            upload = client.post(
+                f"/api/v1/phases/{phase_id}/submissions",
+                headers=headers,
+                files={"file": ("submission.py", SUBMISSION, "text/x-python")},
+            )
+            assert upload.status_code == 201, upload.text
+            submission_id = int(upload.json()["id"])
+            wait_for(
+                lambda: _status(client, headers, submission_id) == "running",
+                timeout_s=60,
+                what="the evaluation to start",
+            )
+            api.stop()  # the server goes away mid-evaluation...
+            assert system.submission(submission_id).status != SubmissionStatus.FINISHED
+            system.api()  # ...and comes back on the same port
+            _wait_api(client)
+            wait_for(
+                lambda: _status(client, headers, submission_id) == "finished",
+                timeout_s=120,
+                what="the evaluation to finish",
+            )
+            board = client.get(f"/api/v1/phases/{phase_id}/leaderboard").json()
+        assert [row["submission_id"] for row in board["rows"]] == [submission_id]
+        assert board["rows"][0]["score"] == pytest.approx(expected_score(6))
+        assert system.results(submission_id) == 2
