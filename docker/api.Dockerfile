@@ -22,6 +22,6 @@ RUN set -eu; \
 
 USER 10001
 EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=5s --retries=12 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=12 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/docs', timeout=4)"]
 CMD ["python", "-m", "uvicorn", "--factory", "worker.server:create_app", "--host", "0.0.0.0", "--port", "8000"]

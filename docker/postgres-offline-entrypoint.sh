@@ -9,6 +9,7 @@ as_pg() { runuser -u postgres -- "$@"; }
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pwfile=$(mktemp); printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"; chown postgres "$pwfile"
     as_pg initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" --auth-host=scram-sha-256 \
+        --encoding=UTF8 --locale=C.UTF-8 \
         --auth-local=trust >/dev/null
     rm -f "$pwfile"
     echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
