@@ -174,15 +174,20 @@ class LeaderboardCache:
         self._entries: dict[tuple[int, str], tuple[float, bytes]] = {}
         self._lock = threading.Lock()
 
-    def get_or_build(self, key: tuple[int, str], build: Callable[[], bytes]) -> bytes:
-        now = time.monotonic()
+    def get(self, key: tuple[int, str]) -> bytes | None:
+        """The cached body if it is younger than the TTL, else None."""
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self.ttl_seconds:
+        if entry is not None and time.monotonic() - entry[0] < self.ttl_seconds:
             return entry[1]
-        body = build()
-        with self._lock:
-            self._entries[key] = (now, body)
+        return None
+
+    def get_or_build(self, key: tuple[int, str], build: Callable[[], bytes]) -> bytes:
+        body = self.get(key)
+        if body is None:
+            body = build()
+            with self._lock:
+                self._entries[key] = (time.monotonic(), body)
         return body
 
     def invalidate(self) -> None:

@@ -38,9 +38,14 @@ def _thresholds(positive: np.ndarray, negative: np.ndarray):
     peaky, other = (negative, positive) if pos_range >= neg_range else (positive, negative)
     low_edge = (peaky.min() + width) - WINDOW_BUFFER
     high_edge = peaky.max() + WINDOW_BUFFER
-    right = np.linspace(low_edge, high_edge, int(np.ceil((high_edge - low_edge) * THRESHOLDS_PER_UNIT)))
+    right = np.linspace(
+        low_edge, high_edge, int(np.ceil((high_edge - low_edge) * THRESHOLDS_PER_UNIT))
+    )
     left = np.concatenate(
-        [np.linspace(r - width - WINDOW_BUFFER, r - width + WINDOW_BUFFER, LEFT_EDGES_PER_WINDOW) for r in right]
+        [
+            np.linspace(r - width - WINDOW_BUFFER, r - width + WINDOW_BUFFER, LEFT_EDGES_PER_WINDOW)
+            for r in right
+        ]
     )
     return single, left, np.repeat(right, LEFT_EDGES_PER_WINDOW), peaky, other
 
@@ -129,7 +134,7 @@ def searchsorted_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.nd
         single, left, right, peaky, other = _thresholds(pos, neg)
         peaky, other = np.sort(peaky), np.sort(other)
 
-        def inside(side: np.ndarray) -> np.ndarray:
+        def inside(side: np.ndarray, left=left, right=right) -> np.ndarray:
             count = np.searchsorted(side, right, "right") - np.searchsorted(side, left, "left")
             return np.maximum(count, 0)
 

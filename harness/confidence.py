@@ -44,7 +44,9 @@ def logit_scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarra
         raise ValueError(f"labels must be integers; got dtype {labels.dtype}")
     n_classes = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in [0, {n_classes}); got [{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"labels must lie in [0, {n_classes}); got [{labels.min()}, {labels.max()}]"
+        )
     shifted = logits.astype(np.float64)  # a copy: the caller's array stays untouched
     if not np.isfinite(shifted).all():
         raise ValueError("logits contain NaN or infinity")
@@ -56,4 +58,5 @@ def logit_scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarra
     # Sum the other classes directly rather than 1 - p_y, which loses all digits near p_y = 1.
     np.put_along_axis(probs, index, 0.0, axis=-1)
     prob_rest = probs.sum(axis=-1)
-    return np.log(prob_true + _LOG_FLOOR) - np.log(prob_rest + _LOG_FLOOR)
+    confidence: np.ndarray = np.log(prob_true + _LOG_FLOOR) - np.log(prob_rest + _LOG_FLOOR)
+    return confidence

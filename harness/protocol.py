@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from harness.errors import InvalidSubmission, SubmissionCrashed
 
@@ -41,6 +41,7 @@ __all__ = [
     "make_loaders",
     "run_once",
     "seed_run",
+    "shuffled_loader",
     "submission_traceback",
 ]
 
@@ -141,11 +142,24 @@ def make_loaders(
 
     def loader(tensors: tuple[torch.Tensor, torch.Tensor], offset: int) -> DataLoader:
         generator = torch.Generator().manual_seed(seed * 3 + offset)
-        return DataLoader(
-            TensorDataset(*tensors), batch_size=batch_size, shuffle=True, generator=generator
-        )
+        return shuffled_loader(tensors, batch_size=batch_size, generator=generator)
 
     return Loaders(retain=loader(retain, 0), forget=loader(forget, 1), val=loader(val, 2))
+
+
+def shuffled_loader(
+    tensors: tuple[torch.Tensor, ...], *, batch_size: int, generator: torch.Generator
+) -> DataLoader:
+    """A shuffling loader of `(inputs, targets)` batches whose order follows `generator` only.
+
+    It yields exactly the batches of `DataLoader(TensorDataset(*tensors), batch_size,
+    shuffle=True, generator=generator)` (same generator draws, same order), but indexes
+    whole batches at once instead of collating single examples: about twice as fast on
+    small tensors, which matters because runs are timed against a retraining.
+    """
+    dataset = TensorDataset(*tensors)
+    sampler = BatchSampler(RandomSampler(dataset, generator=generator), batch_size, False)
+    return DataLoader(dataset, sampler=sampler, batch_size=None, generator=generator)
 
 
 def run_once(

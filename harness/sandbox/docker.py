@@ -330,7 +330,9 @@ def collect_outputs(
                 error = BadOutput(f"seed {seed}: {error.message}", log_excerpt=error.log_excerpt)
                 outcomes.append(_failed(seed, error, verdict, claimed))
                 continue
-            outcomes.append(RunOutcome(seed=seed, state=state, seconds=claimed))
+            outcomes.append(
+                RunOutcome(seed=seed, state=state, seconds=claimed, log_excerpt=verdict.log_tail)
+            )
         else:
             outcomes.append(_failed(seed, _explain_missing(seed, status, verdict), verdict, claimed))
     return outcomes

@@ -17,7 +17,13 @@ from harness.scoring.estimators import (
 )
 from harness.scoring.neurips2023 import neurips2023_epsilons
 from harness.scoring.points import bucket_points, check_confidence_pair, n_buckets
-from harness.scoring.report import ScoreReport, noise_floor, score_submission, statistically_tied
+from harness.scoring.report import (
+    ScoreReport,
+    forget_quality_interval,
+    noise_floor,
+    score_submission,
+    statistically_tied,
+)
 
 __all__ = [
     "DEFAULT_ESTIMATOR",
@@ -30,6 +36,7 @@ __all__ = [
     "calibrated_epsilons",
     "check_confidence_pair",
     "forget_quality",
+    "forget_quality_interval",
     "get_estimator",
     "n_buckets",
     "neurips2023_epsilons",

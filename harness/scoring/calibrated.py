@@ -72,7 +72,7 @@ def certified_epsilon_table(n_per_side: int, alpha: float, interval: str) -> np.
         term_fpr = np.log(1.0 - DELTA - fpr_upper) - np.log(fnr_upper)
         term_fnr = np.log(1.0 - DELTA - fnr_upper) - np.log(fpr_upper)
     value = np.fmax(np.fmax(term_fpr, term_fnr), 0.0)  # log of a negative: no evidence
-    table = np.nan_to_num(value, nan=0.0).ravel()
+    table: np.ndarray = np.nan_to_num(value, nan=0.0).ravel()
     table.setflags(write=False)
     return table
 
@@ -121,7 +121,8 @@ def _log_likelihood_ratio(
     (mean_1, std_1), (mean_2, std_2) = first, second
     z_1 = (values - mean_1[:, None]) / std_1[:, None]
     z_2 = (values - mean_2[:, None]) / std_2[:, None]
-    return 0.5 * (z_2 * z_2 - z_1 * z_1) + np.log(std_2 / std_1)[:, None]
+    ratio: np.ndarray = 0.5 * (z_2 * z_2 - z_1 * z_1) + np.log(std_2 / std_1)[:, None]
+    return ratio
 
 
 def _select_level(
@@ -146,7 +147,8 @@ def _select_level(
     best = np.argmax(certified, axis=1)
     rows = np.arange(n_examples)
     following = np.where(best + 1 < 2 * n, ranked[rows, np.minimum(best + 1, 2 * n - 1)], -np.inf)
-    return 0.5 * (ranked[rows, best] + following)
+    level: np.ndarray = 0.5 * (ranked[rows, best] + following)
+    return level
 
 
 def calibrated_epsilons(
@@ -201,4 +203,5 @@ def calibrated_epsilons(
                 _log_likelihood_ratio(second[:, audit], fit_first, fit_second) >= tau[:, None]
             ).sum(axis=1)
             estimates.append(table[flagged_first * (half + 1) + flagged_second])
-    return np.median(np.stack(estimates), axis=0)
+    median: np.ndarray = np.median(np.stack(estimates), axis=0)
+    return median

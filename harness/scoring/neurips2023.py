@@ -131,10 +131,17 @@ def _lattice_index(n_right: int) -> np.ndarray:
     return index
 
 
-def _left_edge_codes_on_lattice(
-    values: np.ndarray, weights: np.ndarray, right: np.ndarray, width: float
+def _window_codes_on_lattice(
+    values: np.ndarray,
+    weights: np.ndarray,
+    right: np.ndarray,
+    width: float,
+    codes_to_right: np.ndarray,
 ) -> np.ndarray | None:
-    """Weighted counts below every window's left edge, int64 [n_right, 400]; None if unproven.
+    """Weighted counts inside every window, int64 [n_right, 400]; None if unproven.
+
+    ``codes_to_right`` [n_right] holds the weighted counts at or below each right edge; the
+    result subtracts the weighted counts below each left edge, computed as follows.
 
     Left edge m of window k is, up to a few float roundings, ``origin + 4 (k / D + m / 399)``
     with D = n_right - 1 (399 or 400 in practice): a point of the lattice
@@ -174,9 +181,10 @@ def _left_edge_codes_on_lattice(
     below = np.cumsum(np.bincount(first_above, weights=weights, minlength=size + 1)[:size])
     below = below.astype(np.int64)
     if gcd == LEFT_EDGES_PER_WINDOW - 1:  # D = 399: edge (k, m) sits on point k + m
-        codes = sliding_window_view(below, LEFT_EDGES_PER_WINDOW)[:n_right].copy()
+        to_left = sliding_window_view(below, LEFT_EDGES_PER_WINDOW)[:n_right]
     else:
-        codes = below[_lattice_index(n_right)]
+        to_left = below[_lattice_index(n_right)]
+    codes = codes_to_right[:, None] - to_left
     if on_lattice.size:
         rows = np.arange(n_right)
         for value_index in on_lattice:
@@ -185,8 +193,9 @@ def _left_edge_codes_on_lattice(
             columns, exact = np.divmod(remainder, divisions)
             hit = (exact == 0) & (columns >= 0) & (columns < LEFT_EDGES_PER_WINDOW)
             k, m = rows[hit], columns[hit]
-            edges = _left_edges(right[k], width)[np.arange(k.size), m]
-            codes[k, m] += weights[value_index] * (values[value_index] < edges)
+            codes[k, m] -= weights[value_index] * (
+                values[value_index] < _left_edge(right[k], width, m)
+            )
     return codes
 
 
@@ -229,10 +238,10 @@ def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarr
     weights_b = np.where(from_positive == peaky_is_positive, heavy, 1)
     codes_b = np.concatenate([[0], np.cumsum(weights_b)])
     codes_to_right = codes_b[np.searchsorted(values, right, "right")]
-    codes_to_left = _left_edge_codes_on_lattice(values, weights_b, right, width)
-    if codes_to_left is None:
-        codes_to_left = codes_b[np.searchsorted(values, _left_edges(right, width), "left")]
-    codes_inside = codes_to_right[:, None] - codes_to_left
+    codes_inside = _window_codes_on_lattice(values, weights_b, right, width, codes_to_right)
+    if codes_inside is None:
+        to_left = codes_b[np.searchsorted(values, _left_edges(right, width), "left")]
+        codes_inside = codes_to_right[:, None] - to_left
     # l > r makes both count differences <= 0; the window is empty then: code 0.
     np.maximum(codes_inside, 0, out=codes_inside)
     best = max(best, float(table[codes_inside].max()))
@@ -243,6 +252,15 @@ def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarr
         logger.debug("every threshold was discarded; epsilon set to 0")
         return 0.0
     return min(best, EPSILON_CAP)
+
+
+def _left_edge(right: np.ndarray, width: float, column: np.ndarray) -> np.ndarray:
+    """Left edge number `column` of the windows with right edges `right`, bit for bit."""
+    starts = (right - width) - WINDOW_BUFFER
+    stops = (right - width) + WINDOW_BUFFER
+    steps = (stops - starts) / (LEFT_EDGES_PER_WINDOW - 1)
+    inner = column.astype(np.float64) * steps + starts
+    return np.where(column == LEFT_EDGES_PER_WINDOW - 1, stops, inner)
 
 
 def _left_edges(right: np.ndarray, width: float) -> np.ndarray:

@@ -28,6 +28,7 @@ from harness.scoring.points import bucket_points, check_confidence_pair
 
 __all__ = [
     "ScoreReport",
+    "forget_quality_interval",
     "noise_floor",
     "score_submission",
     "statistically_tied",
@@ -245,12 +246,12 @@ def _percentiles(samples: np.ndarray, tail: float) -> Interval:
 def _bootstrap(
     unlearned: np.ndarray,
     retrained: np.ndarray,
-    accuracies: Mapping[str, np.ndarray],
+    accuracies: Mapping[str, np.ndarray] | None,
     estimator: str,
     n_bootstrap: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap replicates of F and of the final score, each [n_bootstrap]."""
+    """Bootstrap replicates of F and of the final score (= F without accuracies)."""
     chosen = get_estimator(estimator)
     n_models, n_examples = unlearned.shape
     # A separate stream from the estimator's own seed so that neither shifts the other.
@@ -270,6 +271,9 @@ def _bootstrap(
             seed + 1 + replicate,
         )
         forget = float(bucket_points(epsilons, n_models)[inverse].mean())
+        if accuracies is None:
+            forget_samples[replicate] = final_samples[replicate] = forget
+            continue
         utility = (
             accuracies["unlearned_retain_acc"][unlearned_rows].mean()
             / accuracies["retrained_retain_acc"][retrained_rows].mean()
@@ -280,6 +284,26 @@ def _bootstrap(
         forget_samples[replicate] = forget
         final_samples[replicate] = forget * utility
     return forget_samples, final_samples
+
+
+def forget_quality_interval(
+    unlearned_confs: np.ndarray,
+    retrained_confs: np.ndarray,
+    *,
+    estimator: str = DEFAULT_ESTIMATOR,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Interval:
+    """Percentile bootstrap interval of F alone (models and examples resampled)."""
+    chosen = get_estimator(estimator)
+    unlearned_confs, retrained_confs = check_confidence_pair(
+        unlearned_confs, retrained_confs, min_models=chosen.min_models
+    )
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be >= 1; got {n_bootstrap}")
+    samples, _ = _bootstrap(unlearned_confs, retrained_confs, None, estimator, n_bootstrap, seed)
+    return _percentiles(samples, 100.0 * (1.0 - confidence) / 2.0)
 
 
 def _score_and_interval(entry: Any) -> tuple[float, Interval]:

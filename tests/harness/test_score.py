@@ -144,9 +144,9 @@ def test_score_submission_combines_forget_quality_and_utility(name: str) -> None
     assert isinstance(report, ScoreReport)
     expected_forget = forget_quality(unlearned, retrained, estimator=name, seed=1).forget_quality
     assert report.forget_quality == expected_forget
-    utility = (accuracies["unlearned_retain_acc"].mean() / accuracies["retrained_retain_acc"].mean()) * (
-        accuracies["unlearned_test_acc"].mean() / accuracies["retrained_test_acc"].mean()
-    )
+    utility = (
+        accuracies["unlearned_retain_acc"].mean() / accuracies["retrained_retain_acc"].mean()
+    ) * (accuracies["unlearned_test_acc"].mean() / accuracies["retrained_test_acc"].mean())
     assert report.final_score == pytest.approx(report.forget_quality * utility)
     assert report.forget_quality_ci is not None and report.final_score_ci is not None
     assert 0.0 <= report.forget_quality_ci[0] <= report.forget_quality_ci[1] <= 1.0
@@ -195,7 +195,9 @@ def test_noise_floor_rejects_too_few_reference_models() -> None:
 
 
 def test_statistically_tied_reads_reports_mappings_and_pairs() -> None:
-    assert statistically_tied((0.5, (0.4, 0.6)), {"final_score": 0.55, "final_score_ci": [0.58, 0.7]})
+    assert statistically_tied(
+        (0.5, (0.4, 0.6)), {"final_score": 0.55, "final_score_ci": [0.58, 0.7]}
+    )
     assert not statistically_tied((0.5, (0.4, 0.6)), (0.8, (0.7, 0.9)))
     with pytest.raises(ValueError, match="final_score_ci"):
         statistically_tied({"final_score": 0.5}, (0.5, (0.4, 0.6)))

@@ -82,7 +82,7 @@ def test_settings(sandbox_image: str) -> SandboxSettings:
     return SandboxSettings(
         image=sandbox_image,
         memory="1g",
-        pids_limit=128,
+        pids_limit=64,
         tmp_size="64m",
         shm_size="64m",
         output_size="64m",

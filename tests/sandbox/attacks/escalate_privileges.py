@@ -7,6 +7,7 @@ import os
 import subprocess
 
 CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+PR_GET_NO_NEW_PRIVS = 39
 
 
 def _status(field):
@@ -23,7 +24,7 @@ def probe():
         escapes.append("running as root")
     if int(_status("CapEff"), 16) or int(_status("CapBnd"), 16):
         escapes.append(f"capabilities CapEff={_status('CapEff')} CapBnd={_status('CapBnd')}")
-    if _status("NoNewPrivs") != "1":
+    if ctypes.CDLL(None).prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1:
         escapes.append("no-new-privileges is off")
     try:
         os.setuid(0)

@@ -1,0 +1,14 @@
+"""Labelled data and its seeded splits: the first step of the data flow.
+
+    load_dataset(DatasetConfig) -> LabelledData      (embedded, CIFAR-10 dir, organizer's set)
+    make_splits(LabelledData, SplitConfig, split)    -> Splits (train/val/test, forget/retain)
+
+Every loader returns the same small `LabelledData` (float32 inputs, int64 labels, optional
+group ids, optional predefined test mask); nothing is ever downloaded at run time.
+"""
+
+from harness.data.base import LabelledData
+from harness.data.loaders import load_dataset
+from harness.data.splits import Splits, make_splits
+
+__all__ = ["LabelledData", "Splits", "load_dataset", "make_splits"]

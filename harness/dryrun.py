@@ -1,0 +1,221 @@
+"""Orchestration of one evaluation: prepare the phase, run the seeds, evaluate, score.
+
+Each step is a function of its own, taking plain values, so the worker can run them shard
+by shard in separate tasks:
+
+    prepare_phase(phase, split=..., cache_dir=...)     -> Prepared (splits, spec, reference)
+    run_seeds(runner, submission, prepared, seeds=...)  -> [RunOutcome]
+    evaluate_weights(prepared, states)                  -> Evaluation
+    score(prepared, unlearned, estimator=...)           -> ScoreReport
+    dry_run(submission, phase, ...)                     -> report dict (all of the above)
+
+Progress goes to an optional `(stage, done, total)` callback; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.config import PhaseConfig, SplitName
+from harness.data import Splits, load_dataset, make_splits
+from harness.evaluate import Evaluation, evaluate_states
+from harness.models import ModelSpec
+from harness.reference import Reference, cached_noise_floor, model_spec_for, prepare_reference
+from harness.sandbox.base import RunOutcome, Runner
+from harness.score import ScoreReport, score_submission
+from harness.report import build_report
+from harness.unlearn import (
+    build_job,
+    efficiency_gate,
+    run_submission,
+    validated_states,
+)
+
+__all__ = [
+    "Prepared",
+    "Progress",
+    "dry_run",
+    "evaluate_weights",
+    "prepare_phase",
+    "run_seeds",
+    "score",
+]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""(stage, done, total). Stages: data, original, retrain-timing, reference, reference-eval,
+runs, evaluate, score."""
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    phase: PhaseConfig
+    splits: Splits
+    spec: ModelSpec
+    reference: Reference
+
+
+def prepare_phase(
+    phase: PhaseConfig,
+    *,
+    split: SplitName = "public",
+    cache_dir: Path,
+    device: str = "cpu",
+    run_threads: int = 1,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Load data, cut the splits, and load or build the original and the reference."""
+    report = progress or _quiet
+    report("data", 0, 1)
+    data = load_dataset(phase.dataset, cache_dir=Path(cache_dir))
+    splits = make_splits(data, phase.split, split)
+    report("data", 1, 1)
+    reference = prepare_reference(
+        phase, splits, cache_dir=cache_dir, device=device, run_threads=run_threads, progress=report
+    )
+    return Prepared(phase, splits, model_spec_for(phase, data), reference)
+
+
+def run_seeds(
+    runner: Runner,
+    submission: Path,
+    prepared: Prepared,
+    *,
+    seeds: Sequence[int],
+    device: str = "cpu",
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> list[RunOutcome]:
+    """Run the submission once per seed from the original weights; outcomes in seed order."""
+    report = progress or _quiet
+    job = build_job(
+        submission,
+        spec=prepared.spec,
+        original=prepared.reference.original,
+        splits=prepared.splits,
+        seeds=seeds,
+        batch_size=prepared.phase.run_batch_size,
+        threads=threads,
+        device=device,
+    )
+    done = 0
+
+    def seed_done(_: int) -> None:
+        nonlocal done
+        done += 1
+        report("runs", done, len(seeds))
+
+    report("runs", 0, len(seeds))
+    return run_submission(runner, job, on_seed_done=seed_done)
+
+
+def evaluate_weights(
+    prepared: Prepared,
+    states: Sequence[dict[str, torch.Tensor]],
+    *,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> Evaluation:
+    report = progress or _quiet
+    return evaluate_states(
+        prepared.spec,
+        states,
+        prepared.splits,
+        device=device,
+        progress=lambda done, total: report("evaluate", done, total),
+    )
+
+
+def score(
+    prepared: Prepared,
+    unlearned: Evaluation,
+    *,
+    estimator: str,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> ScoreReport:
+    """Score unlearned against the reference, with the estimator's noise floor attached."""
+    report = progress or _quiet
+    report("score", 0, 2)
+    floor = cached_noise_floor(prepared.reference, estimator=estimator, seed=seed)
+    report("score", 1, 2)
+    reference = prepared.reference.evaluation
+    result = score_submission(
+        unlearned_confs=unlearned.forget_confs,
+        retrained_confs=reference.forget_confs,
+        unlearned_retain_acc=unlearned.retain_acc,
+        retrained_retain_acc=reference.retain_acc,
+        unlearned_test_acc=unlearned.test_acc,
+        retrained_test_acc=reference.test_acc,
+        estimator=estimator,
+        seed=seed,
+        noise_floor=floor,
+    )
+    report("score", 2, 2)
+    return result
+
+
+def dry_run(
+    submission: Path,
+    phase: PhaseConfig,
+    *,
+    runner: Runner,
+    cache_dir: Path,
+    split: SplitName = "public",
+    device: str = "cpu",
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Prepared, Evaluation, ScoreReport]:
+    """Evaluate `submission` end to end; raises SubmissionError when a run fails."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    prepared = prepare_phase(
+        phase, split=split, cache_dir=cache_dir, device=device, run_threads=threads,
+        progress=progress,
+    )
+    lap("prepare")
+    outcomes = run_seeds(
+        runner, submission, prepared, seeds=range(phase.replicas), device=device,
+        threads=threads, progress=progress,
+    )
+    lap("runs")
+    states = validated_states(outcomes, prepared.reference.original)
+    efficiency = efficiency_gate(
+        outcomes,
+        retrain_seconds=prepared.reference.retrain_seconds,
+        max_fraction=phase.max_run_fraction,
+    )
+    unlearned = evaluate_weights(prepared, states, device=device, progress=progress)
+    lap("evaluate")
+    result = score(prepared, unlearned, estimator=phase.estimator, progress=progress)
+    lap("score")
+    report = build_report(
+        submission=submission,
+        prepared=prepared,
+        result=result,
+        unlearned=unlearned,
+        efficiency=efficiency,
+        runner=runner,
+        device=device,
+        timings=timings,
+    )
+    return report, prepared, unlearned, result
