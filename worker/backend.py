@@ -6,9 +6,11 @@ the real harness (`worker.harness_backend.HarnessBackend`) or, in the pipeline's
 tests, a fake whose only job is to take a known time.
 
 `ShardArrays` is the compact output of one shard, never weights: per seed the forget-set
-confidences (shape (n_seeds, n_forget), logit-scaled, float64), retain and test accuracy and
-the run's wall time. It is stored as an `.npz` in the artifact store under
-`evaluations/<submission>/attempt-<n>/shard-<k>.npz`.
+logits and logit-scaled confidences, retain/forget/test accuracy (the arrays of
+`harness.evaluate.Evaluation`) and the run's wall time. About 1 KB per seed and forget
+example; stored as an `.npz` in the artifact store under
+`evaluations/<submission>/attempt-<n>/shard-<k>.npz`. A shard covers one split (`public` or
+`private`: each has its own forget set, so its own runs).
 """
 
 from __future__ import annotations
@@ -53,10 +55,18 @@ class PhaseInfo:
 @dataclass
 class ShardArrays:
     seeds: np.ndarray  # (n_seeds,) int64
+    seconds: np.ndarray  # (n_seeds,) float64, wall time of each unlearning run
+    forget_logits: np.ndarray  # (n_seeds, n_forget, n_classes) float32
     forget_confs: np.ndarray  # (n_seeds, n_forget) float64
     retain_acc: np.ndarray  # (n_seeds,) float64
+    forget_acc: np.ndarray  # (n_seeds,) float64
     test_acc: np.ndarray  # (n_seeds,) float64
-    seconds: np.ndarray  # (n_seeds,) float64, wall time of each unlearning run
+
+    @property
+    def evaluation_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of `harness.evaluate.Evaluation`, for `Evaluation.from_arrays`."""
+        skip = ("seeds", "seconds")
+        return {k: v for k, v in self.__dict__.items() if k not in skip}
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -93,12 +103,18 @@ class EvaluationBackend(Protocol):
         """One cheap run; raises `harness.errors.SubmissionError` when the submission fails."""
 
     def run_shard(
-        self, *, phase: PhaseInfo, submission_dir: Path, seeds: Sequence[int], gpu: str
+        self,
+        *,
+        phase: PhaseInfo,
+        submission_dir: Path,
+        split: str,
+        seeds: Sequence[int],
+        gpu: str,
     ) -> ShardArrays:
         """Run the submission once per seed in the sandbox and evaluate the weights outside."""
 
-    def score(self, *, phase: PhaseInfo, runs: ShardArrays) -> Scored:
-        """Reports per split, each `harness.score.ScoreReport.to_dict()`, plus plots."""
+    def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:
+        """Given every run of each split: reports per split, plus plots."""
 
 
 def load_backend(dotted: str, **kwargs: Any) -> EvaluationBackend:

@@ -36,6 +36,7 @@ __all__ = [
     "finish_shard",
     "is_current",
     "release_shard",
+    "shard_plan",
     "shard_progress",
     "touch_evaluation",
 ]
@@ -63,7 +64,7 @@ def begin_attempt(
     *,
     submission_id: int,
     attempt: int,
-    shards: Sequence[Sequence[int]],
+    shards: Sequence[tuple[str, Sequence[int]]],
     holder: str,
     lease_s: float,
 ) -> None:
@@ -83,10 +84,14 @@ def begin_attempt(
                 lease_until=utcnow() + timedelta(seconds=lease_s),
             )
         )
-        for index, seeds in enumerate(shards):
+        for index, (split, seeds) in enumerate(shards):
             session.add(
                 ShardRun(
-                    submission_id=submission_id, attempt=attempt, shard=index, seeds=list(seeds)
+                    submission_id=submission_id,
+                    attempt=attempt,
+                    shard=index,
+                    split=split,
+                    seeds=list(seeds),
                 )
             )
     session.commit()
@@ -138,6 +143,20 @@ def claim_shard(
     if state is None:
         return Claim.STALE
     return Claim.DONE if state == ShardState.DONE else Claim.BUSY
+
+
+def shard_plan(
+    session: Session, *, submission_id: int, attempt: int, shard: int
+) -> tuple[str, list[int]]:
+    """(split, seeds) of one shard, as planned when the attempt began."""
+    row = session.execute(
+        select(ShardRun.split, ShardRun.seeds).where(
+            ShardRun.submission_id == submission_id,
+            ShardRun.attempt == attempt,
+            ShardRun.shard == shard,
+        )
+    ).one()
+    return str(row.split), [int(seed) for seed in row.seeds]
 
 
 def finish_shard(

@@ -61,6 +61,7 @@ class ShardRun(Base):
     )
     attempt: Mapped[int] = mapped_column(Integer)
     shard: Mapped[int] = mapped_column(Integer)
+    split: Mapped[str] = mapped_column(String(10), default="public")
     seeds: Mapped[list[Any]] = mapped_column(default=list)
     state: Mapped[ShardState] = mapped_column(
         Enum(ShardState, native_enum=False, length=10), default=ShardState.PENDING

@@ -46,7 +46,7 @@ class Resend:
 
     start: list[int] = field(default_factory=list)
     sanity: list[tuple[int, int]] = field(default_factory=list)
-    shards: list[tuple[int, int, int, list[int]]] = field(default_factory=list)
+    shards: list[tuple[int, int, int]] = field(default_factory=list)
     finish: list[tuple[int, int]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -104,7 +104,7 @@ def _check_one(
             logger.warning("submission %d: shard %d lost %s", row.id, shard.shard, shard.holder)
             shard.state = ShardState.PENDING
             lease.lease_until = now + timedelta(seconds=settings.lease_s)
-            resend.shards.append((row.id, row.attempt, shard.shard, list(shard.seeds)))
+            resend.shards.append((row.id, row.attempt, shard.shard))
     if lease.lease_until >= now:
         return False
     all_done = all(shard.state == ShardState.DONE for shard in shards)
@@ -113,9 +113,7 @@ def _check_one(
         if quiet_for >= settings.resolved_visibility_timeout_s:
             lease.lease_until = now + timedelta(seconds=settings.lease_s)
             resend.shards += [
-                (row.id, row.attempt, s.shard, list(s.seeds))
-                for s in shards
-                if s.state == ShardState.PENDING
+                (row.id, row.attempt, s.shard) for s in shards if s.state == ShardState.PENDING
             ]
         return False
     lease.recoveries += 1

@@ -70,11 +70,18 @@ def phase_info(phase: Phase) -> PhaseInfo:
     )
 
 
-def plan_shards(replicas: int, shard_size: int) -> list[list[int]]:
-    """Seeds 0..replicas-1 cut into consecutive shards of at most `shard_size` seeds."""
+SPLITS = ("public", "private")
+
+
+def plan_shards(replicas: int, shard_size: int) -> list[tuple[str, list[int]]]:
+    """Per split, seeds 0..replicas-1 cut into consecutive shards of at most `shard_size`."""
     if replicas <= 0:
         raise ValueError(f"a phase needs at least one replica, got {replicas}")
-    return [list(range(s, min(s + shard_size, replicas))) for s in range(0, replicas, shard_size)]
+    return [
+        (split, list(range(start, min(start + shard_size, replicas))))
+        for split in SPLITS
+        for start in range(0, replicas, shard_size)
+    ]
 
 
 def failure_category(error: SubmissionError) -> FailureCategory:

@@ -33,36 +33,38 @@ class SleepyBackend:
         check_source((submission_dir / "submission.py").read_text())
 
     def run_shard(
-        self, *, phase: PhaseInfo, submission_dir: Path, seeds: Sequence[int], gpu: str
+        self, *, phase: PhaseInfo, submission_dir: Path, split: str, seeds: Sequence[int], gpu: str
     ) -> ShardArrays:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as handle:
-            handle.write(f"{os.getpid()} {list(seeds)}\n")
+            handle.write(f"{os.getpid()} {split} {list(seeds)}\n")
         time.sleep(self.seconds_per_seed * len(seeds))
         confs = np.stack([np.random.default_rng(seed).normal(size=N_FORGET) for seed in seeds])
+        n = len(seeds)
         return ShardArrays(
             seeds=np.asarray(seeds, dtype=np.int64),
+            seconds=np.full(n, self.seconds_per_seed),
+            forget_logits=np.zeros((n, N_FORGET, 2), dtype=np.float32),
             forget_confs=confs,
-            retain_acc=np.full(len(seeds), 0.9),
-            test_acc=np.full(len(seeds), 0.8),
-            seconds=np.full(len(seeds), self.seconds_per_seed),
+            retain_acc=np.full(n, 0.9),
+            forget_acc=np.full(n, 0.5),
+            test_acc=np.full(n, 0.8),
         )
 
-    def score(self, *, phase: PhaseInfo, runs: ShardArrays) -> Scored:
-        expected = np.arange(phase.replicas)
-        if not np.array_equal(runs.seeds, expected):
-            raise AssertionError(f"seeds {runs.seeds.tolist()} != {expected.tolist()}")
-        value = float(np.mean(runs.forget_confs))
-        report = {
-            "final_score": value,
-            "final_score_ci": [value - 1, value + 1],
-            "estimator": phase.estimator,
-            "forget_quality": value,
-        }
-        return Scored(
-            reports={"public": report, "private": dict(report)},
-            plots={"confidences": b"\x89PNG fake"},
-        )
+    def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:
+        reports = {}
+        for split, arrays in runs.items():
+            expected = np.arange(phase.replicas)
+            if not np.array_equal(arrays.seeds, expected):
+                raise AssertionError(f"{split} seeds {arrays.seeds.tolist()} != {expected}")
+            value = float(np.mean(arrays.forget_confs))
+            reports[split] = {
+                "final_score": value,
+                "final_score_ci": [value - 1, value + 1],
+                "estimator": phase.estimator,
+                "forget_quality": value,
+            }
+        return Scored(reports=reports, plots={"confidences": b"\x89PNG fake"})
 
 
 def expected_score(replicas: int) -> float:

@@ -23,7 +23,14 @@ def test_start_evaluation_runs_every_shard_and_records_both_splits(pipeline) -> 
     with pipeline.sessions() as session:
         shards = session.scalars(select(ShardRun).order_by(ShardRun.shard)).all()
         results = session.scalars(select(Result)).all()
-    assert [s.seeds for s in shards] == [[0, 1], [2, 3], [4]]
+    assert [(s.split, s.seeds) for s in shards] == [
+        ("public", [0, 1]),
+        ("public", [2, 3]),
+        ("public", [4]),
+        ("private", [0, 1]),
+        ("private", [2, 3]),
+        ("private", [4]),
+    ]
     assert all(s.state == ShardState.DONE and s.tries == 1 for s in shards)
     assert sorted(r.split for r in results) == ["private", "public"]
     assert pipeline.store.exists(results[0].plot_keys[0])
@@ -34,7 +41,7 @@ def test_start_evaluation_is_a_noop_when_delivered_twice(pipeline) -> None:
     assert start_evaluation.delay(submission_id=submission_id).get() == "sanity_check"
     assert start_evaluation.delay(submission_id=submission_id).get() == "skipped"
     log = (Path(pipeline.data_dir) / "executions.log").read_text().splitlines()
-    assert len(log) == 2  # shards [0, 1] and [2], each executed once
+    assert len(log) == 4  # per split, shards [0, 1] and [2], each executed once
 
 
 def test_finish_evaluation_replayed_keeps_one_result_per_split(pipeline) -> None:

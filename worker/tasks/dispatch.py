@@ -71,9 +71,9 @@ def dispatch_shards(*, submission_id: int, attempt: int) -> int:
         ).all()
     ids = {"submission_id": submission_id, "attempt": attempt}
     header = group(
-        app.signature(
-            "worker.run_shard", kwargs={**ids, "shard": row.shard, "seeds": list(row.seeds)}
-        ).set(queue=ctx.settings.shard_queue)
+        app.signature("worker.run_shard", kwargs={**ids, "shard": row.shard}).set(
+            queue=ctx.settings.shard_queue
+        )
         for row in rows
     )
     callback = app.signature("worker.finish_evaluation", kwargs=ids).set(queue="control")

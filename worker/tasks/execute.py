@@ -1,8 +1,9 @@
 """Run a submission: the sanity run, and one shard (a few seeds in one sandbox container).
 
-`run_shard(submission_id=, attempt=, shard=, seeds=)` claims the shard in the database
-(a second delivery finds it done or held by a live worker and returns), renews its lease
-while the backend runs the seeds in the sandbox and evaluates the weights outside it,
+`run_shard(submission_id=, attempt=, shard=)` claims the shard in the database (a second
+delivery finds it done or held by a live worker and returns), reads its split and seeds from
+the shard's row, renews its lease while the backend runs the seeds in the sandbox and
+evaluates the weights outside it,
 stores the compact arrays (`ShardArrays`, never weights) in the artifact store, marks the
 shard done, and when it was the last one sends the scoring step. The chord callback sends
 it as well; scoring is fenced and idempotent, so the second is a no-op.
@@ -67,7 +68,7 @@ def run_sanity(*, submission_id: int, attempt: int) -> str:
 
 
 @app.task(name="worker.run_shard")
-def run_shard(*, submission_id: int, attempt: int, shard: int, seeds: list[int]) -> dict[str, Any]:
+def run_shard(*, submission_id: int, attempt: int, shard: int) -> dict[str, Any]:
     ctx = get_context()
     ids = {"submission_id": submission_id, "attempt": attempt}
     with ctx.sessions() as session:
@@ -76,6 +77,7 @@ def run_shard(*, submission_id: int, attempt: int, shard: int, seeds: list[int])
         )
         if claim is not leases.Claim.CLAIMED:
             return {"shard": shard, "claim": claim.value}
+        split, seeds = leases.shard_plan(session, **ids, shard=shard)
         submission = crud.get_submission(session, submission_id)
         phase, code = phase_info(submission.phase), (submission.code_key, submission.kind)
     try:
@@ -84,17 +86,14 @@ def run_shard(*, submission_id: int, attempt: int, shard: int, seeds: list[int])
             staged_submission(ctx.store, code_key=code[0], kind=code[1]) as folder,
         ):
             runs = ctx.backend.run_shard(
-                phase=phase, submission_dir=folder, seeds=seeds, gpu=ctx.settings.worker_gpu
+                phase=phase,
+                submission_dir=folder,
+                split=split,
+                seeds=seeds,
+                gpu=ctx.settings.worker_gpu,
             )
     except SubmissionError as exc:
-        with ctx.sessions() as session:
-            crud.mark_failed(
-                session,
-                submission_id=submission_id,
-                category=failure_category(exc),
-                message=exc.message,
-                system_error=False,
-            )
+        _fail(submission_id, exc)
         return {"shard": shard, "claim": "claimed", "failed": exc.category}
     except Exception:
         with ctx.sessions() as session:
@@ -106,9 +105,21 @@ def run_shard(*, submission_id: int, attempt: int, shard: int, seeds: list[int])
         done, total = leases.finish_shard(
             session, **ids, shard=shard, output_key=key, seconds=float(np.sum(runs.seconds))
         )
-    if done == total:
+    if done == total:  # the chord's callback may be lost with the broker: send it ourselves
         app.signature("worker.finish_evaluation", kwargs=ids).apply_async(queue="control")
-    return {"shard": shard, "claim": "claimed", "key": key, "seeds": runs.seeds.tolist()}
+    return {"shard": shard, "split": split, "key": key, "seeds": runs.seeds.tolist()}
+
+
+def _fail(submission_id: int, error: SubmissionError) -> None:
+    """The participant's code failed: fail the submission with its own message."""
+    with get_context().sessions() as session:
+        crud.mark_failed(
+            session,
+            submission_id=submission_id,
+            category=failure_category(error),
+            message=error.message,
+            system_error=False,
+        )
 
 
 def _heartbeat(submission_id: int, attempt: int, *, shard: int | None) -> leases.Heartbeat:

@@ -32,13 +32,8 @@ def reconcile() -> dict[str, int]:
         app.signature(
             "worker.run_sanity", kwargs={"submission_id": submission_id, "attempt": attempt}
         ).apply_async(queue=ctx.settings.shard_queue)
-    for submission_id, attempt, shard, seeds in resend.shards:
-        kwargs = {
-            "submission_id": submission_id,
-            "attempt": attempt,
-            "shard": shard,
-            "seeds": seeds,
-        }
+    for submission_id, attempt, shard in resend.shards:
+        kwargs = {"submission_id": submission_id, "attempt": attempt, "shard": shard}
         app.signature("worker.run_shard", kwargs=kwargs).apply_async(queue=ctx.settings.shard_queue)
     for submission_id, attempt in resend.finish:
         app.signature(

@@ -45,8 +45,8 @@ def finish_evaluation(
             logger.info("finish_evaluation(%d/%d) skipped: %s", submission_id, attempt, exc)
             return "skipped"
         phase = phase_info(submission.phase)
-        keys = session.scalars(
-            select(ShardRun.output_key).where(
+        outputs = session.execute(
+            select(ShardRun.split, ShardRun.output_key).where(
                 ShardRun.submission_id == submission_id, ShardRun.attempt == attempt
             )
         ).all()
@@ -59,9 +59,16 @@ def finish_evaluation(
     )
     try:
         with beat:
-            runs = ShardArrays.concatenate(
-                [ShardArrays.from_bytes(ctx.store.get_bytes(key)) for key in keys]
-            )
+            runs = {
+                split: ShardArrays.concatenate(
+                    [
+                        ShardArrays.from_bytes(ctx.store.get_bytes(k))
+                        for s, k in outputs
+                        if s == split
+                    ]
+                )
+                for split in sorted({split for split, _ in outputs})
+            }
             scored = ctx.backend.score(phase=phase, runs=runs)
     except Exception as exc:
         logger.exception("scoring submission %d attempt %d failed", submission_id, attempt)

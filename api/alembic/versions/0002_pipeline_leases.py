@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("submission_id", sa.Integer(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("shard", sa.Integer(), nullable=False),
+        sa.Column("split", sa.String(length=10), nullable=False),
         sa.Column("seeds", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("holder", sa.String(length=255), nullable=False),
