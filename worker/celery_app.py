@@ -86,6 +86,7 @@ def make_celery(settings: PipelineSettings | None = None) -> Celery:
     celery = Celery("unlearn")
     celery.conf.update(celery_config(settings))
     celery.conf.include = [
+        "worker.tasks.provision",
         "worker.tasks.dispatch",
         "worker.tasks.execute",
         "worker.tasks.score",

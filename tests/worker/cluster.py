@@ -56,6 +56,14 @@ class Cluster(Pipeline):
         self.processes.append(beat(self.env, log_dir=self.data_dir))
         return self.processes[-1]
 
+    def send(self, task: str, *, queue: str = "control", **kwargs: object) -> None:
+        """Send a task by name through this cluster's broker."""
+        app = make_celery(self.settings)
+        try:
+            app.signature(task, kwargs=kwargs).apply_async(queue=queue)
+        finally:
+            app.close()
+
     def enqueue(self, submission_id: int) -> None:
         app = make_celery(self.settings)
         try:
