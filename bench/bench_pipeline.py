@@ -38,12 +38,16 @@ from worker.recovery import phase_info
 
 SUBMISSION = Path(__file__).resolve().parents[1] / "tests/sandbox/submissions/finetune.py"
 TINY = {"epochs": 1, "hidden": [16], "batch_size": 256}
+# About 70 forget examples: the scorer's bootstrap (200 replicates) costs time per example.
+SMALL_FORGET = {"forget_fraction": 0.02}
 
 
 def make_phase(system: Cluster, replicas: int, name: str) -> int:
     phase_id = system.phase(replicas=replicas, name=name)
     with system.sessions() as session:
-        session.execute(update(Phase).where(Phase.id == phase_id).values(recipe=TINY))
+        session.execute(
+            update(Phase).where(Phase.id == phase_id).values(recipe=TINY, split_spec=SMALL_FORGET)
+        )
         session.commit()
     return phase_id
 

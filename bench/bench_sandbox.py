@@ -32,7 +32,7 @@ from harness.sandbox.base import Job
 from harness.sandbox.docker import DockerRunner
 from harness.sandbox.docker_client import SandboxSettings
 
-FINETUNE = '''
+FINETUNE = """
 import torch
 
 def unlearning(net, retain_loader, forget_loader, val_loader):
@@ -42,7 +42,7 @@ def unlearning(net, retain_loader, forget_loader, val_loader):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-'''
+"""
 DO_NOTHING = "def unlearning(net, retain_loader, forget_loader, val_loader):\n    pass\n"
 
 
@@ -52,7 +52,9 @@ def make_job(submission: Path, seeds: tuple[int, ...]) -> Job:
     torch.manual_seed(0)
 
     def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.randn(n, 40, generator=generator), torch.randint(0, 10, (n,), generator=generator)
+        return torch.randn(n, 40, generator=generator), torch.randint(
+            0, 10, (n,), generator=generator
+        )
 
     return Job(
         submission=submission,
@@ -123,8 +125,10 @@ def main() -> None:
         "container_fixed_cost_s": round(fixed, 2),
         "goal_ratio": 1.3,
     }
-    print(f"in process: {local:.2f} s   sandbox: {sandbox:.2f} s   ratio {sandbox / local:.2f}x "
-          f"(goal <= 1.3x); one container's fixed cost {fixed:.2f} s")
+    print(
+        f"in process: {local:.2f} s   sandbox: {sandbox:.2f} s   ratio {sandbox / local:.2f}x "
+        f"(goal <= 1.3x); one container's fixed cost {fixed:.2f} s"
+    )
     print(json.dumps(result))
 
 

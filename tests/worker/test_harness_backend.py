@@ -2,7 +2,8 @@
 
 An 8-replica MNIST-1D phase (the fewest the noise floor allows) with a small MLP trained for
 one epoch; runs in the in-process sandbox (`LocalRunner`), so this checks the numbers, not the
-container (the end-to-end test does that). The pipeline's sharded evaluation must give exactly the dry-run's score.
+container (the end-to-end test does that). The pipeline's sharded evaluation must give
+exactly the dry-run's score.
 """
 
 from __future__ import annotations
@@ -22,17 +23,26 @@ from worker.recovery import phase_info
 from worker.tasks.dispatch import start_evaluation
 from worker.tasks.provision import prepare_phase
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # harness/reference.py as merged leaves a SpooledTemporaryFile to the garbage collector
+    # (fixed on the core branch); drop this once main has the fix.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 SUBMISSION = (Path(__file__).parents[1] / "sandbox" / "submissions" / "finetune.py").read_text()
 TINY = {"epochs": 1, "hidden": [16], "batch_size": 256}
+# About 70 forget examples: the scorer's bootstrap (200 replicates) costs time per example.
+SMALL_FORGET = {"forget_fraction": 0.02}
 
 
 def tiny_phase(pipeline: Pipeline, *, replicas: int = 8) -> int:
     phase_id = pipeline.phase(replicas=replicas)
     with pipeline.sessions() as session:
         session.execute(
-            update(Phase).where(Phase.id == phase_id).values(dataset="mnist1d", recipe=TINY)
+            update(Phase)
+            .where(Phase.id == phase_id)
+            .values(dataset="mnist1d", recipe=TINY, split_spec=SMALL_FORGET)
         )
         session.commit()
     return phase_id
