@@ -23,7 +23,8 @@ Here a threshold's rates depend only on two counts, and
   positive, 1 on the other), so one running sum gives both counts below a threshold as one
   integer ``code = (N + 1) * n_pos + n_neg``;
 * epsilon depends only on that code, so it is read from a table of all (N + 1)^2 outcomes,
-  built once per N, instead of four logarithms per threshold;
+  built once per N (up to N = 1024; beyond, computed from the counts), instead of four
+  logarithms per threshold;
 * the 160,000 window left edges lie (up to float rounding) on a lattice of 799 points, so
   the counts below all of them come from one histogram (``_LeftEdgeLattice``); values that
   sit on a lattice point, such as the peaky side's minimum, are compared with the actual
