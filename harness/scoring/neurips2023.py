@@ -23,7 +23,8 @@ Here a threshold's rates depend only on two counts, and
   positive, 1 on the other), so one running sum gives both counts below a threshold as one
   integer ``code = (N + 1) * n_pos + n_neg``;
 * epsilon depends only on that code, so it is read from a table of all (N + 1)^2 outcomes,
-  built once per N, instead of four logarithms per threshold;
+  built once per N (up to N = 1024; beyond, computed from the counts), instead of four
+  logarithms per threshold;
 * the 160,000 window left edges lie (up to float rounding) on a lattice of 799 points, so
   the counts below all of them come from one histogram (``_LeftEdgeLattice``); values that
   sit on a lattice point, such as the peaky side's minimum, are compared with the actual
@@ -65,6 +66,7 @@ WINDOW_BUFFER = 2.0
 LEFT_EDGES_PER_WINDOW = 400  # ceil(2 * buffer * THRESHOLDS_PER_UNIT)
 
 _DISCARDED = -np.inf  # table value of a discarded threshold: never wins a max
+_MAX_TABLE_MODELS = 1024  # per side; beyond, epsilons are computed from the counts
 _MAX_LATTICE = 4096  # lattice points (799 for 400 right edges); beyond: search edges
 # A pooled value this close (relative to the data's magnitude) to a lattice point might
 # lie between a left edge and its lattice point. Float roundings move an edge by about
@@ -75,17 +77,15 @@ _BLOCK = 10  # left edges per block of the branch and bound (divides 400)
 _CHUNK_BLOCKS = 64  # blocks evaluated per step, best bounds first
 
 
-@functools.lru_cache(maxsize=16)
-def neurips2023_epsilon_table(n_models: int) -> np.ndarray:
-    """Epsilon of every threshold outcome, read-only float64 [(N + 1) ** 2].
+def _epsilon_of_counts(positives: np.ndarray, negatives: np.ndarray, n: int) -> np.ndarray:
+    """Epsilon of thresholds that flag `positives` of the N positive-side values and
+    `negatives` of the N negative-side ones (broadcast integer arrays), float64.
 
-    Index ``(N + 1) * a + b``: a of the N positive-side values and b of the N negative-side
-    values are predicted positive. Values: +inf (perfect split), -inf (discarded), else the
-    clipped epsilon of the organisers' rule.
+    Values: +inf (perfect split), -inf (discarded), else the clipped epsilon of the
+    organisers' rule. Rates are fractions of N, each computed from its own count as theirs.
     """
-    n = n_models
-    a = np.arange(n + 1, dtype=np.float64)[:, None]
-    b = np.arange(n + 1, dtype=np.float64)[None, :]
+    a = np.asarray(positives, dtype=np.float64)
+    b = np.asarray(negatives, dtype=np.float64)
     tpr, fpr = a / n, b / n
     fnr, tnr = (n - a) / n, (n - b) / n
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -95,10 +95,52 @@ def neurips2023_epsilon_table(n_models: int) -> np.ndarray:
         value = np.maximum(np.fmax(term_fpr, term_fnr), 0.0)  # NaN stays NaN
     perfect = (fpr + fnr == 0) & (tpr + tnr == 2)
     one_sided = (fpr * fnr == 0) & ~perfect
-    table = np.where(np.isnan(value) | one_sided, _DISCARDED, value)
-    table = np.where(perfect, np.inf, table).ravel()
+    epsilon: np.ndarray = np.where(np.isnan(value) | one_sided, _DISCARDED, value)
+    return np.where(perfect, np.inf, epsilon)
+
+
+@functools.lru_cache(maxsize=8)
+def neurips2023_epsilon_table(n_models: int) -> np.ndarray:
+    """Epsilon of every threshold outcome, read-only float64 [(N + 1) ** 2].
+
+    Index ``(N + 1) * a + b``: a of the N positive-side values and b of the N negative-side
+    values are predicted positive (see ``_epsilon_of_counts``).
+    """
+    counts = np.arange(n_models + 1)
+    table = _epsilon_of_counts(counts[:, None], counts[None, :], n_models).ravel()
     table.setflags(write=False)
     return table
+
+
+class _EpsilonLookup:
+    """Epsilon of count codes ``(N + 1) * a + b``, and an upper envelope over count ranges.
+
+    Reads a table of all outcomes up to ``_MAX_TABLE_MODELS`` models per side (8 MB at
+    N = 1024) and computes from the counts beyond, so memory stays O(N) for large N.
+    """
+
+    def __init__(self, n_models: int) -> None:
+        self.n = n_models
+        small = n_models <= _MAX_TABLE_MODELS
+        self._table = neurips2023_epsilon_table(n_models) if small else None
+
+    def of_codes(self, codes: np.ndarray) -> np.ndarray:
+        if self._table is not None:
+            values: np.ndarray = self._table[codes]
+            return values
+        positives, negatives = np.divmod(codes, self.n + 1)
+        return _epsilon_of_counts(positives, negatives, self.n)
+
+    def envelope(self, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
+        """Largest epsilon over a' <= positives and b' >= negatives.
+
+        Epsilon grows with a and falls with b wherever a threshold is kept; the discarded
+        edges (a = N with b > 0, b = 0 with a < N) are skipped by moving one step inwards,
+        and the single perfect split (a = N, b = 0) is +inf.
+        """
+        inner = np.minimum(positives, self.n - 1) * (self.n + 1) + np.maximum(negatives, 1)
+        bound = self.of_codes(inner)
+        return np.where((positives == self.n) & (negatives == 0), np.inf, bound)
 
 
 def _torch_float32_linspace(start: float, stop: float, count: int) -> np.ndarray:
@@ -121,21 +163,6 @@ def _torch_float32_linspace(start: float, stop: float, count: int) -> np.ndarray
     values[:half] = (np.float64(first) + step * index[:half]).astype(np.float32)
     values[half:] = (np.float64(last) - step * (count - 1 - index[half:])).astype(np.float32)
     return values
-
-
-@functools.lru_cache(maxsize=16)
-def _epsilon_envelope(n_models: int) -> np.ndarray:
-    """Upper envelope of the epsilon table, read-only [N + 1, N + 1].
-
-    ``envelope[a, b]`` = the largest table value over a' <= a and b' >= b: epsilon grows with
-    the positive count a and falls with the negative count b, so this bounds every window
-    whose counts are known to lie in such a range.
-    """
-    table = neurips2023_epsilon_table(n_models).reshape(n_models + 1, n_models + 1)
-    envelope = np.maximum.accumulate(table, axis=0)
-    envelope = np.maximum.accumulate(envelope[:, ::-1], axis=1)[:, ::-1].copy()
-    envelope.setflags(write=False)
-    return envelope
 
 
 def _lattice_point(k: np.ndarray, m: np.ndarray, divisions: int, gcd: int) -> np.ndarray:
@@ -302,8 +329,7 @@ def _best_window(
     best value found: typically under 1% of the 160,000 windows are ever evaluated.
     """
     base = n_models + 1
-    envelope = _epsilon_envelope(n_models)
-    table = neurips2023_epsilon_table(n_models)
+    epsilons = _EpsilonLookup(n_models)
     positives_before, negatives_before = lattice.block_bounds(base)
     blocks_per_row = positives_before.shape[1]
     # The widest window of a block holds the most positives, the narrowest the fewest
@@ -312,7 +338,7 @@ def _best_window(
     # Counts never exceed n_models here; only the lower clip is needed.
     most_pos = np.maximum(right_pos[:, None] - positives_before, 0)
     fewest_neg = np.maximum(right_neg[:, None] - negatives_before, 0)
-    bound = envelope.take(most_pos * base + fewest_neg).ravel()
+    bound = epsilons.envelope(most_pos, fewest_neg).ravel()
     candidates = np.flatnonzero(bound > best)
     offsets = np.arange(_BLOCK)[None, :]
     while candidates.size:
@@ -326,12 +352,12 @@ def _best_window(
         inside = codes_to_right[k] - lattice.codes_below(k, m)
         # l > r makes both count differences <= 0: the window is empty, code 0.
         np.maximum(inside, 0, out=inside)
-        best = max(best, float(table[inside].max()))
+        best = max(best, float(epsilons.of_codes(inside).max()))
         candidates = candidates[bound[candidates] > best]
     return best
 
 
-def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarray) -> float:
+def _example_epsilon(positive: np.ndarray, negative: np.ndarray) -> float:
     """Epsilon of one forget example; `positive` is the side with the larger median."""
     n = positive.size
     pos_range = float(positive.max() - positive.min())
@@ -357,7 +383,7 @@ def _example_epsilon(positive: np.ndarray, negative: np.ndarray, table: np.ndarr
     best = _DISCARDED
     if single.size:
         codes_at_or_above = codes_a[-1] - codes_a[np.searchsorted(values, single, "left")]
-        best = float(table[codes_at_or_above].max())
+        best = float(_EpsilonLookup(n).of_codes(codes_at_or_above).max())
 
     # Family B: predict "peaky" (the side with the smaller range) iff l <= conf <= r.
     peaky_is_positive = pos_range < neg_range
@@ -400,7 +426,6 @@ def neurips2023_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.nda
             shape, N >= 2).
     """
     n_models, n_examples = unlearned.shape
-    table = neurips2023_epsilon_table(n_models)
     retrained_is_positive = np.median(retrained, axis=0) > np.median(unlearned, axis=0)
     positive = np.where(retrained_is_positive, retrained, unlearned)
     negative = np.where(retrained_is_positive, unlearned, retrained)
@@ -408,6 +433,6 @@ def neurips2023_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.nda
     positive_t = np.ascontiguousarray(positive.T)
     negative_t = np.ascontiguousarray(negative.T)
     return np.array(
-        [_example_epsilon(positive_t[i], negative_t[i], table) for i in range(n_examples)],
+        [_example_epsilon(positive_t[i], negative_t[i]) for i in range(n_examples)],
         dtype=np.float64,
     )
