@@ -60,7 +60,8 @@ class SandboxSettings:
     output_size: str = "1g"  # size cap of the writable output folder
     # "tmpfs": the output folder is a size-capped host tmpfs (needs root on the worker);
     # "directory": a plain host folder, capped only by the container's time limit (laptops);
-    # "auto": tmpfs when this process may mount one, else directory with a warning.
+    # "auto": tmpfs when this process may mount one (root), else directory with a warning.
+    # Workers should set "tmpfs", which refuses to run without the cap.
     output_mount: Literal["tmpfs", "directory", "auto"] = "auto"
     user: str | None = "65534:65534"  # nobody:nogroup; None runs as the image's user
     drop_capabilities: bool = True
