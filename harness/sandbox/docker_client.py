@@ -166,6 +166,10 @@ def _docker(
         )
     except FileNotFoundError:
         raise ConfigError("the `docker` command is not installed on this machine") from None
+    except subprocess.TimeoutExpired:
+        if args[0] == "wait":
+            raise  # wait_container's deadline, not a hung daemon
+        raise InfraRetry(f"docker {args[0]} did not answer within {timeout} s") from None
     if check and result.returncode != 0:
         message = result.stderr.strip() or result.stdout.strip()
         if "Cannot connect to the Docker daemon" in message:
