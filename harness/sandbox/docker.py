@@ -263,28 +263,27 @@ class DockerRunner(Runner):
         out.mkdir(mode=0o700)
         uid, gid = _numeric_user(self.settings.user)
         mode = self.settings.output_mount
-        if mode == "auto":
-            mode = "tmpfs" if os.geteuid() == 0 else "directory"
-        if mode == "tmpfs":
-            options = (
-                f"size={self.settings.output_size},nr_inodes=1024,mode=0700,uid={uid},gid={gid}"
-            )
+        if mode in ("tmpfs", "auto"):
+            size = self.settings.output_size
+            options = f"size={size},nr_inodes=1024,mode=0700,uid={uid},gid={gid}"
             result = subprocess.run(
                 ["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev,noexec", "tmpfs", str(out)],
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            if result.returncode != 0:
+            if result.returncode == 0:
+                return out
+            if mode == "tmpfs":
                 raise ConfigError(
                     f"cannot mount the size-capped output folder ({result.stderr.strip()}); "
                     "run the worker as root or set SandboxSettings(output_mount='directory')"
                 )
+        logger.warning("sandbox output folder %s is not size-capped (output_mount=%r)", out, mode)
+        if os.geteuid() == 0:
+            os.chown(out, uid, gid)
         else:
-            logger.warning(
-                "sandbox output folder %s is not size-capped (output_mount=%r)", out, mode
-            )
-            os.chown(out, uid, gid) if os.geteuid() == 0 else out.chmod(0o777)
+            out.chmod(0o777)  # the container's uid differs from ours
         return out
 
     def _cleanup(self, name: str, root: Path) -> None:

@@ -161,12 +161,14 @@ def test_deny_probes_all_pass_in_one_run(confined_report) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("attack", PROGRAMS, ids=lambda a: a.name)
-def test_deny_attack(attack: Attack, test_settings: SandboxSettings, make_job) -> None:
+def test_deny_attack(
+    attack: Attack, test_settings: SandboxSettings, make_job, tmp_path: Path
+) -> None:
     seeds = tuple(range(len(attack.expect)))
     settings, limit_s = test_settings, 60.0
     if "timeout" in attack.expect:
         settings, limit_s = replace(test_settings, startup_s=TIMEOUT_STARTUP_S), TIMEOUT_LIMIT_S
-    runner = DockerRunner(settings)
+    runner = DockerRunner(settings, work_dir=tmp_path / "jobs")  # private: others run too
     started = time.monotonic()
     outcomes = runner.run(make_job(attack.path, seeds=seeds, time_limit_s=limit_s))
     elapsed = time.monotonic() - started

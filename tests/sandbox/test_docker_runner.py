@@ -1,8 +1,8 @@
 """DockerRunner against a real daemon: same weights as in process, self-check, reaping.
 
 The equality test is the contract of issue 4 item 6: the sandbox and the in-process
-protocol (`harness.protocol`, the code path of the local dry-run) give bit-identical weights
-for the same job and seeds.
+LocalRunner (the local dry-run's code path) give bit-identical weights for the same job
+and seeds.
 """
 
 from __future__ import annotations
@@ -16,52 +16,27 @@ import pytest
 import torch
 
 from harness.errors import ConfigError
-from harness.models import build_model
-from harness.protocol import load_submission, make_loaders, run_once
 from harness.sandbox import docker_client as dc
-from harness.sandbox.base import Job
 from harness.sandbox.docker import DockerRunner, assigned_gpu, reap_orphans
 from harness.sandbox.docker_client import LABEL, SandboxSettings
+from harness.sandbox.local import LocalRunner
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
 
 
-def _in_process(job: Job) -> list[dict[str, torch.Tensor]]:
-    """The in-process code path for `job`: the reference the sandbox must reproduce."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(job.threads)
-    try:
-        fn = load_submission(job.submission)
-        states = []
-        for seed in job.seeds:
-            net = build_model(job.spec)
-            net.load_state_dict(job.original)
-            loaders = make_loaders(
-                retain=job.retain,
-                forget=job.forget,
-                val=job.val,
-                seed=seed,
-                batch_size=job.batch_size,
-            )
-            run_once(fn, net, loaders, seed=seed, submission_dir=Path(job.submission).parent)
-            states.append({k: v.detach().clone() for k, v in net.state_dict().items()})
-        return states
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.mark.docker
-def test_docker_runner_matches_the_in_process_protocol(test_settings, make_job):
+def test_docker_runner_gives_the_same_weights_as_the_local_runner(test_settings, make_job):
     job = make_job(SUBMISSIONS / "finetune.py", seeds=(0, 1, 7))
     seen: list[int] = []
     outcomes = DockerRunner(test_settings).run(job, on_seed_done=seen.append)
-    expected = _in_process(job)
+    expected = LocalRunner().run(job)
     assert [o.seed for o in outcomes] == [0, 1, 7] and seen == [0, 1, 7]
     for outcome, reference in zip(outcomes, expected, strict=True):
         assert outcome.ok, outcome.error
-        assert outcome.state is not None and outcome.state.keys() == reference.keys()
-        for name in reference:
-            assert torch.equal(outcome.state[name], reference[name]), (outcome.seed, name)
+        assert reference.ok and reference.state is not None
+        assert outcome.state is not None and outcome.state.keys() == reference.state.keys()
+        for name in reference.state:
+            assert torch.equal(outcome.state[name], reference.state[name]), (outcome.seed, name)
     assert not torch.equal(outcomes[0].state["1.weight"], outcomes[1].state["1.weight"])
 
 
