@@ -212,10 +212,6 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_submissions_phase_team", "phase_id", "team_id"),
         Index("ix_submissions_status_updated", "status", "updated_at"),
-        # Leaderboards pick each team's best row of a phase; this order avoids a sort.
-        Index(
-            "ix_submissions_board", "phase_id", "team_id", "public_score", "created_at", "id"
-        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -258,6 +254,17 @@ class Submission(Base):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+# Leaderboards pick each team's best row of a phase in exactly this order: no sort needed.
+Index(
+    "ix_submissions_board",
+    Submission.phase_id,
+    Submission.team_id,
+    Submission.public_score.desc(),
+    Submission.created_at,
+    Submission.id,
+)
 
 
 class SubmissionEvent(Base):

@@ -7,6 +7,7 @@ Create Date: 2026-11-27 00:21:59
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
@@ -19,7 +20,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_submissions_board",
         "submissions",
-        ["phase_id", "team_id", "public_score", "created_at", "id"],
+        ["phase_id", "team_id", sa.text("public_score DESC"), "created_at", "id"],
         unique=False,
     )
 
