@@ -7,10 +7,11 @@ Recipe: none. `net` keeps the original weights, so every run produces the same m
 
 Why it scores 0: the N runs are identical, so on every forget example the unlearned side is
 a single spike. The competition's scorer treats a spike as a perfect attack (epsilon = 50,
-0 points), and so does the calibrated estimator. Utility is the original model's, usually
-above the retrained models', which cannot lift a forget quality of 0.
+0 points). The calibrated estimator has no spike rule: it gives a spike the largest epsilon
+it can certify, which earns few points at 64 runs or more but many at small N. Utility is
+the original model's, usually above the retrained models', which cannot lift F = 0.
 
-Measured on the embedded default: see starting_kit/BASELINES.md (F = 0 on both estimators).
+Measured on the embedded default: see starting_kit/BASELINES.md.
 """
 
 import torch

@@ -34,4 +34,4 @@ def test_walkthrough_notebook_executes(tmp_path: Path, monkeypatch: pytest.Monke
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "forget quality F" in text and "do_nothing: F = 0.000" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 4  # the three report plots and the close-up
+    assert len(images) == 5  # the data, the three report plots, the close-up
