@@ -212,6 +212,10 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_submissions_phase_team", "phase_id", "team_id"),
         Index("ix_submissions_status_updated", "status", "updated_at"),
+        # Leaderboards pick each team's best row of a phase; this order avoids a sort.
+        Index(
+            "ix_submissions_board", "phase_id", "team_id", "public_score", "created_at", "id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -110,7 +110,10 @@ def hardening_flags(
         flags += ["--runtime", settings.runtime]
     if settings.read_only_root:
         flags += ["--read-only"]
-    flags += ["--tmpfs", f"/tmp:rw,nosuid,nodev,size={settings.tmp_size},nr_inodes={settings.tmp_inodes},mode=1777"]
+    flags += [
+        "--tmpfs",
+        f"/tmp:rw,nosuid,nodev,size={settings.tmp_size},nr_inodes={settings.tmp_inodes},mode=1777",
+    ]
     flags += ["--shm-size", settings.shm_size]
     if settings.user:
         flags += ["--user", settings.user]

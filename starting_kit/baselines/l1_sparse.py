@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-EPOCHS = 2.0  # passes over the retain set; the gate allows about 20% of a retraining
+EPOCHS = 4.0  # passes over the retain set; the gate allows about 20% of a retraining
 L1_ALPHA = 5e-4  # initial weight of the l1 penalty
 LR = 0.01
 MOMENTUM = 0.9

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-EPOCHS = 2.0  # passes over the retain set; the gate allows about 20% of a retraining
+EPOCHS = 4.0  # passes over the retain set; the gate allows about 20% of a retraining
 ALPHA = 0.95  # weight of the retain term; 1 - ALPHA weighs the (negated) forget term
 LR = 0.01
 MOMENTUM = 0.9

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-EPOCHS = 2.0  # fine-tuning passes over the retain set; the gate allows about 20% of a retraining
+EPOCHS = 4.0  # fine-tuning passes over the retain set; the gate allows about 20% of a retraining
 RESET_FRACTION = 0.3  # share of all weight entries re-initialised, by smallest |gradient|
 KEPT_GRAD_SCALE = 0.1  # gradient multiplier for weights that were not reset
 WARMUP_FRACTION = 0.1  # share of the fine-tuning steps spent warming the rate up

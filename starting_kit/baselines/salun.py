@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-EPOCHS = 2.0  # total passes over the retain set; the gate allows about 20% of a retraining
+EPOCHS = 4.0  # total passes over the retain set; the gate allows about 20% of a retraining
 ROUNDS = 2  # forget-then-retain rounds (the authors' "epochs")
 MASK_FRACTION = 0.5  # share of all weights, by forget-gradient magnitude, allowed to change
 LR = 0.013

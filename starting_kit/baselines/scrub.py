@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional
 from torch.utils.data import DataLoader
 
-EPOCHS = 2.0  # total passes over the retain set; the gate allows about 20% of a retraining
+EPOCHS = 3.0  # total passes over the retain set; the gate allows about 20% of a retraining
 ROUNDS = 3  # the authors' sgda_epochs
 MAX_STEPS = 2  # the authors' msteps: rounds that start with a forget (max) pass
 LR = 5e-4

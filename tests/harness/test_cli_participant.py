@@ -1,6 +1,6 @@
 """The participant CLI against a real server: uvicorn on a loopback port, a temporary SQLite.
 
-The server is started the way a participant starts a local one (`python -m api.cli serve`);
+The server is started the way a participant starts a local one (`unlearn serve`);
 an organizer account and its phases are made through the API; the evaluation worker's part
 (scoring a queued submission) is played by the same `api.crud` calls a worker makes.
 """
@@ -48,9 +48,8 @@ def _free_port() -> int:
 
 
 def _create_organizer(data_dir: Path) -> None:
-    from api.models import Role
-
     from api import crud, db
+    from api.models import Role
 
     url = f"sqlite:///{(data_dir / 'unlearn.sqlite').resolve()}"
     db.upgrade_to_head(url)

@@ -30,7 +30,9 @@ def tiny_job(submission: Path, *, seeds: tuple[int, ...] = (0,), time_limit_s: f
     original = {k: v.clone() for k, v in build_model(SPEC).state_dict().items()}
 
     def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.randn(n, 8, generator=generator), torch.randint(0, 3, (n,), generator=generator)
+        return torch.randn(n, 8, generator=generator), torch.randint(
+            0, 3, (n,), generator=generator
+        )
 
     return Job(
         submission=submission,

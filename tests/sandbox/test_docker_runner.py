@@ -20,7 +20,7 @@ from harness.models import build_model
 from harness.protocol import load_submission, make_loaders, run_once
 from harness.sandbox import docker_client as dc
 from harness.sandbox.base import Job
-from harness.sandbox.docker import DockerRunner, reap_orphans
+from harness.sandbox.docker import DockerRunner, assigned_gpu, reap_orphans
 from harness.sandbox.docker_client import LABEL, SandboxSettings
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
@@ -37,7 +37,10 @@ def _in_process(job: Job) -> list[dict[str, torch.Tensor]]:
             net = build_model(job.spec)
             net.load_state_dict(job.original)
             loaders = make_loaders(
-                retain=job.retain, forget=job.forget, val=job.val, seed=seed,
+                retain=job.retain,
+                forget=job.forget,
+                val=job.val,
+                seed=seed,
                 batch_size=job.batch_size,
             )
             run_once(fn, net, loaders, seed=seed, submission_dir=Path(job.submission).parent)
@@ -95,21 +98,30 @@ def test_missing_image_is_a_config_error_naming_the_build_script(test_settings):
 def test_reap_orphans_removes_containers_of_a_dead_worker(test_settings, tmp_path):
     dead_pid = 2**22 + 12345  # above pid_max: no such process
     flags = dc.hardening_flags(
-        test_settings, threads=1, mounts=[],
-        labels={"unlearn.owner": f"{socket.gethostname()}:{dead_pid}",
-                "unlearn.deadline": str(2**40)},
+        test_settings,
+        threads=1,
+        mounts=[],
+        labels={
+            "unlearn.owner": f"{socket.gethostname()}:{dead_pid}",
+            "unlearn.deadline": str(2**40),
+        },
     )
     name = "unlearn-test-orphan"
     dc.remove_container(name)
     dc.create_container(
-        name=name, image=test_settings.image, flags=flags, entrypoint="/bin/sleep",
+        name=name,
+        image=test_settings.image,
+        flags=flags,
+        entrypoint="/bin/sleep",
         command=["300"],
     )
     dc.start_container(name)
     assert name in reap_orphans()
     listed = subprocess.run(
         ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert name not in listed
 
@@ -117,16 +129,29 @@ def test_reap_orphans_removes_containers_of_a_dead_worker(test_settings, tmp_pat
 def test_hardening_flags_hold_every_control():
     flags = " ".join(
         dc.hardening_flags(
-            SandboxSettings(gpu="1"), threads=2, mounts=[(Path("/data/job"), "/job", True)],
+            SandboxSettings(gpu="1"),
+            threads=2,
+            mounts=[(Path("/data/job"), "/job", True)],
             labels={"unlearn.job": "j"},
         )
     )
     for expected in [
-        "--network none", "--read-only", "--user 65534:65534", "--cap-drop ALL",
-        "--security-opt no-new-privileges:true", "--pids-limit 256", "--memory 8g",
-        "--memory-swap 8g", "--cpus 2.0", "--init", "--log-opt max-size=10m",
-        "--gpus device=1", "--env OMP_NUM_THREADS=2", "--env HOME=/tmp",
-        "type=bind,source=/data/job,target=/job,readonly", f"--label {LABEL}=1",
+        "--network none",
+        "--read-only",
+        "--user 65534:65534",
+        "--cap-drop ALL",
+        "--security-opt no-new-privileges:true",
+        "--pids-limit 256",
+        "--memory 8g",
+        "--memory-swap 8g",
+        "--cpus 2.0",
+        "--init",
+        "--log-opt max-size=10m",
+        "--gpus device=1",
+        "--env OMP_NUM_THREADS=2",
+        "--env HOME=/tmp",
+        "type=bind,source=/data/job,target=/job,readonly",
+        f"--label {LABEL}=1",
         "--tmpfs /tmp:rw,nosuid,nodev,size=256m",
     ]:
         assert expected in flags, expected
@@ -141,7 +166,14 @@ def test_hardening_flags_refuse_to_mount_the_docker_socket(socket_path):
         )
 
 
-def test_cuda_job_without_an_assigned_gpu_is_refused(make_job):
-    job = replace(make_job(SUBMISSIONS / "do_nothing.py"), device="cuda")
-    with pytest.raises(ConfigError, match="never sees all GPUs"):
-        DockerRunner(SandboxSettings()).run(job)
+@pytest.mark.parametrize(
+    ("device", "configured", "expected"),
+    [("cpu", "3", None), ("cuda", None, "0"), ("cuda:2", None, "2"), ("cuda:2", "5", "5")],
+)
+def test_a_job_sees_exactly_one_gpu(device, configured, expected):
+    assert assigned_gpu(device, configured) == expected
+
+
+def test_a_malformed_cuda_device_is_refused():
+    with pytest.raises(ConfigError, match="cuda:N"):
+        assigned_gpu("cuda:all", None)
