@@ -46,7 +46,9 @@ def make_phase(system: Cluster, replicas: int, name: str) -> int:
     phase_id = system.phase(replicas=replicas, name=name)
     with system.sessions() as session:
         session.execute(
-            update(Phase).where(Phase.id == phase_id).values(recipe=TINY, split_spec=SMALL_FORGET)
+            update(Phase)
+            .where(Phase.id == phase_id)
+            .values(dataset="mnist1d", recipe=TINY, split_spec=SMALL_FORGET)
         )
         session.commit()
     return phase_id

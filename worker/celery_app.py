@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from worker.config import PipelineSettings
 
@@ -58,7 +58,7 @@ def celery_config(settings: PipelineSettings) -> dict[str, Any]:
         "task_default_queue": "control",
         # One direct exchange per queue: a bare Queue(name) would bind to the default
         # queue's exchange and key, and a shard sent to `cpu` would also land on `control`.
-        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
+        "task_queues": [_queue(name) for name in QUEUES],
         "task_annotations": {
             "worker.run_shard": {"time_limit": shard_limit, "soft_time_limit": soft_limit},
             "worker.run_sanity": {"time_limit": shard_limit, "soft_time_limit": soft_limit},
@@ -73,6 +73,10 @@ def celery_config(settings: PipelineSettings) -> dict[str, Any]:
             "cleanup": {"task": "worker.cleanup", "schedule": 3600.0, "options": {"expires": 3600}},
         },
     }
+
+
+def _queue(name: str) -> Queue:
+    return Queue(name, Exchange(name), routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def _is_redis(url: str) -> bool:

@@ -5,6 +5,8 @@
                                     per GPU (`--gpu 1`, ...): each shard's container gets
                                     exactly that GPU
     unlearn beat                    the periodic reconciler and cleanup (run exactly one)
+    unlearn prepare-phase 3         train phase 3's original and references on the workers
+                                    (both splits side by side), showing progress
 
 Broker, database and store come from `UNLEARN_*` settings (see `worker.config`); with none
 set, everything runs on SQLite files under `UNLEARN_DATA_DIR`, no Redis needed.
@@ -18,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["beat", "worker"]
+__all__ = ["beat", "prepare_phase", "worker"]
 
 
 def worker(
@@ -56,3 +58,26 @@ def beat(loglevel: Annotated[str, typer.Option()] = "info") -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     schedule = settings.data_dir / "celerybeat-schedule"
     app.start(["beat", "-l", loglevel, "-s", str(schedule)])
+
+
+def prepare_phase(
+    phase_id: Annotated[int, typer.Argument(help="the phase's id on the server")],
+    wait: Annotated[bool, typer.Option(help="wait and show progress until both are done")] = True,
+) -> None:
+    """Train a phase's original model and N references (both splits) before it opens."""
+    import time
+
+    from worker.tasks.provision import provision
+
+    result = provision(phase_id)
+    typer.echo(f"sent: {', '.join(child.id for child in result.results)}")
+    while wait and not result.ready():
+        states = [
+            f"{child.state}{' ' + str(child.info) if child.state == 'PROGRESS' else ''}"
+            for child in result.results
+        ]
+        typer.echo(" | ".join(states))
+        time.sleep(5)
+    if wait:
+        for outcome in result.get(propagate=True):
+            typer.echo(outcome)

@@ -14,10 +14,11 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from harness.config import SplitName
 from harness.dryrun import Prepared, evaluate_weights, prepare_phase, run_seeds, score
 from harness.evaluate import Evaluation
 from harness.plots import write_plots
@@ -57,9 +58,9 @@ class HarnessBackend:
             logger.info("phase %d %s: %d cache files pulled", phase.id, split, pulled)
             self._prepared[key] = prepare_phase(
                 config,
-                split=split,
+                split=cast(SplitName, split),
                 cache_dir=self.cache_dir,
-                device=self.device,  # type: ignore[arg-type]
+                device=self.device,
             )
         return self._prepared[key]
 

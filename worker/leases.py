@@ -23,6 +23,7 @@ from types import TracebackType
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api import crud
 from api.models import Submission, SubmissionStatus, utcnow
 from worker.models import EvaluationLease, ShardRun, ShardState
 
@@ -294,4 +295,5 @@ class Heartbeat:
                 .values(lease_until=until, holder=self._holder)
                 .execution_options(synchronize_session=False)
             )
-            session.commit()
+            # Worker liveness for the organizers' dashboard (`workers` table).
+            crud.heartbeat(session, hostname=self._holder, submission_id=submission_id)

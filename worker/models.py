@@ -10,7 +10,7 @@ stands; these rows say who is doing it and whether they are still alive:
   done, or held by a live holder, and does nothing.
 
 Both live on the server's metadata (`api.models.Base`) and in its migration history
-(`api/alembic/versions/0002_pipeline_leases.py`); `ensure_schema` brings a database to the
+(`api/alembic/versions/0003_pipeline_leases.py`); `ensure_schema` brings a database to the
 newest migration, as the server does at start.
 """
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,8 +78,8 @@ def find_stuck(
 
 
 def _check_one(
-    session: Session, row, *, settings: PipelineSettings, now: datetime, resend: Resend
-) -> bool:  # type: ignore[no-untyped-def]
+    session: Session, row: Any, *, settings: PipelineSettings, now: datetime, resend: Resend
+) -> bool:
     """Inspect one in-progress submission; True when it was re-queued as a new attempt."""
     ids = {"submission_id": row.id, "attempt": row.attempt}
     lease = session.scalar(

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from celery import Task, group
 from celery.result import GroupResult
 
 from api import crud
+from harness.config import SplitName
 from harness.dryrun import prepare_phase as prepare
 from worker.celery_app import app
 from worker.context import get_context
@@ -41,7 +42,7 @@ def prepare_phase(self: Task, *, phase_id: int, split: str) -> dict[str, Any]:
         if self.request.id:  # no state to update when called directly
             self.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total})
 
-    prepared = prepare(config, split=split, cache_dir=cache_dir, progress=progress)  # type: ignore[arg-type]
+    prepared = prepare(config, split=cast(SplitName, split), cache_dir=cache_dir, progress=progress)
     pushed = push_cache(ctx.store, cache_dir)
     logger.info("phase %d %s prepared; %d cache files published", phase_id, split, pushed)
     return {

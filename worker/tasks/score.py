@@ -11,12 +11,13 @@ submission to finished, which is what the leaderboard reads.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
 from api import crud
 from api.models import FailureCategory
+from harness.config import SplitName
 from worker import leases
 from worker.backend import ShardArrays
 from worker.celery_app import app
@@ -91,9 +92,9 @@ def finish_evaluation(
                 crud.record_result(
                     session,
                     **ids,
-                    split=split,
+                    split=cast(SplitName, split),
                     report=report,
-                    plot_keys=plot_keys,  # type: ignore[arg-type]
+                    plot_keys=plot_keys,
                 )
             except (crud.StaleAttempt, crud.Conflict) as exc:
                 logger.info("result of %d/%d dropped: %s", submission_id, attempt, exc)
