@@ -541,7 +541,7 @@ def failures_by_category(session: Session) -> list[tuple[FailureCategory, int]]:
         .group_by(Submission.failure_category)
         .order_by(func.count().desc())
     ).all()
-    return [(category, count) for category, count in rows]
+    return [(category, count) for category, count in rows if category is not None]
 
 
 def list_workers(session: Session) -> list[Worker]:

@@ -20,14 +20,14 @@ import csv
 import io
 import threading
 import time
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import Phase, Submission, Team, utcnow
-from api.schemas import Leaderboard, LeaderboardRow
+from api.schemas import Leaderboard
 
 Split = Literal["public", "private"]
 
@@ -50,7 +50,7 @@ def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderb
             .where(*eligible, Submission.public_score.is_not(None))
             .subquery()
         )
-        picked_ids = select(chosen.c.id).where(chosen.c.pick == 1)
+        picked_ids: Any = select(chosen.c.id).where(chosen.c.pick == 1)
         score, low, high = (
             Submission.public_score,
             Submission.public_ci_low,
@@ -87,38 +87,42 @@ def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderb
         .where(Submission.id.in_(picked_ids), score.is_not(None))
         .order_by(score.desc(), Submission.created_at.asc(), Submission.id.asc())
     ).all()
-    return Leaderboard(
-        phase_id=phase.id,
-        split=split,
-        final=split == "private",
-        rows=_rank_with_ties(rows),
-        generated_at=utcnow(),
+    # One validation call for the whole board: per-row model construction costs more than
+    # the query on a 500-team board.
+    return Leaderboard.model_validate(
+        {
+            "phase_id": phase.id,
+            "split": split,
+            "final": split == "private",
+            "rows": _rank_with_ties(rows),
+            "generated_at": utcnow(),
+        }
     )
 
 
-def _rank_with_ties(rows: list) -> list[LeaderboardRow]:  # type: ignore[type-arg]
-    ranked: list[LeaderboardRow] = []
+def _rank_with_ties(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    ranked: list[dict[str, Any]] = []
     group = 0
     for index, (sub_id, team_id, team_name, score, low, high, created_at) in enumerate(rows):
         tied = False
         if ranked:
             above = ranked[-1]
-            tied = _overlap(low, high, above.ci_low, above.ci_high) or score == above.score
+            tied = _overlap(low, high, above["ci_low"], above["ci_high"]) or score == above["score"]
         if not tied:
             group += 1
         ranked.append(
-            LeaderboardRow(
-                rank=index + 1,
-                team_id=team_id,
-                team_name=team_name,
-                submission_id=sub_id,
-                score=score,
-                ci_low=low,
-                ci_high=high,
-                tied_with_above=tied,
-                tie_group=group,
-                submitted_at=created_at,
-            )
+            {
+                "rank": index + 1,
+                "team_id": team_id,
+                "team_name": team_name,
+                "submission_id": sub_id,
+                "score": score,
+                "ci_low": low,
+                "ci_high": high,
+                "tied_with_above": tied,
+                "tie_group": group,
+                "submitted_at": created_at,
+            }
         )
     return ranked
 
@@ -167,28 +171,56 @@ def to_csv(board: Leaderboard) -> str:
 
 
 class LeaderboardCache:
-    """Serialized leaderboards kept for `ttl_seconds`; `invalidate()` drops them at once."""
+    """Serialized leaderboards kept for `ttl_seconds`, rebuilt by one thread at a time.
+
+    While one request rebuilds an expired board, the others get the previous body
+    (stale-while-revalidate), so a busy board never has a burst of identical queries when
+    its entry expires. `invalidate()` drops everything at once; a TTL of 0 turns caching off.
+    """
 
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
         self._entries: dict[tuple[int, str], tuple[float, bytes]] = {}
+        self._build_locks: dict[tuple[int, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[int, str]) -> bytes | None:
-        """The cached body if it is younger than the TTL, else None."""
+    def lookup(self, key: tuple[int, str]) -> tuple[bytes | None, bool]:
+        """(body or None, whether it is fresh). A stale body is served while another
+        request is rebuilding it."""
+        if self.ttl_seconds <= 0:
+            return None, False
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and time.monotonic() - entry[0] < self.ttl_seconds:
-            return entry[1]
-        return None
+            building = key in self._build_locks and self._build_locks[key].locked()
+        if entry is None:
+            return None, False
+        fresh = time.monotonic() - entry[0] < self.ttl_seconds
+        return entry[1], fresh or building
 
     def get_or_build(self, key: tuple[int, str], build: Callable[[], bytes]) -> bytes:
-        body = self.get(key)
+        if self.ttl_seconds <= 0:
+            return build()  # caching off: every request sees the database as it is
+        body, usable = self.lookup(key)
+        if body is not None and usable:
+            return body
+        with self._lock:
+            build_lock = self._build_locks.setdefault(key, threading.Lock())
+        if body is not None and not build_lock.acquire(blocking=False):
+            return body  # someone else is rebuilding; serve the previous board
         if body is None:
+            build_lock.acquire()
+        try:
+            with self._lock:
+                entry = self._entries.get(key)
+            if entry is not None and time.monotonic() - entry[0] < self.ttl_seconds:
+                return entry[1]  # built by the thread we waited for
+            started = time.monotonic()
             body = build()
             with self._lock:
-                self._entries[key] = (time.monotonic(), body)
-        return body
+                self._entries[key] = (started, body)
+            return body
+        finally:
+            build_lock.release()
 
     def invalidate(self) -> None:
         with self._lock:

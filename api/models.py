@@ -256,6 +256,17 @@ class Submission(Base):
         return self.status in TERMINAL_STATUSES
 
 
+# Leaderboards pick each team's best row of a phase in exactly this order: no sort needed.
+Index(
+    "ix_submissions_board",
+    Submission.phase_id,
+    Submission.team_id,
+    Submission.public_score.desc(),
+    Submission.created_at,
+    Submission.id,
+)
+
+
 class SubmissionEvent(Base):
     """One stored status transition: from, to, when, and why."""
 

@@ -6,7 +6,7 @@ How to run (PostgreSQL must be up: `scripts/start_postgres.sh`):
 
     PYTHONPATH=. python bench/bench_api.py                       # PostgreSQL, defaults
     PYTHONPATH=. python bench/bench_api.py --backend sqlite      # embedded default
-    PYTHONPATH=. python bench/bench_api.py --rate 500 --seconds 10 --json out.json
+    PYTHONPATH=. python bench/bench_api.py --rate 100 500 --seconds 10 --json out.json
 
 What it does: creates a fresh database, migrates it, inserts 10,000 scored submissions from
 500 teams in one phase, starts `uvicorn` in a subprocess (the production app factory,
@@ -86,9 +86,16 @@ def seed(url: str, *, submissions: int, teams: int) -> tuple[int, str]:
     password = hash_password("bench-password")
     with db.make_sessionmaker(engine)() as session:
         phase = Phase(
-            name="bench", dataset="mnist1d", model="mlp", replicas=8, estimator="neurips2023",
-            starts_at=now - timedelta(days=30), ends_at=now + timedelta(days=30),
-            daily_quota=1_000_000, split_spec={}, recipe={},
+            name="bench",
+            dataset="mnist1d",
+            model="mlp",
+            replicas=8,
+            estimator="neurips2023",
+            starts_at=now - timedelta(days=30),
+            ends_at=now + timedelta(days=30),
+            daily_quota=1_000_000,
+            split_spec={},
+            recipe={},
         )
         session.add(phase)
         session.flush()
@@ -96,8 +103,15 @@ def seed(url: str, *, submissions: int, teams: int) -> tuple[int, str]:
         session.execute(sa.insert(Team), team_rows)
         team_ids = list(session.scalars(sa.select(Team.id).order_by(Team.id)))
         user_rows = [
-            {"email": f"u{i}@bench.org", "display_name": f"u{i}", "password_hash": password,
-             "role": Role.PARTICIPANT, "team_id": team_id, "is_active": True, "created_at": now}
+            {
+                "email": f"u{i}@bench.org",
+                "display_name": f"u{i}",
+                "password_hash": password,
+                "role": Role.PARTICIPANT,
+                "team_id": team_id,
+                "is_active": True,
+                "created_at": now,
+            }
             for i, team_id in enumerate(team_ids)
         ]
         session.execute(sa.insert(User), user_rows)
@@ -106,26 +120,44 @@ def seed(url: str, *, submissions: int, teams: int) -> tuple[int, str]:
         for i in range(submissions):
             k = i % teams
             score = rng.random()
-            rows.append({
-                "phase_id": phase.id, "team_id": team_ids[k], "user_id": user_ids[k],
-                "filename": "submission.py", "kind": "py", "sha256": "0" * 64, "size_bytes": 80,
-                "code_key": f"submissions/{i}/submission.py", "status": SubmissionStatus.FINISHED,
-                "attempt": 1, "failure_message": "", "quota_day": date.today(),
-                "counts_against_quota": True, "disqualified": False, "is_final": False,
-                "public_score": score, "public_ci_low": score - 0.03, "public_ci_high": score + 0.03,
-                "private_score": rng.random(), "private_ci_low": None, "private_ci_high": None,
-                "created_at": now - timedelta(seconds=submissions - i),
-                "updated_at": now,
-            })
+            rows.append(
+                {
+                    "phase_id": phase.id,
+                    "team_id": team_ids[k],
+                    "user_id": user_ids[k],
+                    "filename": "submission.py",
+                    "kind": "py",
+                    "sha256": "0" * 64,
+                    "size_bytes": 80,
+                    "code_key": f"submissions/{i}/submission.py",
+                    "status": SubmissionStatus.FINISHED,
+                    "attempt": 1,
+                    "failure_message": "",
+                    "quota_day": date.today(),
+                    "counts_against_quota": True,
+                    "disqualified": False,
+                    "is_final": False,
+                    "public_score": score,
+                    "public_ci_low": score - 0.03,
+                    "public_ci_high": score + 0.03,
+                    "private_score": rng.random(),
+                    "private_ci_low": None,
+                    "private_ci_high": None,
+                    "created_at": now - timedelta(seconds=submissions - i),
+                    "updated_at": now,
+                }
+            )
         for start in range(0, len(rows), 2000):
             session.execute(sa.insert(Submission), rows[start : start + 2000])
         session.commit()
         uploader = session.get(User, user_ids[0])
         assert uploader is not None
-        token, _ = crud.create_token(session, user=uploader, kind=TokenKind.API, ttl=timedelta(days=1))
+        token, _ = crud.create_token(
+            session, user=uploader, kind=TokenKind.API, ttl=timedelta(days=1)
+        )
         phase_id = phase.id
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
+        with engine.begin() as conn:  # committed, or the statistics are rolled back
             conn.execute(sa.text("ANALYZE"))
     engine.dispose()
     return phase_id, token
@@ -140,7 +172,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(url: str, workdir: Path, *, workers: int, cache_seconds: float) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    url: str, workdir: Path, *, workers: int, cache_seconds: float
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
         **os.environ,
@@ -151,10 +185,28 @@ def start_server(url: str, workdir: Path, *, workers: int, cache_seconds: float)
         "UNLEARN_LEADERBOARD_CACHE_SECONDS": str(cache_seconds),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.cli:_app_without_migrations", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
-        env=env, cwd=workdir,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.cli:_app_without_migrations",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        env=env,
+        cwd=workdir,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -225,17 +277,25 @@ def get_request(path: str) -> bytes:
 def upload_request(path: str, token: str) -> bytes:
     boundary = "bench" + secrets.token_hex(8)
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"submission.py\"\r\n"
-        f"Content-Type: text/x-python\r\n\r\n"
-    ).encode() + SOURCE + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="submission.py"\r\n'
+            f"Content-Type: text/x-python\r\n\r\n"
+        ).encode()
+        + SOURCE
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
     return head + body
 
 
-async def open_loop(port: int, raw: bytes, *, rate: float, seconds: float, connections: int) -> dict[str, float]:
+async def open_loop(
+    port: int, raw: bytes, *, rate: float, seconds: float, connections: int
+) -> dict[str, float]:
     """Send at a fixed schedule; latency counts from the scheduled time."""
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -270,7 +330,9 @@ async def open_loop(port: int, raw: bytes, *, rate: float, seconds: float, conne
     return summarize(latencies, elapsed, errors)
 
 
-async def closed_loop(port: int, make_raw, *, requests: int, concurrency: int, ok: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+async def closed_loop(
+    port: int, make_raw, *, requests: int, concurrency: int, ok: int
+) -> dict[str, float]:  # type: ignore[no-untyped-def]
     latencies: list[float] = []
     errors = 0
     remaining = iter(range(requests))
@@ -315,7 +377,13 @@ def main() -> None:
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--submissions", type=int, default=10_000)
     parser.add_argument("--teams", type=int, default=500)
-    parser.add_argument("--rate", type=float, default=500.0, help="leaderboard requests/s")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="+",
+        default=[100.0, 250.0, 500.0],
+        help="leaderboard requests/s, one run each (the uncached run uses the first)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
@@ -339,36 +407,66 @@ def main() -> None:
         db.upgrade_to_head(url)
         t0 = time.perf_counter()
         phase_id, token = seed(url, submissions=args.submissions, teams=args.teams)
-        print(f"seeded {args.submissions} submissions / {args.teams} teams in {time.perf_counter() - t0:.1f} s")
+        seconds = time.perf_counter() - t0
+        print(f"seeded {args.submissions} submissions / {args.teams} teams in {seconds:.1f} s")
         board = get_request(f"/api/v1/phases/{phase_id}/leaderboard")
-        for label, cache in (("leaderboard_cached_1s", 1.0), ("leaderboard_uncached", 0.0)):
+        rows: list[tuple[str, str, dict[str, float]]] = []
+        for cache in (1.0, 0.0):
+            label = "leaderboard cached 1 s" if cache else "leaderboard uncached"
             server, port = start_server(url, workdir, workers=args.workers, cache_seconds=cache)
             try:
                 asyncio.run(open_loop(port, board, rate=50, seconds=2, connections=4))  # warm-up
-                results[label] = measured(server.pid, lambda: asyncio.run(open_loop(
-                    port, board, rate=args.rate, seconds=args.seconds, connections=args.connections)))
+                for rate in args.rate if cache else args.rate[:1]:
+                    summary = measured(
+                        server.pid,
+                        lambda port=port, rate=rate: asyncio.run(
+                            open_loop(
+                                port,
+                                board,
+                                rate=rate,
+                                seconds=args.seconds,
+                                connections=args.connections,
+                            )
+                        ),
+                    )
+                    rows.append((label, f"{rate:.0f}/s", summary))
                 if cache:
                     upload_path = f"/api/v1/phases/{phase_id}/submissions"
-                    results["uploads"] = measured(server.pid, lambda: asyncio.run(closed_loop(
-                        port, lambda: upload_request(upload_path, token),
-                        requests=args.uploads, concurrency=args.upload_concurrency, ok=201)))
+                    summary = measured(
+                        server.pid,
+                        lambda port=port, path=upload_path: asyncio.run(
+                            closed_loop(
+                                port,
+                                lambda: upload_request(path, token),
+                                requests=args.uploads,
+                                concurrency=args.upload_concurrency,
+                                ok=201,
+                            )
+                        ),
+                    )
+                    rows.append(("uploads", f"{args.upload_concurrency} conc", summary))
             finally:
                 stop_server(server)
     finally:
         drop_database(url)
+    results["runs"] = [{"load": label, "offered": offered, **r} for label, offered, r in rows]
+    load1, load5, _ = os.getloadavg()
+    results["load_average_after"] = [load1, load5]
 
-    print(f"\n{results['machine']}; {args.backend}; {args.submissions} submissions; "
-          f"{args.workers} uvicorn worker(s)")
-    print(f"{'load':<24}{'offered':>10}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-          f"{'errors':>8}{'srv CPU ms/req':>16}")
-    for label, offered in (("leaderboard_cached_1s", args.rate), ("leaderboard_uncached", args.rate),
-                           ("uploads", None)):
-        r = results[label]
-        assert isinstance(r, dict)
-        offered_text = f"{offered:.0f}/s" if offered else f"{args.upload_concurrency} conc"
-        print(f"{label:<24}{offered_text:>10}{r['throughput_rps']:>9.0f}/s{r['p50_ms']:>9.1f}"
-              f"{r['p99_ms']:>9.1f}{r['max_ms']:>9.1f}{r['errors']:>8.0f}"
-              f"{r['server_cpu_ms_per_request']:>16.2f}")
+    print(
+        f"\n{results['machine']}; {args.backend}; {args.submissions} submissions; "
+        f"{args.workers} uvicorn worker(s); load average after run {load1:.1f}"
+    )
+    print(
+        f"{'load':<24}{'offered':>10}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'errors':>8}{'srv CPU ms/req':>16}"
+    )
+    for label, offered_text, r in rows:
+        print(
+            f"{label:<24}{offered_text:>10}{r['throughput_rps']:>9.0f}/s{r['p50_ms']:>9.1f}"
+            f"{r['p99_ms']:>9.1f}{r['max_ms']:>9.1f}{r['errors']:>8.0f}"
+            f"{r['server_cpu_ms_per_request']:>16.2f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

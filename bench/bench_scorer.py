@@ -12,7 +12,9 @@ outputs are checked to agree (epsilon within 1e-4, same F) before any ratio is p
   code never enters this repository. It takes seconds per example, so only K examples run.
 * dense: the rule restated with dense [N, T] numpy comparisons (bench/reference_scorers.py).
 * searchsorted: a plain port with one binary search per threshold and side.
-* ours: ``harness.scoring.neurips2023`` (best of several repeats, after a warm-up).
+* ours: ``harness.scoring.neurips2023`` (best of many repeats before and after the slow
+  runs, after a warm-up), on the same columns and on all 12 (column 0 is spike-guarded);
+  the ``calibrated`` estimator's time is printed for information.
 
 Measured on a 2-core x86_64 CPU, no GPU (see docs/benchmarks.md, "## Scorer").
 """
@@ -25,6 +27,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.reference_scorers import dense_epsilons, searchsorted_epsilons  # noqa: E402
+from harness.scoring.calibrated import calibrated_epsilons  # noqa: E402
 from harness.scoring.neurips2023 import neurips2023_epsilons  # noqa: E402
 from harness.scoring.points import bucket_points  # noqa: E402
 
@@ -88,14 +92,12 @@ def main() -> None:
     k = few_u.shape[1]
 
     timings: dict[str, float] = {}  # seconds per example
-    ours_all, eps_all = best_time(lambda: neurips2023_epsilons(unlearned, retrained), 5)
-    timings["ours"] = ours_all / n_examples
-    ours_few, eps_few = best_time(lambda: neurips2023_epsilons(few_u, few_r), 5)
-    timings["ours (same columns)"] = ours_few / k
+    # Best of many repeats: the machine is shared, and the minimum is the least disturbed.
+    ours_few, eps_few = best_time(lambda: neurips2023_epsilons(few_u, few_r), 30)
 
     dense_time, eps_dense = best_time(lambda: dense_epsilons(few_u, few_r), 1)
     timings["dense numpy"] = dense_time / k
-    search_time, eps_search = best_time(lambda: searchsorted_epsilons(few_u, few_r), 2)
+    search_time, eps_search = best_time(lambda: searchsorted_epsilons(few_u, few_r), 3)
     timings["searchsorted port"] = search_time / k
     for name, eps in (("dense", eps_dense), ("searchsorted", eps_search)):
         if not np.allclose(eps, eps_few, atol=1e-9, rtol=0):
@@ -104,7 +106,9 @@ def main() -> None:
     organisers = load_organisers_metric(args.reference_code)
     if organisers is not None:
         start = time.perf_counter()
-        score_theirs = organisers.compute_forget_score_from_confs(few_u.copy(), few_r.copy())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # their log(0) and log(<0)
+            score_theirs = organisers.compute_forget_score_from_confs(few_u.copy(), few_r.copy())
         timings["organisers metric.py"] = (time.perf_counter() - start) / k
         score_ours = float(bucket_points(eps_few, n_models).mean())
         if score_theirs != score_ours:
@@ -112,14 +116,25 @@ def main() -> None:
     else:
         print(f"organisers' code not found under {args.reference_code}: skipped", file=sys.stderr)
 
+    again, _ = best_time(lambda: neurips2023_epsilons(few_u, few_r), 30)
+    timings["ours (same columns)"] = min(ours_few, again) / k
+    ours_all, _ = best_time(lambda: neurips2023_epsilons(unlearned, retrained), 20)
+    timings["ours (all 12 columns)"] = ours_all / n_examples
+    calibrated_time, _ = best_time(lambda: calibrated_epsilons(unlearned, retrained), 20)
+    timings["calibrated estimator"] = calibrated_time / n_examples
+
     per_example = timings["ours (same columns)"]
     ratios = {name: value / per_example for name, value in timings.items()}
     if args.json:
-        print(json.dumps({"n_models": n_models, "seconds_per_example": timings, "speedup": ratios}))
+        report = {"n_models": n_models, "seconds_per_example": timings, "speedup": ratios}
+        report["load_average"] = list(os.getloadavg())
+        print(json.dumps(report))
         return
     print(f"N = {n_models} models per side; {k} columns for the slow baselines")
+    print(f"load average at the end (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
+    print(f"  {'implementation':24s} {'ms/example':>12s}   time / ours")
     for name, value in timings.items():
-        print(f"  {name:24s} {value * 1e3:10.2f} ms/example   ours is {ratios[name]:8.1f}x faster")
+        print(f"  {name:24s} {value * 1e3:12.3f}   {ratios[name]:10.1f}x")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def main() -> None:
     right.set_xticks(SIZES, [str(size) for size in SIZES])
     for axis in (left, right):
         axis.grid(alpha=0.3)
-        axis.legend()
+        axis.legend(loc="center right")
     figure.tight_layout()
     figure.savefig(args.out, dpi=110)
     print(f"\nsaved {args.out}")

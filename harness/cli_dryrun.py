@@ -10,6 +10,7 @@ error. Registered on `harness.cli.app` as the command "dry-run".
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -90,6 +91,9 @@ def dry_run(
     recipe: Annotated[str, typer.Option(help="training preset: cpu-default, competition")] = (
         "cpu-default"
     ),
+    epochs: Annotated[
+        int | None, typer.Option(help="override the recipe's training epochs")
+    ] = None,
     replicas: Annotated[int, typer.Option(help="models per side (runs and retrained)")] = 64,
     estimator: Annotated[str, typer.Option(help="neurips2023 or calibrated")] = "neurips2023",
     split: Annotated[str, typer.Option(help="public or private forget split")] = "public",
@@ -122,10 +126,13 @@ def dry_run(
     try:
         if recipe not in RECIPES:
             raise ConfigError(f"unknown recipe {recipe!r}; presets: {', '.join(RECIPES)}")
+        chosen = RECIPES[recipe]
+        if epochs is not None:
+            chosen = dataclasses.replace(chosen, epochs=epochs)
         phase = PhaseConfig(
             dataset=DatasetConfig(dataset, str(data_path) if data_path else None),
             model=model,
-            recipe=RECIPES[recipe],
+            recipe=chosen,
             replicas=replicas,
             max_run_fraction=max_run_fraction,
             estimator=estimator,

@@ -17,6 +17,7 @@ Layout under cache_dir:
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -213,10 +214,9 @@ def prepare_reference(
         device=device,
         progress=lambda done, total: report("reference-eval", done, total),
     )
-    buffer = tempfile.SpooledTemporaryFile()
+    buffer = io.BytesIO()
     np.savez(buffer, **evaluation.to_arrays())  # type: ignore[arg-type]
-    buffer.seek(0)
-    _atomic_write(directory / "reference.npz", buffer.read())
+    _atomic_write(directory / "reference.npz", buffer.getvalue())
     meta = {
         "phase": phase.to_dict(),
         "split": splits.split,

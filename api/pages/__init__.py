@@ -206,7 +206,8 @@ def submissions_page(request: Request, session: SessionDep, user: OptionalUser) 
     if user is None:
         return _login_redirect(request)
     if not user.is_organizer and user.team_id is None:
-        rows, total = [], 0
+        rows: list[Submission] = []
+        total = 0
     else:
         rows, total = crud.list_submissions(
             session,

@@ -30,9 +30,9 @@ async def _board_json(request: Request, phase_id: int, split: str) -> bytes:
     thread hop and no database query; everything else runs in the thread pool."""
     cache: LeaderboardCache = request.app.state.leaderboard_cache
     if split == "public":
-        hit = cache.get((phase_id, split))
-        if hit is not None:
-            return hit
+        body, usable = cache.lookup((phase_id, split))
+        if body is not None and usable:
+            return body
     return await run_in_threadpool(_board_json_sync, request, phase_id, split)
 
 

@@ -92,12 +92,19 @@ def _cifar10(config: DatasetConfig) -> LabelledData:
     return LabelledData("cifar10", x, y, num_classes=10, test_mask=test_mask)
 
 
-def _images_to_float(x: np.ndarray) -> np.ndarray:
-    """uint8 or float images, channels last or first, to float32 channels first."""
+def _images_to_float(x: np.ndarray, *, channels_last: bool | None = None) -> np.ndarray:
+    """uint8 or float images, channels last or first, to float32 channels first.
+
+    Without `channels_last`, [n, h, w, c] is recognised by a last axis of 1, 3 or 4
+    channels while the second axis is not.
+    """
     if x.ndim == 3:  # [n, h, w] grayscale
         x = x[:, None]
-    elif x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
-        x = x.transpose(0, 3, 1, 2)
+    elif x.ndim == 4:
+        if channels_last is None:
+            channels_last = x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4)
+        if channels_last:
+            x = x.transpose(0, 3, 1, 2)
     scaled = x.astype(np.float32)
     return scaled / 255.0 if x.dtype == np.uint8 else scaled
 
@@ -156,7 +163,7 @@ def _read_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray |
         raise ConfigError(f"images in {root} have different sizes {sorted(shapes)[:3]}; resize them")
     if groups and len(groups) != len(labels):
         raise ConfigError("labels.csv: give a group for every image or for none")
-    x = _images_to_float(np.stack(images))
+    x = _images_to_float(np.stack(images), channels_last=True)
     return x, np.asarray(labels, dtype=np.int64), (np.asarray(groups, np.int64) if groups else None)
 
 

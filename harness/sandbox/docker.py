@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -46,7 +47,13 @@ from harness.errors import (
 from harness.sandbox import docker_client as dc
 from harness.sandbox.base import Job, Runner, RunOutcome, SeedProgress
 from harness.sandbox.docker_client import SandboxSettings
-from harness.sandbox.job import JobConfig, SeedStatus, read_status, weights_file_name, write_job_folder
+from harness.sandbox.job import (
+    JobConfig,
+    SeedStatus,
+    read_status,
+    weights_file_name,
+    write_job_folder,
+)
 
 __all__ = ["DockerRunner", "SandboxSettings", "reap_orphans"]
 
@@ -175,10 +182,7 @@ class DockerRunner(Runner):
         seeds = tuple(int(seed) for seed in job.seeds)
         if len(set(seeds)) != len(seeds):
             raise ConfigError(f"job seeds must be distinct, got {list(seeds)}")
-        if job.device.startswith("cuda") and self.settings.gpu is None:
-            raise ConfigError(
-                "a cuda job needs SandboxSettings(gpu=INDEX): a sandbox never sees all GPUs"
-            )
+        settings = replace(self.settings, gpu=assigned_gpu(job.device, self.settings.gpu))
         if self.require_confinement and self.settings not in _CHECKED:
             self.self_check()
         per_seed_s = job.time_limit_s or self.settings.default_time_limit_s
@@ -203,7 +207,7 @@ class DockerRunner(Runner):
             )
             out = self._mount_output(root / "out")
             flags = dc.hardening_flags(
-                self.settings,
+                settings,
                 threads=job.threads,
                 mounts=[(root / "job", "/job", True), (out, "/out", False)],
                 labels=self._labels(name, root, deadline_s=deadline_s),
@@ -259,26 +263,27 @@ class DockerRunner(Runner):
         out.mkdir(mode=0o700)
         uid, gid = _numeric_user(self.settings.user)
         mode = self.settings.output_mount
-        if mode == "auto":
-            mode = "tmpfs" if os.geteuid() == 0 else "directory"
-        if mode == "tmpfs":
-            options = f"size={self.settings.output_size},nr_inodes=1024,mode=0700,uid={uid},gid={gid}"
+        if mode in ("tmpfs", "auto"):
+            size = self.settings.output_size
+            options = f"size={size},nr_inodes=1024,mode=0700,uid={uid},gid={gid}"
             result = subprocess.run(
                 ["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev,noexec", "tmpfs", str(out)],
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            if result.returncode != 0:
+            if result.returncode == 0:
+                return out
+            if mode == "tmpfs":
                 raise ConfigError(
                     f"cannot mount the size-capped output folder ({result.stderr.strip()}); "
                     "run the worker as root or set SandboxSettings(output_mount='directory')"
                 )
+        logger.warning("sandbox output folder %s is not size-capped (output_mount=%r)", out, mode)
+        if os.geteuid() == 0:
+            os.chown(out, uid, gid)
         else:
-            logger.warning(
-                "sandbox output folder %s is not size-capped (output_mount=%r)", out, mode
-            )
-            os.chown(out, uid, gid) if os.geteuid() == 0 else out.chmod(0o777)
+            out.chmod(0o777)  # the container's uid differs from ours
         return out
 
     def _cleanup(self, name: str, root: Path) -> None:
@@ -334,7 +339,9 @@ def collect_outputs(
                 RunOutcome(seed=seed, state=state, seconds=claimed, log_excerpt=verdict.log_tail)
             )
         else:
-            outcomes.append(_failed(seed, _explain_missing(seed, status, verdict), verdict, claimed))
+            outcomes.append(
+                _failed(seed, _explain_missing(seed, status, verdict), verdict, claimed)
+            )
     return outcomes
 
 
@@ -367,6 +374,21 @@ def _explain_missing(seed: int, status: SeedStatus | None, verdict: _Verdict) ->
     )
 
 
+def assigned_gpu(device: str, configured: str | None) -> str | None:
+    """The one GPU a job's container sees: the configured one, else the job's cuda index.
+
+    "cpu" -> None; "cuda" -> "0"; "cuda:2" -> "2". Never all GPUs.
+    """
+    if not device.startswith("cuda"):
+        return None
+    if configured is not None:
+        return configured
+    index = device.partition(":")[2] or "0"
+    if not index.isdigit():
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return index
+
+
 def _numeric_user(user: str | None) -> tuple[int, int]:
     if not user:
         return 0, 0
@@ -393,7 +415,8 @@ def confinement_problems(findings: dict[str, object], settings: SandboxSettings)
         problems.append("the container runs as root")
     if findings.get("cap_eff") != 0 or findings.get("cap_bnd") != 0:
         problems.append(
-            f"capabilities held (CapEff={findings.get('cap_eff')}, CapBnd={findings.get('cap_bnd')})"
+            "capabilities held "
+            f"(CapEff={findings.get('cap_eff')}, CapBnd={findings.get('cap_bnd')})"
         )
     if findings.get("no_new_privs") != 1:
         problems.append("no-new-privileges is off")
@@ -408,7 +431,9 @@ def confinement_problems(findings: dict[str, object], settings: SandboxSettings)
     allowed = {"HOME", "TMPDIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONUNBUFFERED"}
     # LC_CTYPE: Python sets it itself when the locale is C (PEP 538 locale coercion).
     allowed |= {"PATH", "HOSTNAME", "LC_CTYPE"} | {key for key, _ in settings.environment}
-    unexpected = sorted(set(findings.get("environment", [])) - allowed)  # type: ignore[arg-type]
+    environment = findings.get("environment", [])
+    names = set(environment) if isinstance(environment, list) else {"<unreadable>"}
+    unexpected = sorted(names - allowed)
     if unexpected:
         problems.append(f"unexpected environment variables {unexpected}")
     return problems

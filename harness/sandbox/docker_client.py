@@ -60,7 +60,8 @@ class SandboxSettings:
     output_size: str = "1g"  # size cap of the writable output folder
     # "tmpfs": the output folder is a size-capped host tmpfs (needs root on the worker);
     # "directory": a plain host folder, capped only by the container's time limit (laptops);
-    # "auto": tmpfs when this process may mount one, else directory with a warning.
+    # "auto": tmpfs when this process may mount one (root), else directory with a warning.
+    # Workers should set "tmpfs", which refuses to run without the cap.
     output_mount: Literal["tmpfs", "directory", "auto"] = "auto"
     user: str | None = "65534:65534"  # nobody:nogroup; None runs as the image's user
     drop_capabilities: bool = True
@@ -110,7 +111,10 @@ def hardening_flags(
         flags += ["--runtime", settings.runtime]
     if settings.read_only_root:
         flags += ["--read-only"]
-    flags += ["--tmpfs", f"/tmp:rw,nosuid,nodev,size={settings.tmp_size},nr_inodes={settings.tmp_inodes},mode=1777"]
+    flags += [
+        "--tmpfs",
+        f"/tmp:rw,nosuid,nodev,size={settings.tmp_size},nr_inodes={settings.tmp_inodes},mode=1777",
+    ]
     flags += ["--shm-size", settings.shm_size]
     if settings.user:
         flags += ["--user", settings.user]
@@ -162,6 +166,10 @@ def _docker(
         )
     except FileNotFoundError:
         raise ConfigError("the `docker` command is not installed on this machine") from None
+    except subprocess.TimeoutExpired:
+        if args[0] == "wait":
+            raise  # wait_container's deadline, not a hung daemon
+        raise InfraRetry(f"docker {args[0]} did not answer within {timeout} s") from None
     if check and result.returncode != 0:
         message = result.stderr.strip() or result.stdout.strip()
         if "Cannot connect to the Docker daemon" in message:

@@ -147,9 +147,7 @@ def read_job_folder(folder: Path) -> JobFiles:
         device=str(raw["device"]),
     )
     data = load_file(str(folder / "data.safetensors"))
-    retain, forget, val = (
-        (data[f"{split}_inputs"], data[f"{split}_targets"]) for split in SPLITS
-    )
+    retain, forget, val = ((data[f"{split}_inputs"], data[f"{split}_targets"]) for split in SPLITS)
     return JobFiles(
         config=config,
         spec=ModelSpec.from_json((folder / "model.json").read_text(encoding="utf-8")),

@@ -9,6 +9,7 @@ It only reads files and makes no network call.
 import ctypes
 import json
 import os
+import sys
 
 PR_GET_NO_NEW_PRIVS = 39
 
@@ -87,7 +88,7 @@ def main():
         ),
         "environment": sorted(os.environ),
     }
-    print(json.dumps(findings))
+    sys.stdout.write(json.dumps(findings) + "\n")
 
 
 main()

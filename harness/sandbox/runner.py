@@ -68,8 +68,7 @@ def _run_seed(fn: object, files: JobFiles, seed: int, out: Path) -> SeedStatus:
     except BaseException as exc:  # sys.exit() or KeyboardInterrupt raised by the submission
         return _failed(
             SubmissionCrashed(
-                f"unlearning() raised {type(exc).__name__} (seed {seed}); it must return "
-                "normally",
+                f"unlearning() raised {type(exc).__name__} (seed {seed}); it must return normally",
                 log_excerpt=submission_traceback(exc, files.submission_dir),
             )
         )
@@ -99,7 +98,9 @@ def run_job(job_dir: Path, out: Path) -> int:
         statuses[seed] = _run_seed(fn, files, seed, out)
         write_status(out, statuses)
         outcome = "ok" if statuses[seed].ok else statuses[seed].category
-        sys.stdout.write(f"runner: seed {seed} {outcome} in {time.perf_counter() - started:.2f} s\n")
+        sys.stdout.write(
+            f"runner: seed {seed} {outcome} in {time.perf_counter() - started:.2f} s\n"
+        )
         sys.stdout.flush()
     return 0
 

@@ -34,6 +34,7 @@ Separable or deterministic unlearners reach the largest epsilon the audit can ce
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -52,9 +53,10 @@ INTERVALS = ("clopper-pearson", "jeffreys")
 def certified_epsilon_table(n_per_side: int, alpha: float, interval: str) -> np.ndarray:
     """Certified epsilon for every audit outcome, read-only float64 [(n + 1) ** 2].
 
-    Index ``(n + 1) * a + b``: the test flags a of the n unlearned and b of the n retrained
-    values. FPR = b / n, FNR = 1 - a / n; both are replaced by one-sided upper bounds at
-    level alpha / 2, so the epsilon is a lower bound with confidence >= 1 - alpha.
+    Index ``(n + 1) * a + b``: the test flags a of the n values of the side it looks for
+    and b of the n values of the other side. FPR = b / n, FNR = 1 - a / n; both are
+    replaced by one-sided upper bounds at level alpha / 2, so the epsilon is a lower bound
+    with confidence >= 1 - alpha.
     """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}; got {interval!r}")
@@ -77,34 +79,26 @@ def certified_epsilon_table(n_per_side: int, alpha: float, interval: str) -> np.
     return table
 
 
+@dataclass(frozen=True)
+class CalibratedConfig:
+    """Settings of the calibrated estimator."""
+
+    alpha: float = 0.05  # the certified epsilon holds with probability >= 1 - alpha
+    interval: str = "clopper-pearson"  # or "jeffreys"
+    n_splits: int = 3  # random halvings; each is used in both roles
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must lie in (0, 1); got {self.alpha}")
+        if self.interval not in INTERVALS:
+            raise ValueError(f"interval must be one of {INTERVALS}; got {self.interval!r}")
+        if self.n_splits < 1:
+            raise ValueError(f"n_splits must be >= 1; got {self.n_splits}")
+
+
 @functools.lru_cache(maxsize=1)
 def _defaults() -> CalibratedConfig:
     return CalibratedConfig()
-
-
-class CalibratedConfig:
-    """Settings of the calibrated estimator (alpha, interval, number of random splits)."""
-
-    __slots__ = ("alpha", "interval", "n_splits")
-
-    def __init__(
-        self, *, alpha: float = 0.05, interval: str = "clopper-pearson", n_splits: int = 3
-    ) -> None:
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha must lie in (0, 1); got {alpha}")
-        if interval not in INTERVALS:
-            raise ValueError(f"interval must be one of {INTERVALS}; got {interval!r}")
-        if n_splits < 1:
-            raise ValueError(f"n_splits must be >= 1; got {n_splits}")
-        self.alpha = alpha
-        self.interval = interval
-        self.n_splits = n_splits
-
-    def __repr__(self) -> str:
-        return (
-            f"CalibratedConfig(alpha={self.alpha}, interval={self.interval!r}, "
-            f"n_splits={self.n_splits})"
-        )
 
 
 def _gaussian_fit(values: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

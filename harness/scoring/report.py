@@ -9,9 +9,11 @@ which the worker stores and the leaderboard shows as ``score +- ci``.
 * noise floor = F of retrained vs retrained: the reference models split into two random
   halves (averaged over a few splits). It depends only on the reference, so a phase can
   compute it once and pass it in;
-* confidence intervals: percentile bootstrap over models (each side resampled with
-  replacement, accuracies following their model) and over forget examples, so that the
-  interval reflects both the finite number of runs and the finite forget set.
+* confidence intervals: bootstrap over models (each side resampled with replacement,
+  accuracies following their model) and over forget examples, so that the interval
+  reflects both the finite number of runs and the finite forget set; bias-corrected
+  percentiles, since duplicated models shift the replicates (see
+  ``_bias_corrected_interval``). The interval always contains the score itself.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from harness.scoring.estimators import DEFAULT_ESTIMATOR, get_estimator
 from harness.scoring.points import bucket_points, check_confidence_pair
@@ -213,9 +216,10 @@ def score_submission(
         forget_samples, final_samples = _bootstrap(
             unlearned_confs, retrained_confs, accuracies, estimator, n_bootstrap, seed
         )
-        tail = 100.0 * (1.0 - confidence) / 2.0
-        forget_ci = _percentiles(forget_samples, tail)
-        final_ci = _percentiles(final_samples, tail)
+        forget_ci = _bias_corrected_interval(forget_samples, result.forget_quality, confidence)
+        final_ci = _bias_corrected_interval(
+            final_samples, result.forget_quality * utility, confidence
+        )
 
     return ScoreReport(
         estimator=estimator,
@@ -238,9 +242,21 @@ def score_submission(
     )
 
 
-def _percentiles(samples: np.ndarray, tail: float) -> Interval:
-    low, high = np.percentile(samples, [tail, 100.0 - tail])
-    return float(low), float(high)
+def _bias_corrected_interval(samples: np.ndarray, estimate: float, confidence: float) -> Interval:
+    """Bias-corrected percentile bootstrap interval (Efron 1981), widened to hold `estimate`.
+
+    Resampling models with replacement duplicates values, which moves both estimators'
+    replicates away from the estimate (the competition rule's F drops: duplicates make
+    small-count tails more extreme). The correction re-centres the percentiles on the
+    estimate: z0 = Phi^-1(share of replicates below it), percentiles Phi(2 z0 -+ z).
+    """
+    n = samples.size
+    share_below = (np.sum(samples < estimate) + 0.5 * np.sum(samples == estimate)) / n
+    bias = stats.norm.ppf(np.clip(share_below, 0.5 / n, 1.0 - 0.5 / n))
+    z = stats.norm.ppf((1.0 - confidence) / 2.0)
+    levels = stats.norm.cdf([2 * bias + z, 2 * bias - z])
+    low, high = np.percentile(samples, 100.0 * levels)
+    return float(min(low, estimate)), float(max(high, estimate))
 
 
 def _bootstrap(
@@ -295,7 +311,7 @@ def forget_quality_interval(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> Interval:
-    """Percentile bootstrap interval of F alone (models and examples resampled)."""
+    """Bootstrap interval of F alone (models and examples resampled, bias-corrected)."""
     chosen = get_estimator(estimator)
     unlearned_confs, retrained_confs = check_confidence_pair(
         unlearned_confs, retrained_confs, min_models=chosen.min_models
@@ -303,7 +319,8 @@ def forget_quality_interval(
     if n_bootstrap < 1:
         raise ValueError(f"n_bootstrap must be >= 1; got {n_bootstrap}")
     samples, _ = _bootstrap(unlearned_confs, retrained_confs, None, estimator, n_bootstrap, seed)
-    return _percentiles(samples, 100.0 * (1.0 - confidence) / 2.0)
+    estimate = chosen(unlearned_confs, retrained_confs, seed=seed).forget_quality
+    return _bias_corrected_interval(samples, estimate, confidence)
 
 
 def _score_and_interval(entry: Any) -> tuple[float, Interval]:

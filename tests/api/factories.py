@@ -124,7 +124,9 @@ def make_zip(files: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED
     return buffer.getvalue()
 
 
-def report(score: float, *, half_width: float = 0.02, estimator: str = "neurips2023") -> dict[str, Any]:
+def report(
+    score: float, *, half_width: float = 0.02, estimator: str = "neurips2023"
+) -> dict[str, Any]:
     """A report shaped like `harness.score.ScoreReport.to_dict()`."""
     return {
         "estimator": estimator,
@@ -159,10 +161,18 @@ def finish(
         crud.record_sanity_check(session, submission_id=submission_id, attempt=attempt, passed=True)
     crud.start_scoring(session, submission_id=submission_id, attempt=attempt)
     crud.record_result(
-        session, submission_id=submission_id, attempt=attempt, split="public",
-        report=report(public, half_width=half_width), plot_keys=plot_keys,
+        session,
+        submission_id=submission_id,
+        attempt=attempt,
+        split="public",
+        report=report(public, half_width=half_width),
+        plot_keys=plot_keys,
     )
     crud.record_result(
-        session, submission_id=submission_id, attempt=attempt, split="private",
-        report=report(private, half_width=half_width), plot_keys=plot_keys,
+        session,
+        submission_id=submission_id,
+        attempt=attempt,
+        split="private",
+        report=report(private, half_width=half_width),
+        plot_keys=plot_keys,
     )

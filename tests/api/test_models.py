@@ -40,7 +40,11 @@ def test_transition_records_event_with_time(client, world, session):
     before = submission.updated_at
     event = transition(session, submission, S.SANITY_CHECK, note="worker w1")
     session.commit()
-    assert (event.from_status, event.to_status, event.note) == (S.QUEUED, S.SANITY_CHECK, "worker w1")
+    assert (event.from_status, event.to_status, event.note) == (
+        S.QUEUED,
+        S.SANITY_CHECK,
+        "worker w1",
+    )
     assert event.at >= before and event.at.tzinfo is not None
     stored = session.query(SubmissionEvent).filter_by(submission_id=submission.id).count()
     assert stored == 4  # received, validated, queued, sanity_check

@@ -68,8 +68,10 @@ def test_validate_upload_refuses_oversize_before_parsing():
 
 
 def test_validate_upload_refuses_declared_total_over_limit():
-    data = make_zip({"submission.py": VALID_SOURCE, "big.txt": bytes(range(256)) * 1500},
-                    compression=zipfile.ZIP_STORED)
+    data = make_zip(
+        {"submission.py": VALID_SOURCE, "big.txt": bytes(range(256)) * 1500},
+        compression=zipfile.ZIP_STORED,
+    )
     roomy = UploadLimits(max_upload_bytes=1_000_000, max_unzipped_bytes=300_000)
     assert any("expands to" in p for p in problems("x.zip", data, roomy))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +19,8 @@ from harness.score import (
     score_submission,
     statistically_tied,
 )
-from tests.harness.golden import GOLDEN_CASES, load_golden
+from harness.scoring.neurips2023 import _left_edge, _torch_float32_linspace
+from tests.harness.golden import GOLDEN_CASES, REPO_ROOT, load_golden
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +204,90 @@ def test_statistically_tied_reads_reports_mappings_and_pairs() -> None:
     assert not statistically_tied((0.5, (0.4, 0.6)), (0.8, (0.7, 0.9)))
     with pytest.raises(ValueError, match="final_score_ci"):
         statistically_tied({"final_score": 0.5}, (0.5, (0.4, 0.6)))
+
+
+def _report(unlearned: np.ndarray, retrained: np.ndarray, seed: int) -> ScoreReport:
+    ones = np.ones(unlearned.shape[0])
+    return score_submission(
+        unlearned_confs=unlearned,
+        retrained_confs=retrained,
+        unlearned_retain_acc=ones,
+        retrained_retain_acc=ones,
+        unlearned_test_acc=ones,
+        retrained_test_acc=ones,
+        estimator="calibrated",
+        n_bootstrap=40,
+        seed=seed,
+    )
+
+
+def test_intervals_contain_the_score_and_separate_clearly_different_entries() -> None:
+    rng = np.random.default_rng(8)
+    retrained = rng.normal(size=(64, 30))
+    good_a = _report(rng.normal(size=(64, 30)), retrained, seed=1)
+    good_b = _report(rng.normal(size=(64, 30)), retrained, seed=2)
+    poor = _report(rng.normal(size=(64, 30)) + 3.0, retrained, seed=3)
+    for report in (good_a, good_b, poor):
+        assert report.final_score_ci is not None
+        low, high = report.final_score_ci
+        assert low <= report.final_score <= high
+    assert statistically_tied(good_a, good_b)
+    assert not statistically_tied(good_a, poor)
+
+
+def test_window_left_edges_are_numpy_linspace_bit_for_bit() -> None:
+    rng = np.random.default_rng(4)
+    right = rng.normal(0, 30, size=50)
+    width = float(rng.uniform(0, 3))
+    columns = np.arange(400)
+    for edge in right:
+        expected = np.linspace(edge - width - 2.0, edge - width + 2.0, 400)
+        actual = _left_edge(np.full(400, edge), width, columns)
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_single_thresholds_are_torch_float32_linspace_bit_for_bit() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    for _ in range(60):
+        start = float(rng.normal(0, 20))
+        stop = start + float(rng.uniform(0.005, 40))
+        count = int(np.ceil((stop - start) * 100))
+        expected = torch.linspace(
+            torch.tensor(start, dtype=torch.float64), torch.tensor(stop, dtype=torch.float64), count
+        )
+        np.testing.assert_array_equal(
+            _torch_float32_linspace(start, stop, count), expected.numpy().astype(np.float64)
+        )
+
+
+SCORER_MODULES = ("score", "confidence", "attacks", "cli", "cli_score", "scoring")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_scorer_modules_do_not_import_torch() -> None:
+    # Static: other tests in the same session import torch, so sys.modules cannot tell.
+    pending = [f"harness.{name}" for name in SCORER_MODULES]
+    seen: set[str] = set()
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = REPO_ROOT.joinpath(*module.split("."))
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+        for file in files:
+            imported = _imported_modules(file)
+            assert not any(name.split(".")[0] == "torch" for name in imported), file
+            pending.extend(name for name in imported if name.startswith("harness."))
+    assert "harness.scoring.neurips2023" in seen

@@ -13,8 +13,14 @@ from hypothesis import strategies as st
 
 from bench.reference_scorers import searchsorted_epsilons
 from harness.score import ESTIMATORS, forget_quality
+from harness.scoring import neurips2023
 from harness.scoring.calibrated import certified_epsilon_table
-from harness.scoring.neurips2023 import EPSILON_CAP, neurips2023_epsilons
+from harness.scoring.neurips2023 import (
+    EPSILON_CAP,
+    _EpsilonLookup,
+    neurips2023_epsilon_table,
+    neurips2023_epsilons,
+)
 
 ESTIMATOR_NAMES = sorted(ESTIMATORS)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -188,3 +194,23 @@ def test_calibrated_gives_a_perfect_unlearner_nearly_full_marks_at_n512() -> Non
     competition = forget_quality(reference[:512], reference[512:], estimator="neurips2023")
     assert calibrated.forget_quality >= 0.9
     assert competition.forget_quality < 0.35  # the competition rule's noise floor, ~0.2
+
+
+@pytest.mark.parametrize("n_models", [4, 5, 17, 40])
+def test_neurips2023_envelope_bounds_every_count_range_tightly(n_models: int) -> None:
+    table = neurips2023_epsilon_table(n_models).reshape(n_models + 1, n_models + 1)
+    # Brute force: the largest value over a' <= a and b' >= b.
+    expected = np.maximum.accumulate(table, axis=0)
+    expected = np.maximum.accumulate(expected[:, ::-1], axis=1)[:, ::-1]
+    counts = np.arange(n_models + 1)
+    envelope = _EpsilonLookup(n_models).envelope(counts[:, None], counts[None, :])
+    np.testing.assert_array_equal(envelope, expected)
+
+
+def test_neurips2023_gives_the_same_epsilons_without_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unlearned, retrained = _gaussian_pair(3, 64, 6, shift=0.4)
+    with_table = neurips2023_epsilons(unlearned, retrained)
+    monkeypatch.setattr(neurips2023, "_MAX_TABLE_MODELS", 8)
+    np.testing.assert_array_equal(neurips2023_epsilons(unlearned, retrained), with_table)

@@ -30,7 +30,9 @@ def tiny_job(submission: Path, *, seeds: tuple[int, ...] = (0,), time_limit_s: f
     original = {k: v.clone() for k, v in build_model(SPEC).state_dict().items()}
 
     def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.randn(n, 8, generator=generator), torch.randint(0, 3, (n,), generator=generator)
+        return torch.randn(n, 8, generator=generator), torch.randint(
+            0, 3, (n,), generator=generator
+        )
 
     return Job(
         submission=submission,
@@ -98,4 +100,6 @@ def runsc_settings(test_settings: SandboxSettings) -> SandboxSettings:
 
     if "runsc" not in daemon_runtimes():
         pytest.skip("gVisor (runsc) is not registered with the Docker daemon")
-    return replace(test_settings, runtime="runsc")
+    # Under gVisor the host-side pids limit also counts the sandbox kernel's own threads
+    # (Go runtime): at 64 the probe itself dies at exit, so give it room.
+    return replace(test_settings, runtime="runsc", pids_limit=256)

@@ -76,9 +76,19 @@ def _category(outcome) -> str:  # type: ignore[no-untyped-def]
 def _sandbox_containers() -> list[str]:
     """Sandbox containers started by this test process (other processes may run their own)."""
     result = subprocess.run(
-        ["docker", "ps", "--all", "--quiet", "--filter", f"label={LABEL}",
-         "--filter", f"label=unlearn.owner={OWNER}"],
-        capture_output=True, text=True, check=True,
+        [
+            "docker",
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            f"label={LABEL}",
+            "--filter",
+            f"label=unlearn.owner={OWNER}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.split()
 
@@ -124,7 +134,7 @@ def _probe_report(runner: DockerRunner, tmp_path: Path, attacks: list[Attack], m
     [outcome] = runner.run(make_job(_combined_probes(tmp_path, attacks)))
     lines = [line for line in outcome.log_excerpt.splitlines() if line.startswith(REPORT_MARK)]
     assert lines, f"no probe report in the log: {outcome.log_excerpt[-2000:]}"
-    return outcome, json.loads(lines[-1][len(REPORT_MARK):])
+    return outcome, json.loads(lines[-1][len(REPORT_MARK) :])
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +161,14 @@ def test_deny_probes_all_pass_in_one_run(confined_report) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("attack", PROGRAMS, ids=lambda a: a.name)
-def test_deny_attack(attack: Attack, test_settings: SandboxSettings, make_job) -> None:
+def test_deny_attack(
+    attack: Attack, test_settings: SandboxSettings, make_job, tmp_path: Path
+) -> None:
     seeds = tuple(range(len(attack.expect)))
     settings, limit_s = test_settings, 60.0
     if "timeout" in attack.expect:
         settings, limit_s = replace(test_settings, startup_s=TIMEOUT_STARTUP_S), TIMEOUT_LIMIT_S
-    runner = DockerRunner(settings)
+    runner = DockerRunner(settings, work_dir=tmp_path / "jobs")  # private: others run too
     started = time.monotonic()
     outcomes = runner.run(make_job(attack.path, seeds=seeds, time_limit_s=limit_s))
     elapsed = time.monotonic() - started

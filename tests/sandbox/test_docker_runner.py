@@ -1,8 +1,8 @@
 """DockerRunner against a real daemon: same weights as in process, self-check, reaping.
 
 The equality test is the contract of issue 4 item 6: the sandbox and the in-process
-protocol (`harness.protocol`, the code path of the local dry-run) give bit-identical weights
-for the same job and seeds.
+LocalRunner (the local dry-run's code path) give bit-identical weights for the same job
+and seeds.
 """
 
 from __future__ import annotations
@@ -16,49 +16,27 @@ import pytest
 import torch
 
 from harness.errors import ConfigError
-from harness.models import build_model
-from harness.protocol import load_submission, make_loaders, run_once
 from harness.sandbox import docker_client as dc
-from harness.sandbox.base import Job
-from harness.sandbox.docker import DockerRunner, reap_orphans
+from harness.sandbox.docker import DockerRunner, assigned_gpu, reap_orphans
 from harness.sandbox.docker_client import LABEL, SandboxSettings
+from harness.sandbox.local import LocalRunner
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
 
 
-def _in_process(job: Job) -> list[dict[str, torch.Tensor]]:
-    """The in-process code path for `job`: the reference the sandbox must reproduce."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(job.threads)
-    try:
-        fn = load_submission(job.submission)
-        states = []
-        for seed in job.seeds:
-            net = build_model(job.spec)
-            net.load_state_dict(job.original)
-            loaders = make_loaders(
-                retain=job.retain, forget=job.forget, val=job.val, seed=seed,
-                batch_size=job.batch_size,
-            )
-            run_once(fn, net, loaders, seed=seed, submission_dir=Path(job.submission).parent)
-            states.append({k: v.detach().clone() for k, v in net.state_dict().items()})
-        return states
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.mark.docker
-def test_docker_runner_matches_the_in_process_protocol(test_settings, make_job):
+def test_docker_runner_gives_the_same_weights_as_the_local_runner(test_settings, make_job):
     job = make_job(SUBMISSIONS / "finetune.py", seeds=(0, 1, 7))
     seen: list[int] = []
     outcomes = DockerRunner(test_settings).run(job, on_seed_done=seen.append)
-    expected = _in_process(job)
+    expected = LocalRunner().run(job)
     assert [o.seed for o in outcomes] == [0, 1, 7] and seen == [0, 1, 7]
     for outcome, reference in zip(outcomes, expected, strict=True):
         assert outcome.ok, outcome.error
-        assert outcome.state is not None and outcome.state.keys() == reference.keys()
-        for name in reference:
-            assert torch.equal(outcome.state[name], reference[name]), (outcome.seed, name)
+        assert reference.ok and reference.state is not None
+        assert outcome.state is not None and outcome.state.keys() == reference.state.keys()
+        for name in reference.state:
+            assert torch.equal(outcome.state[name], reference.state[name]), (outcome.seed, name)
     assert not torch.equal(outcomes[0].state["1.weight"], outcomes[1].state["1.weight"])
 
 
@@ -95,21 +73,30 @@ def test_missing_image_is_a_config_error_naming_the_build_script(test_settings):
 def test_reap_orphans_removes_containers_of_a_dead_worker(test_settings, tmp_path):
     dead_pid = 2**22 + 12345  # above pid_max: no such process
     flags = dc.hardening_flags(
-        test_settings, threads=1, mounts=[],
-        labels={"unlearn.owner": f"{socket.gethostname()}:{dead_pid}",
-                "unlearn.deadline": str(2**40)},
+        test_settings,
+        threads=1,
+        mounts=[],
+        labels={
+            "unlearn.owner": f"{socket.gethostname()}:{dead_pid}",
+            "unlearn.deadline": str(2**40),
+        },
     )
     name = "unlearn-test-orphan"
     dc.remove_container(name)
     dc.create_container(
-        name=name, image=test_settings.image, flags=flags, entrypoint="/bin/sleep",
+        name=name,
+        image=test_settings.image,
+        flags=flags,
+        entrypoint="/bin/sleep",
         command=["300"],
     )
     dc.start_container(name)
     assert name in reap_orphans()
     listed = subprocess.run(
         ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert name not in listed
 
@@ -117,16 +104,29 @@ def test_reap_orphans_removes_containers_of_a_dead_worker(test_settings, tmp_pat
 def test_hardening_flags_hold_every_control():
     flags = " ".join(
         dc.hardening_flags(
-            SandboxSettings(gpu="1"), threads=2, mounts=[(Path("/data/job"), "/job", True)],
+            SandboxSettings(gpu="1"),
+            threads=2,
+            mounts=[(Path("/data/job"), "/job", True)],
             labels={"unlearn.job": "j"},
         )
     )
     for expected in [
-        "--network none", "--read-only", "--user 65534:65534", "--cap-drop ALL",
-        "--security-opt no-new-privileges:true", "--pids-limit 256", "--memory 8g",
-        "--memory-swap 8g", "--cpus 2.0", "--init", "--log-opt max-size=10m",
-        "--gpus device=1", "--env OMP_NUM_THREADS=2", "--env HOME=/tmp",
-        "type=bind,source=/data/job,target=/job,readonly", f"--label {LABEL}=1",
+        "--network none",
+        "--read-only",
+        "--user 65534:65534",
+        "--cap-drop ALL",
+        "--security-opt no-new-privileges:true",
+        "--pids-limit 256",
+        "--memory 8g",
+        "--memory-swap 8g",
+        "--cpus 2.0",
+        "--init",
+        "--log-opt max-size=10m",
+        "--gpus device=1",
+        "--env OMP_NUM_THREADS=2",
+        "--env HOME=/tmp",
+        "type=bind,source=/data/job,target=/job,readonly",
+        f"--label {LABEL}=1",
         "--tmpfs /tmp:rw,nosuid,nodev,size=256m",
     ]:
         assert expected in flags, expected
@@ -141,7 +141,14 @@ def test_hardening_flags_refuse_to_mount_the_docker_socket(socket_path):
         )
 
 
-def test_cuda_job_without_an_assigned_gpu_is_refused(make_job):
-    job = replace(make_job(SUBMISSIONS / "do_nothing.py"), device="cuda")
-    with pytest.raises(ConfigError, match="never sees all GPUs"):
-        DockerRunner(SandboxSettings()).run(job)
+@pytest.mark.parametrize(
+    ("device", "configured", "expected"),
+    [("cpu", "3", None), ("cuda", None, "0"), ("cuda:2", None, "2"), ("cuda:2", "5", "5")],
+)
+def test_a_job_sees_exactly_one_gpu(device, configured, expected):
+    assert assigned_gpu(device, configured) == expected
+
+
+def test_a_malformed_cuda_device_is_refused():
+    with pytest.raises(ConfigError, match="cuda:N"):
+        assigned_gpu("cuda:all", None)

@@ -23,8 +23,14 @@ SUBMISSIONS = Path(__file__).with_name("submissions")
 
 def _verdict(**overrides: object) -> _Verdict:
     fields: dict[str, object] = dict(
-        exit_code=0, timed_out=False, oom_killed=False, wall_s=5.0, deadline_s=60.0,
-        per_seed_s=30.0, memory="1g", log_tail="",
+        exit_code=0,
+        timed_out=False,
+        oom_killed=False,
+        wall_s=5.0,
+        deadline_s=60.0,
+        per_seed_s=30.0,
+        memory="1g",
+        log_tail="",
     )
     fields.update(overrides)
     return _Verdict(**fields)  # type: ignore[arg-type]
@@ -33,8 +39,13 @@ def _verdict(**overrides: object) -> _Verdict:
 def _write(tmp_path: Path, job, seeds=(0, 1)) -> Path:  # type: ignore[no-untyped-def]
     folder = tmp_path / "job"
     write_job_folder(
-        folder, submission=job.submission, spec=job.spec, original=job.original,
-        retain=job.retain, forget=job.forget, val=job.val,
+        folder,
+        submission=job.submission,
+        spec=job.spec,
+        original=job.original,
+        retain=job.retain,
+        forget=job.forget,
+        val=job.val,
         config=JobConfig(seeds=tuple(seeds), batch_size=job.batch_size),
     )
     return folder

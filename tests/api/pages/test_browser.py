@@ -22,16 +22,26 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 @pytest.fixture
 def browser() -> Iterator[object]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -43,7 +53,9 @@ def browser() -> Iterator[object]:
 
 
 @pytest.mark.parametrize("migrated_url", ["sqlite"], indirect=True)
-def test_browser_login_upload_status_and_leaderboard(browser, live_server, world, session, tmp_path):
+def test_browser_login_upload_status_and_leaderboard(
+    browser, live_server, world, session, tmp_path
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -67,16 +79,25 @@ def test_browser_login_upload_status_and_leaderboard(browser, live_server, world
     crud.start_sanity_check(session, submission_id=submission_id, worker="w1")
     crud.record_sanity_check(session, submission_id=submission_id, attempt=1, passed=True)
     crud.start_scoring(session, submission_id=submission_id, attempt=1)
-    crud.record_result(session, submission_id=submission_id, attempt=1, split="public", report=report(0.42))
-    crud.record_result(session, submission_id=submission_id, attempt=1, split="private", report=report(0.4))
+    crud.record_result(
+        session, submission_id=submission_id, attempt=1, split="public", report=report(0.42)
+    )
+    crud.record_result(
+        session, submission_id=submission_id, attempt=1, split="private", report=report(0.4)
+    )
     wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "finished"))
 
     browser.find_element(By.ID, "nav-submissions").click()
-    row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-id="{submission_id}"]')))
+    row = wait.until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-id="{submission_id}"]'))
+    )
     assert "finished" in row.text and "0.4200" in row.text
 
     browser.get(f"{live_server.url}/phases/{world.phase_id}/leaderboard")
-    board = wait.until(ec.presence_of_element_located(
-        (By.CSS_SELECTOR, f'#leaderboard tr[data-submission="{submission_id}"]')))
+    board = wait.until(
+        ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#leaderboard tr[data-submission="{submission_id}"]')
+        )
+    )
     assert "Team A" in board.text and "0.4200" in board.text
     assert "[0.4000, 0.4400]" in board.text

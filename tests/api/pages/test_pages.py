@@ -6,8 +6,11 @@ from tests.api.factories import PASSWORD, VALID_SOURCE, finish
 
 
 def login(client, email: str) -> None:
-    response = client.post("/login", data={"email": email, "password": PASSWORD, "next": "/submissions"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "next": "/submissions"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/submissions"
     cookie = response.headers["set-cookie"]
@@ -28,19 +31,27 @@ def test_login_page_rejects_wrong_password(client, world):
 
 
 def test_login_redirect_refuses_other_sites(client, world):
-    response = client.post("/login", data={"email": world.alice.email, "password": PASSWORD,
-                                           "next": "//evil.example/"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"email": world.alice.email, "password": PASSWORD, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 
 def test_upload_form_shows_line_numbered_errors_then_accepts(client, world):
     login(client, world.alice.email)
-    bad = client.post(f"/phases/{world.phase_id}/submit",
-                      files={"file": ("submission.py", b"def unlearning(a, b):\n    pass\n")})
+    bad = client.post(
+        f"/phases/{world.phase_id}/submit",
+        files={"file": ("submission.py", b"def unlearning(a, b):\n    pass\n")},
+    )
     assert bad.status_code == 422
     assert "submission.py:1" in bad.text
-    good = client.post(f"/phases/{world.phase_id}/submit", files={"file": ("submission.py", VALID_SOURCE)},
-                       follow_redirects=False)
+    good = client.post(
+        f"/phases/{world.phase_id}/submit",
+        files={"file": ("submission.py", VALID_SOURCE)},
+        follow_redirects=False,
+    )
     assert good.status_code == 303
     detail = client.get(good.headers["location"])
     assert '<dd class="status" id="status">queued</dd>' in detail.text
@@ -48,8 +59,11 @@ def test_upload_form_shows_line_numbered_errors_then_accepts(client, world):
 
 
 def test_submission_pages_hide_other_teams(client, world):
-    sub_id = client.post(f"/api/v1/phases/{world.phase_id}/submissions", headers=world.alice.headers,
-                         files={"file": ("submission.py", VALID_SOURCE)}).json()["id"]
+    sub_id = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    ).json()["id"]
     login(client, world.carol.email)
     assert client.get(f"/submissions/{sub_id}").status_code == 404
     assert f'data-id="{sub_id}"' not in client.get("/submissions").text
@@ -63,8 +77,11 @@ def test_pages_redirect_anonymous_to_login(client, world):
 
 
 def test_admin_dashboard_shows_queue_and_buttons(client, world, session):
-    sub_id = client.post(f"/api/v1/phases/{world.phase_id}/submissions", headers=world.alice.headers,
-                         files={"file": ("submission.py", VALID_SOURCE)}).json()["id"]
+    sub_id = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    ).json()["id"]
     finish(session, sub_id, public=0.5, private=0.4)
     login(client, world.organizer.email)
     page = client.get("/admin")

@@ -11,40 +11,63 @@ from tests.api.factories import PASSWORD
 
 
 def test_register_creates_participant_in_own_team(client):
-    response = client.post("/api/v1/auth/register", json={
-        "email": "Dana@Example.org", "password": "long enough", "display_name": "Dana",
-        "team_name": "Dana's team",
-    })
+    response = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": "Dana@Example.org",
+            "password": "long enough",
+            "display_name": "Dana",
+            "team_name": "Dana's team",
+        },
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["email"], body["role"]) == ("dana@example.org", "participant")
     assert body["team_id"] is not None
-    duplicate = client.post("/api/v1/auth/register", json={
-        "email": "dana@example.org", "password": "long enough", "display_name": "D2"})
+    duplicate = client.post(
+        "/api/v1/auth/register",
+        json={"email": "dana@example.org", "password": "long enough", "display_name": "D2"},
+    )
     assert duplicate.status_code == 409
     assert duplicate.json()["error"]["code"] == "conflict"
 
 
 def test_register_with_join_code_joins_team(client, world):
-    response = client.post("/api/v1/auth/register", json={
-        "email": "eve@example.org", "password": "long enough", "display_name": "Eve",
-        "join_code": "code-Team A"})
+    response = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": "eve@example.org",
+            "password": "long enough",
+            "display_name": "Eve",
+            "join_code": "code-Team A",
+        },
+    )
     assert response.json()["team_id"] == world.alice.team_id
-    bad = client.post("/api/v1/auth/register", json={
-        "email": "fay@example.org", "password": "long enough", "display_name": "Fay",
-        "join_code": "nope"})
+    bad = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": "fay@example.org",
+            "password": "long enough",
+            "display_name": "Fay",
+            "join_code": "nope",
+        },
+    )
     assert bad.status_code == 404
 
 
 def test_register_refuses_short_password_with_field_in_error(client):
-    response = client.post("/api/v1/auth/register", json={
-        "email": "x@example.org", "password": "short", "display_name": "X"})
+    response = client.post(
+        "/api/v1/auth/register",
+        json={"email": "x@example.org", "password": "short", "display_name": "X"},
+    )
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "body.password"
 
 
 def test_login_returns_token_stored_only_as_hash(client, world, session):
-    response = client.post("/api/v1/auth/login", json={"email": world.alice.email, "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/login", json={"email": world.alice.email, "password": PASSWORD}
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
@@ -56,7 +79,9 @@ def test_login_returns_token_stored_only_as_hash(client, world, session):
 
 def test_login_wrong_password_and_unknown_user_look_the_same(client, world):
     wrong = client.post("/api/v1/auth/login", json={"email": world.alice.email, "password": "nope"})
-    unknown = client.post("/api/v1/auth/login", json={"email": "who@example.org", "password": "nope"})
+    unknown = client.post(
+        "/api/v1/auth/login", json={"email": "who@example.org", "password": "nope"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
@@ -77,8 +102,13 @@ def test_tokens_create_list_revoke(client, world):
     assert all("token" not in t for t in listed)
     other = client.delete(f"/api/v1/tokens/{token_id}", headers=world.carol.headers)
     assert other.status_code == 404
-    assert client.delete(f"/api/v1/tokens/{token_id}", headers=world.alice.headers).status_code == 200
-    assert client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert (
+        client.delete(f"/api/v1/tokens/{token_id}", headers=world.alice.headers).status_code == 200
+    )
+    assert (
+        client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 401
+    )
 
 
 def test_logout_revokes_the_token_used(client, world):
@@ -90,8 +120,13 @@ def test_logout_revokes_the_token_used(client, world):
 def limited_app(settings, queue):
     from api.main import create_app
 
-    limited = settings.model_copy(update={"rate_limit_enabled": True, "login_rate_limit": "3/minute",
-                                          "upload_rate_limit": "2/minute"})
+    limited = settings.model_copy(
+        update={
+            "rate_limit_enabled": True,
+            "login_rate_limit": "3/minute",
+            "upload_rate_limit": "2/minute",
+        }
+    )
     application = create_app(limited, queue=queue)
     yield application
     application.state.engine.dispose()
@@ -103,16 +138,23 @@ def test_login_and_upload_are_rate_limited(limited_app, world):
 
     with TestClient(limited_app) as client:
         codes = [
-            client.post("/api/v1/auth/login", json={"email": world.alice.email, "password": "x"}).status_code
+            client.post(
+                "/api/v1/auth/login", json={"email": world.alice.email, "password": "x"}
+            ).status_code
             for _ in range(4)
         ]
         assert codes == [401, 401, 401, 429]
-        limited = client.post("/api/v1/auth/login", json={"email": world.alice.email, "password": "x"})
+        limited = client.post(
+            "/api/v1/auth/login", json={"email": world.alice.email, "password": "x"}
+        )
         assert int(limited.headers["Retry-After"]) >= 1
         assert limited.json()["error"]["code"] == "rate_limited"
         uploads = [
-            client.post(f"/api/v1/phases/{world.phase_id}/submissions", headers=world.alice.headers,
-                        files={"file": ("submission.py", VALID_SOURCE)}).status_code
+            client.post(
+                f"/api/v1/phases/{world.phase_id}/submissions",
+                headers=world.alice.headers,
+                files={"file": ("submission.py", VALID_SOURCE)},
+            ).status_code
             for _ in range(3)
         ]
         assert uploads == [201, 201, 429]

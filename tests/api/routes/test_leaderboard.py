@@ -14,8 +14,11 @@ from tests.api.factories import VALID_SOURCE, add_team, add_user, finish
 
 
 def submit(client, member, phase_id) -> int:
-    response = client.post(f"/api/v1/phases/{phase_id}/submissions", headers=member.headers,
-                           files={"file": ("submission.py", VALID_SOURCE)})
+    response = client.post(
+        f"/api/v1/phases/{phase_id}/submissions",
+        headers=member.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    )
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
 
@@ -38,7 +41,9 @@ def scored(client, world, session):
 
 def test_public_board_ranks_best_per_team_earlier_wins_ties(client, world, scored):
     board = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard").json()
-    rows = [(r["rank"], r["team_name"], r["submission_id"], r["tied_with_above"]) for r in board["rows"]]
+    rows = [
+        (r["rank"], r["team_name"], r["submission_id"], r["tied_with_above"]) for r in board["rows"]
+    ]
     assert rows == [
         (1, "Team A", scored["a_high"], False),
         (2, "Team B", scored["b"], True),  # same score, later submission
@@ -55,7 +60,10 @@ def test_private_board_hidden_from_participants_until_end(client, world, scored,
     board = client.get(url, headers=world.organizer.headers).json()
     # default final pick is each team's best public submission
     assert [(r["team_name"], r["score"]) for r in board["rows"]] == [
-        ("Team B", 0.6), ("Team A", 0.3), ("Team C", 0.1)]
+        ("Team B", 0.6),
+        ("Team A", 0.3),
+        ("Team C", 0.1),
+    ]
     phase = crud.get_phase(session, world.phase_id)
     phase.starts_at, phase.ends_at = utcnow() - timedelta(days=3), utcnow() - timedelta(minutes=1)
     session.commit()
@@ -65,8 +73,10 @@ def test_private_board_hidden_from_participants_until_end(client, world, scored,
 def test_private_board_uses_team_final_selection(client, world, scored):
     chosen = client.post(f"/api/v1/submissions/{scored['a_low']}/final", headers=world.bob.headers)
     assert chosen.status_code == 200
-    board = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard?split=private",
-                       headers=world.organizer.headers).json()
+    board = client.get(
+        f"/api/v1/phases/{world.phase_id}/leaderboard?split=private",
+        headers=world.organizer.headers,
+    ).json()
     assert board["rows"][0]["submission_id"] == scored["a_low"]
     assert board["rows"][0]["score"] == pytest.approx(0.9)
     assert len(board["rows"]) == 3

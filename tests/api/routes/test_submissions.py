@@ -76,11 +76,27 @@ def test_upload_wrong_signature_reports_line(client, world):
 @pytest.mark.parametrize(
     ("name", "data", "fragment"),
     [
-        ("evil.zip", make_zip({"submission.py": VALID_SOURCE, "../escape.py": b"x=1"}), "unsafe path"),
-        ("evil.zip", make_zip({"submission.py": VALID_SOURCE, "/etc/cron.py": b"x=1"}), "unsafe path"),
+        (
+            "evil.zip",
+            make_zip({"submission.py": VALID_SOURCE, "../escape.py": b"x=1"}),
+            "unsafe path",
+        ),
+        (
+            "evil.zip",
+            make_zip({"submission.py": VALID_SOURCE, "/etc/cron.py": b"x=1"}),
+            "unsafe path",
+        ),
         ("evil.zip", make_zip({"submission.py": VALID_SOURCE, "c:\\x.py": b"x=1"}), "unsafe path"),
-        ("bomb.zip", make_zip({"submission.py": VALID_SOURCE, "zeros.bin": b"\0" * 200_000}), "ratio"),
-        ("many.zip", make_zip({"submission.py": VALID_SOURCE, **{f"m{i}.py": b"" for i in range(250)}}), "entries"),
+        (
+            "bomb.zip",
+            make_zip({"submission.py": VALID_SOURCE, "zeros.bin": b"\0" * 200_000}),
+            "ratio",
+        ),
+        (
+            "many.zip",
+            make_zip({"submission.py": VALID_SOURCE, **{f"m{i}.py": b"" for i in range(250)}}),
+            "entries",
+        ),
         ("fake.zip", b"PK\x03\x04 this is not a zip", "not a readable zip"),
         ("nested.zip", make_zip({"pkg/submission.py": VALID_SOURCE}), "zip the folder's contents"),
         ("binary.py", b"\x00\x01\x02", "NUL"),
@@ -131,15 +147,22 @@ def test_upload_refused_when_phase_closed(client, world, session):
     from tests.api.factories import add_phase
 
     now = utcnow()
-    closed = add_phase(session, name="old", starts_at=(now - timedelta(days=9)).isoformat(),
-                       ends_at=(now - timedelta(days=1)).isoformat())
+    closed = add_phase(
+        session,
+        name="old",
+        starts_at=(now - timedelta(days=9)).isoformat(),
+        ends_at=(now - timedelta(days=1)).isoformat(),
+    )
     response = upload(client, world.alice, closed.id)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "phase_closed"
 
 
 def test_upload_needs_login_and_participant(client, world):
-    assert upload(client, type(world.alice)(0, "", None, "ul_wrong"), world.phase_id).status_code == 401
+    assert (
+        upload(client, type(world.alice)(0, "", None, "ul_wrong"), world.phase_id).status_code
+        == 401
+    )
     anonymous = client.post(
         f"/api/v1/phases/{world.phase_id}/submissions",
         files={"file": ("submission.py", VALID_SOURCE)},
@@ -224,7 +247,9 @@ def test_organizer_actions_are_refused_to_participants(client, world, session, a
 def test_cancel_and_final_are_refused_to_other_teams(client, world, session):
     sub_id = upload(client, world.alice, world.phase_id).json()["id"]
     for action in ("cancel", "final"):
-        response = client.post(f"/api/v1/submissions/{sub_id}/{action}", headers=world.carol.headers)
+        response = client.post(
+            f"/api/v1/submissions/{sub_id}/{action}", headers=world.carol.headers
+        )
         assert response.status_code == 404
 
 
@@ -255,11 +280,23 @@ def test_logs_hidden_when_phase_hides_them(client, world, session, app):
     phase.show_logs = False
     session.commit()
     sub_id = upload(client, world.alice, world.phase_id).json()["id"]
-    crud.attach_logs(session, app.state.store, submission_id=sub_id, attempt=1, text="secret row 17")
-    crud.mark_failed(session, submission_id=sub_id, category="exception",
-                     message="unlearning raised ValueError", system_error=False)
+    crud.attach_logs(
+        session, app.state.store, submission_id=sub_id, attempt=1, text="secret row 17"
+    )
+    crud.mark_failed(
+        session,
+        submission_id=sub_id,
+        category="exception",
+        message="unlearning raised ValueError",
+        system_error=False,
+    )
     team = client.get(f"/api/v1/submissions/{sub_id}/logs", headers=world.alice.headers).json()
-    assert team == {"submission_id": sub_id, "shown": False, "text": "", "failure_category": "exception"}
+    assert team == {
+        "submission_id": sub_id,
+        "shown": False,
+        "text": "",
+        "failure_category": "exception",
+    }
     organizer = client.get(f"/api/v1/submissions/{sub_id}/logs", headers=world.organizer.headers)
     assert organizer.json()["text"] == "secret row 17"
 
@@ -269,14 +306,22 @@ def test_report_plots_served_only_when_listed(client, world, session, app):
     key = f"submissions/{sub_id}/reports/attempt-1/epsilons.png"
     app.state.store.put_bytes(key, b"\x89PNG fake")
     finish(session, sub_id, public=0.5, private=0.4, plot_keys=(key,))
-    results = client.get(f"/api/v1/submissions/{sub_id}/results", headers=world.alice.headers).json()
+    results = client.get(
+        f"/api/v1/submissions/{sub_id}/results", headers=world.alice.headers
+    ).json()
     assert results[0]["plots"] == ["epsilons.png"]
-    plot = client.get(f"/api/v1/submissions/{sub_id}/artifacts/epsilons.png", headers=world.alice.headers)
+    plot = client.get(
+        f"/api/v1/submissions/{sub_id}/artifacts/epsilons.png", headers=world.alice.headers
+    )
     assert plot.status_code == 200 and plot.content == b"\x89PNG fake"
     assert plot.headers["content-type"] == "image/png"
-    missing = client.get(f"/api/v1/submissions/{sub_id}/artifacts/submission.py", headers=world.alice.headers)
+    missing = client.get(
+        f"/api/v1/submissions/{sub_id}/artifacts/submission.py", headers=world.alice.headers
+    )
     assert missing.status_code == 404
-    other = client.get(f"/api/v1/submissions/{sub_id}/artifacts/epsilons.png", headers=world.carol.headers)
+    other = client.get(
+        f"/api/v1/submissions/{sub_id}/artifacts/epsilons.png", headers=world.carol.headers
+    )
     assert other.status_code == 404
 
 
@@ -308,8 +353,14 @@ def test_final_selection_is_one_per_team(client, world, session):
     second = upload(client, world.alice, world.phase_id).json()["id"]
     finish(session, first, public=0.5, private=0.4)
     finish(session, second, public=0.3, private=0.6)
-    assert client.post(f"/api/v1/submissions/{first}/final", headers=world.alice.headers).status_code == 200
-    assert client.post(f"/api/v1/submissions/{second}/final", headers=world.bob.headers).status_code == 200
+    assert (
+        client.post(f"/api/v1/submissions/{first}/final", headers=world.alice.headers).status_code
+        == 200
+    )
+    assert (
+        client.post(f"/api/v1/submissions/{second}/final", headers=world.bob.headers).status_code
+        == 200
+    )
     rows = client.get("/api/v1/submissions", headers=world.alice.headers).json()["data"]
     assert {s["id"]: s["is_final"] for s in rows} == {first: False, second: True}
 
@@ -324,7 +375,12 @@ def test_rescore_makes_a_new_attempt_not_a_new_submission(client, world, session
     listing = client.get("/api/v1/submissions", headers=world.organizer.headers).json()
     assert listing["count"] == 1
     # still running: a second rescore is refused
-    assert client.post(f"/api/v1/submissions/{sub_id}/rescore", headers=world.organizer.headers).status_code == 409
+    assert (
+        client.post(
+            f"/api/v1/submissions/{sub_id}/rescore", headers=world.organizer.headers
+        ).status_code
+        == 409
+    )
 
 
 def test_disqualify_removes_from_leaderboard(client, world, session):
@@ -333,7 +389,8 @@ def test_disqualify_removes_from_leaderboard(client, world, session):
     board = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard").json()
     assert [r["submission_id"] for r in board["rows"]] == [sub_id]
     response = client.post(
-        f"/api/v1/submissions/{sub_id}/disqualify", json={"reason": "hard-coded outputs"},
+        f"/api/v1/submissions/{sub_id}/disqualify",
+        json={"reason": "hard-coded outputs"},
         headers=world.organizer.headers,
     )
     assert response.json()["disqualified"] is True
@@ -362,20 +419,30 @@ def test_quota_holds_under_concurrent_uploads(live_server, world, session, queue
     with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
         codes = list(pool.map(one, range(12)))
     assert sorted(codes) == [201] * 3 + [429] * 9
-    rows, total = crud.list_submissions(session, team_id=team.id, phase_id=None, status=None, limit=50, offset=0)
+    rows, total = crud.list_submissions(
+        session, team_id=team.id, phase_id=None, status=None, limit=50, offset=0
+    )
     assert total == 3
-    assert crud.quota_used(session, team_id=team.id, phase_id=world.phase_id, day=utcnow().date()) == 3
+    assert (
+        crud.quota_used(session, team_id=team.id, phase_id=world.phase_id, day=utcnow().date()) == 3
+    )
     assert queue.violations == []
 
 
 def test_system_failure_refund_allows_another_upload(client, world, session):
     ids = [upload(client, world.alice, world.phase_id).json()["id"] for _ in range(3)]
     assert upload(client, world.alice, world.phase_id).status_code == 429
-    crud.mark_failed(session, submission_id=ids[0], category="worker_lost", message="node died",
-                     system_error=True)
+    crud.mark_failed(
+        session,
+        submission_id=ids[0],
+        category="worker_lost",
+        message="node died",
+        system_error=True,
+    )
     assert upload(client, world.alice, world.phase_id).status_code == 201
-    crud.mark_failed(session, submission_id=ids[1], category="exception", message="bug",
-                     system_error=False)
+    crud.mark_failed(
+        session, submission_id=ids[1], category="exception", message="bug", system_error=False
+    )
     assert upload(client, world.alice, world.phase_id).status_code == 429
 
 

@@ -21,7 +21,9 @@ def test_my_team_shows_code_and_members(client, world):
 
 
 def test_join_and_create_team_before_submitting(client, world):
-    joined = client.post("/api/v1/teams/join", json={"join_code": "code-Team B"}, headers=world.bob.headers)
+    joined = client.post(
+        "/api/v1/teams/join", json={"join_code": "code-Team B"}, headers=world.bob.headers
+    )
     assert joined.status_code == 200 and joined.json()["name"] == "Team B"
     created = client.post("/api/v1/teams", json={"name": "Solo"}, headers=world.bob.headers)
     assert created.status_code == 201
@@ -30,8 +32,13 @@ def test_join_and_create_team_before_submitting(client, world):
 
 
 def test_team_change_refused_after_submitting(client, world):
-    client.post(f"/api/v1/phases/{world.phase_id}/submissions", headers=world.alice.headers,
-                files={"file": ("submission.py", VALID_SOURCE)})
-    response = client.post("/api/v1/teams/join", json={"join_code": "code-Team B"}, headers=world.alice.headers)
+    client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    )
+    response = client.post(
+        "/api/v1/teams/join", json={"join_code": "code-Team B"}, headers=world.alice.headers
+    )
     assert response.status_code == 409
     assert "already submitted" in response.json()["error"]["message"]

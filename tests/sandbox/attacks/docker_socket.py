@@ -4,8 +4,11 @@
 import os
 
 SOCKETS = [
-    "/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
-    "/var/run/containerd/containerd.sock", "/run/podman/podman.sock",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/podman/podman.sock",
 ]
 
 

@@ -5,8 +5,14 @@
 import os
 
 ALLOWED = {
-    "HOME", "TMPDIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONUNBUFFERED", "PATH",
-    "HOSTNAME", "LC_CTYPE",  # set by Python itself (PEP 538 locale coercion)
+    "HOME",
+    "TMPDIR",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "PYTHONUNBUFFERED",
+    "PATH",
+    "HOSTNAME",
+    "LC_CTYPE",  # set by Python itself (PEP 538 locale coercion)
 }
 
 

@@ -6,7 +6,9 @@ import os
 from safetensors import safe_open
 
 JOB_FILES = {"config.json", "model.json", "original.safetensors", "data.safetensors", "submission"}
-DATA_KEYS = {f"{split}_{part}" for split in ("retain", "forget", "val") for part in ("inputs", "targets")}
+DATA_KEYS = {
+    f"{split}_{part}" for split in ("retain", "forget", "val") for part in ("inputs", "targets")
+}
 SUSPICIOUS = ("test", "retrain", "reference", "score", "label", "logit", "secret")
 HARNESS = {"__init__.py", "errors.py", "models.py", "checkpoint.py", "protocol.py", "sandbox"}
 

@@ -4,8 +4,17 @@
 import os
 
 HOST_PATHS = [
-    "/work", "/var/lib/docker", "/etc/docker", "/root/.ssh", "/var/cache/unlearn-sandbox",
-    "/home", "/srv", "/data", "/tmp/unlearn-sandbox", "/var/run/postgresql", "/var/run/redis",
+    "/work",
+    "/var/lib/docker",
+    "/etc/docker",
+    "/root/.ssh",
+    "/var/cache/unlearn-sandbox",
+    "/home",
+    "/srv",
+    "/data",
+    "/tmp/unlearn-sandbox",
+    "/var/run/postgresql",
+    "/var/run/redis",
 ]
 
 

@@ -4,8 +4,16 @@
 import os
 
 EXPECTED_MOUNT_PREFIXES = (
-    "/proc", "/dev", "/sys", "/tmp", "/job", "/out", "/etc/resolv.conf", "/etc/hostname",
-    "/etc/hosts", "/usr/sbin/docker-init",  # --init bind-mounts the init binary
+    "/proc",
+    "/dev",
+    "/sys",
+    "/tmp",
+    "/job",
+    "/out",
+    "/etc/resolv.conf",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/usr/sbin/docker-init",  # --init bind-mounts the init binary
 )
 HOST_PROCESSES = ("dockerd", "containerd", "redis-server", "postgres", "celery", "pytest")
 

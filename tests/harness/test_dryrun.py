@@ -1,0 +1,94 @@
+"""End to end: `unlearn dry-run` on small phases, the reference cache, failures, ordering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.config import DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
+from harness.dryrun import dry_run
+from harness.sandbox.local import LocalRunner
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "starting_kit" / "examples"
+SMALL = ["--dataset", "digits", "--epochs", "3", "--replicas", "6"]
+
+
+def _invoke(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["dry-run", *args])
+    return result.exit_code, result.output
+
+
+def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: Path) -> None:
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    code, output = _invoke(
+        [str(EXAMPLES / "finetune.py"), *SMALL, *cache, "--out", str(tmp_path / "ft")]
+    )
+    assert code == 0, output
+    report = json.loads((tmp_path / "ft" / "report.json").read_text())
+    for key in ("forget_quality", "final_score", "noise_floor", "estimator", "replicas",
+                "epsilons", "accuracy", "efficiency"):
+        assert key in report
+    assert report["replicas"] == 6 and len(report["epsilons"]) == report["sizes"]["forget"]
+    assert report["reference"]["cached"] is False
+    for plot in ("epsilons.png", "worst_examples.png", "accuracies.png"):
+        assert (tmp_path / "ft" / plot).stat().st_size > 1000
+
+    code, output = _invoke(
+        [str(EXAMPLES / "do_nothing.py"), *SMALL, *cache, "--out", str(tmp_path / "dn")]
+    )
+    assert code == 0, output
+    again = json.loads((tmp_path / "dn" / "report.json").read_text())
+    assert again["reference"]["cached"] is True
+    assert again["reference"]["key"] == report["reference"]["key"]
+    assert again["forget_quality"] == 0.0, "a deterministic unlearner hits the spike guard"
+
+
+def test_cli_dry_run_of_a_crashing_submission_shows_its_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "def unlearning(net, retain_loader, forget_loader, val_loader):\n"
+        "    return 1 / 0\n"
+    )
+    code, output = _invoke(
+        [str(bad), *SMALL, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "o")]
+    )
+    assert code == 1
+    assert "ZeroDivisionError" in output and "bad.py" in output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["status"] == "failed" and report["error"]["category"] == "exception"
+    assert "1 / 0" in report["error"]["traceback"]
+
+
+def test_cli_dry_run_reports_a_missing_dataset_as_configuration_error(tmp_path: Path) -> None:
+    code, output = _invoke(
+        [str(EXAMPLES / "do_nothing.py"), "--dataset", "cifar10", "--data-path",
+         str(tmp_path / "nothing"), "--cache-dir", str(tmp_path / "c")]
+    )
+    assert code == 2 and "cifar-10-batches-py" in output
+
+
+@pytest.mark.slow
+def test_ordering_retrain_above_finetune_above_do_nothing(tmp_path: Path) -> None:
+    """On the embedded default, forget quality ranks the oracle first and doing nothing last."""
+    phase = PhaseConfig(
+        dataset=DatasetConfig("mnist1d"),
+        split=SplitConfig(forget_fraction=0.05),
+        recipe=TrainRecipe(),
+        replicas=16,
+    )
+    scores = {}
+    for name in ("do_nothing", "finetune", "retrain"):
+        report, *_ = dry_run(
+            EXAMPLES / f"{name}.py", phase, runner=LocalRunner(), cache_dir=tmp_path
+        )
+        scores[name] = report
+    f = {name: report["forget_quality"] for name, report in scores.items()}
+    assert f["do_nothing"] == 0.0
+    assert f["retrain"] > f["finetune"] > f["do_nothing"], f
+    assert scores["finetune"]["eligible"], scores["finetune"]["efficiency"]["message"]
+    assert not scores["retrain"]["eligible"]
+    assert "FAILS the efficiency gate" in scores["retrain"]["verdict"]

@@ -1,0 +1,134 @@
+"""The in-process runner follows the protocol: seeded, isolated copies, clear failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from harness.errors import BadOutput, SubmissionCrashed
+from harness.models import ModelSpec
+from harness.protocol import shuffled_loader
+from harness.sandbox.base import Job
+from harness.sandbox.local import LocalRunner
+from harness.train import init_state
+from harness.unlearn import efficiency_gate, validated_states
+
+SPEC = ModelSpec("mlp", num_classes=3, input_shape=(5,), hidden=(8,))
+
+NOISY_FINETUNE = """
+import random
+import numpy as np
+import torch
+
+def unlearning(net, retain_loader, forget_loader, val_loader):
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for inputs, targets in retain_loader:
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(net(inputs), targets).backward()
+        optimizer.step()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.01 * torch.randn_like(p) + random.random() + float(np.random.rand()))
+"""
+
+CRASHES = """
+def helper(net):
+    raise ValueError("boom in helper")
+
+def unlearning(net, retain_loader, forget_loader, val_loader):
+    helper(net)
+"""
+
+NAN_WEIGHTS = """
+import torch
+def unlearning(net, retain_loader, forget_loader, val_loader):
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+"""
+
+NEW_LAYER = """
+import torch
+def unlearning(net, retain_loader, forget_loader, val_loader):
+    net.append(torch.nn.Linear(3, 3))
+"""
+
+
+def _job(tmp_path: Path, source: str, seeds: list[int]) -> Job:
+    path = tmp_path / "submission.py"
+    path.write_text(source)
+    generator = torch.Generator().manual_seed(0)
+
+    def part(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randn(n, 5, generator=generator), torch.randint(0, 3, (n,), generator=generator)
+
+    return Job(
+        submission=path,
+        spec=SPEC,
+        original=init_state(SPEC, 0),
+        retain=part(40),
+        forget=part(10),
+        val=part(10),
+        seeds=seeds,
+        batch_size=8,
+    )
+
+
+def test_shuffled_loader_yields_the_default_loaders_batches() -> None:
+    x, y = torch.randn(50, 2), torch.arange(50)
+    plain = DataLoader(
+        TensorDataset(x, y), batch_size=8, shuffle=True,
+        generator=torch.Generator().manual_seed(3),
+    )
+    fast = shuffled_loader((x, y), batch_size=8, generator=torch.Generator().manual_seed(3))
+    for _ in range(2):
+        for (a, b), (c, d) in zip(plain, fast, strict=True):
+            assert torch.equal(a, c) and torch.equal(b, d)
+
+
+def test_local_runner_same_seed_same_weights_other_seed_other_weights(tmp_path: Path) -> None:
+    job = _job(tmp_path, NOISY_FINETUNE, [0, 1, 0])
+    original = {k: v.clone() for k, v in job.original.items()}
+    outcomes = LocalRunner().run(job)
+    states = validated_states(outcomes, job.original)
+    assert all(torch.equal(states[0][k], states[2][k]) for k in states[0])
+    assert not torch.equal(states[0]["1.weight"], states[1]["1.weight"])
+    assert all(torch.equal(job.original[k], original[k]) for k in original), "original changed"
+
+
+def test_local_runner_restores_the_thread_count(tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    LocalRunner().run(_job(tmp_path, NOISY_FINETUNE, [0]))
+    assert torch.get_num_threads() == before
+
+
+def test_crash_reports_the_submissions_own_frames(tmp_path: Path) -> None:
+    outcomes = LocalRunner().run(_job(tmp_path, CRASHES, [7]))
+    assert isinstance(outcomes[0].error, SubmissionCrashed)
+    assert "seed 7" in outcomes[0].error.message
+    assert "helper" in outcomes[0].log_excerpt and "boom in helper" in outcomes[0].log_excerpt
+    assert "harness/protocol.py" not in outcomes[0].log_excerpt
+    with pytest.raises(SubmissionCrashed):
+        validated_states(outcomes, init_state(SPEC, 0))
+
+
+@pytest.mark.parametrize(
+    ("source", "match"), [(NAN_WEIGHTS, "NaN"), (NEW_LAYER, "architecture changed")]
+)
+def test_unusable_weights_fail_with_a_clear_message(tmp_path: Path, source: str, match: str) -> None:
+    job = _job(tmp_path, source, [0])
+    outcomes = LocalRunner().run(job)
+    with pytest.raises(BadOutput, match=match):
+        validated_states(outcomes, job.original)
+
+
+def test_efficiency_gate_compares_the_median_run_with_one_retraining(tmp_path: Path) -> None:
+    outcomes = LocalRunner().run(_job(tmp_path, NOISY_FINETUNE, [0, 1, 2]))
+    for outcome, seconds in zip(outcomes, [1.0, 2.0, 9.0], strict=True):
+        outcome.seconds = seconds
+    passed = efficiency_gate(outcomes, retrain_seconds=10.0, max_fraction=0.2)
+    assert passed.passed and passed.fraction == pytest.approx(0.2)
+    failed = efficiency_gate(outcomes, retrain_seconds=9.0, max_fraction=0.2)
+    assert not failed.passed and "FAILS" in failed.message
