@@ -354,7 +354,9 @@ def write_outputs(results: dict[str, Any], *, out_dir: Path, headers: bool = Tru
         "",
         f"Machine: {results['machine']}, shared with other jobs; generated "
         f"{results['generated']}. Regenerate with `python -m starting_kit.make_baselines` "
-        "(the reference is trained once and cached; add `--replicas 16` for a quick look).",
+        "(the reference is trained once and cached). This table used "
+        f"`--replicas {results['replicas']}`; the default, 64, makes the calibrated column "
+        "readable and takes about an hour on an idle 2-core CPU.",
         "",
         *_table(results),
         "",
