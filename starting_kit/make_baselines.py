@@ -356,7 +356,7 @@ def write_outputs(results: dict[str, Any], *, out_dir: Path, headers: bool = Tru
         f"{results['generated']}. Regenerate with `python -m starting_kit.make_baselines` "
         "(the reference is trained once and cached). This table used "
         f"`--replicas {results['replicas']}`; the default, 64, makes the calibrated column "
-        "readable and takes about an hour on an idle 2-core CPU.",
+        "readable and takes several times longer.",
         "",
         *_table(results),
         "",
