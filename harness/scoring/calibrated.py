@@ -24,6 +24,12 @@ that the test certifies with high confidence. Per forget example:
 6. Do this for both roles of the halves and for ``n_splits`` random splits; report the
    median.
 
+A point mass against a spread distribution is the one case no finite audit needs: the
+test ``conf == c`` has FPR 0 and FNR 0 in the population, whatever N, so such an example
+gets the cap (the competition's spike guard, with its 1% range ratio). This is what makes a
+deterministic unlearner score 0 at small N too, where the binomial bounds alone could
+certify little.
+
 Because the audit never sees the data that chose the test, a perfect unlearner gets
 epsilon 0 on most examples (F about 0.99 at every N, against about 0.2 for the competition
 rule, whose maximum over 10^5 thresholds on the same data is driven by small-count tails).
@@ -38,6 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from harness.scoring.neurips2023 import EPSILON_CAP, SPIKE_RATIO
 
 __all__ = [
     "CalibratedConfig",
@@ -198,4 +206,7 @@ def calibrated_epsilons(
             ).sum(axis=1)
             estimates.append(table[flagged_first * (half + 1) + flagged_second])
     median: np.ndarray = np.median(np.stack(estimates), axis=0)
-    return median
+    ranges = np.stack([np.ptp(unlearned, axis=0), np.ptp(retrained, axis=0)])
+    largest, smallest = ranges.max(axis=0), ranges.min(axis=0)
+    spiked = (largest > 0) & (smallest < SPIKE_RATIO * largest)
+    return np.where(spiked, EPSILON_CAP, median)

@@ -261,7 +261,8 @@ def test_single_thresholds_are_torch_float32_linspace_bit_for_bit() -> None:
         )
 
 
-SCORER_MODULES = ("score", "confidence", "attacks", "cli", "cli_score", "scoring")
+# The scorer library and its command; `harness.cli` registers every command, torch ones too.
+SCORER_MODULES = ("score", "confidence", "attacks", "cli_score", "scoring")
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -111,6 +111,21 @@ def test_separable_and_deterministic_unlearners_score_near_zero(name: str, seed:
         assert result.forget_quality <= 1 / 16  # the last buckets at N = 64
 
 
+@pytest.mark.parametrize("name", ESTIMATOR_NAMES)
+@settings(max_examples=6, deadline=None)
+@given(seed=seeds, n_models=st.sampled_from([8, 16, 32]))
+def test_deterministic_unlearner_scores_zero_at_small_n(
+    name: str, seed: int, n_models: int
+) -> None:
+    # Few models give wide binomial bounds, yet identical runs must still score nothing.
+    rng = np.random.default_rng(seed)
+    retrained = rng.normal(size=(n_models, 5))
+    deterministic = np.broadcast_to(np.median(retrained, axis=0), retrained.shape)
+    result = forget_quality(deterministic, retrained, estimator=name, seed=seed)
+    assert result.forget_quality == 0.0
+    np.testing.assert_array_equal(result.epsilons, EPSILON_CAP)
+
+
 @FEW
 @given(seed=seeds, n_models=st.integers(8, 64), ratio=st.floats(0, 0.0099))
 def test_neurips2023_spike_guard_caps_a_peaky_side(seed: int, n_models: int, ratio: float) -> None:
