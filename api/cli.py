@@ -31,9 +31,9 @@ def serve(
     import uvicorn
 
     from api import db
-    from api.config import Settings
+    from worker.config import PipelineSettings
 
-    settings = Settings()
+    settings = PipelineSettings()
     logging.basicConfig(level=log_level.upper())
     # Migrate once here, not in each uvicorn worker process.
     db.upgrade_to_head(settings.resolved_database_url)
@@ -53,10 +53,12 @@ def serve(
 
 
 def _app_without_migrations():  # type: ignore[no-untyped-def]
-    from api.config import Settings
-    from api.main import create_app
+    # The server wired to the pipeline (Celery queue, shared artifact store); with no broker
+    # configured its queue is the embedded SQLite broker that `unlearn worker` reads.
+    from worker.config import PipelineSettings
+    from worker.server import create_app
 
-    return create_app(Settings(run_migrations_on_start=False))
+    return create_app(PipelineSettings(run_migrations_on_start=False))
 
 
 @admin_app.command("create-organizer")

@@ -6,7 +6,8 @@ Each command lives beside the code it drives and is only registered here:
     unlearn score --unlearned U.npy   harness/cli_score.py    score confidence matrices
     unlearn serve                     api/cli.py              the competition server
     unlearn admin create-organizer    api/cli.py              bootstrap the first organizer
-    unlearn worker / beat             worker/cli.py           Celery evaluation workers
+    unlearn worker / beat / prepare-phase
+                                      worker/cli.py           Celery evaluation workers
     unlearn login / submit / status / leaderboard
                                       harness/cli_participant.py   a participant's client
 """
@@ -19,7 +20,7 @@ from api.cli import admin_app, serve
 from harness.cli_dryrun import dry_run
 from harness.cli_participant import leaderboard, login, status, submit
 from harness.cli_score import score
-from worker.cli import beat, worker
+from worker.cli import beat, prepare_phase, worker
 
 __all__ = ["app"]
 
@@ -37,6 +38,7 @@ app.command("serve")(serve)
 app.add_typer(admin_app, name="admin")
 app.command("worker")(worker)
 app.command("beat")(beat)
+app.command("prepare-phase")(prepare_phase)
 app.command("login")(login)
 app.command("submit")(submit)
 app.command("status")(status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+import worker.models  # noqa: F401  (the pipeline's tables share this metadata)
 from api.db import make_engine
 from api.models import Base
 
