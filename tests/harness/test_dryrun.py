@@ -14,7 +14,7 @@ from harness.dryrun import dry_run
 from harness.sandbox.local import LocalRunner
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "starting_kit" / "examples"
-SMALL = ["--dataset", "digits", "--epochs", "3", "--replicas", "6"]
+SMALL = ["--dataset", "digits", "--epochs", "3", "--replicas", "8"]
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
