@@ -187,7 +187,9 @@ class PhaseConfig:
                 raw["split"] = SplitConfig(**raw["split"])
             if "recipe" in raw:
                 recipe = raw["recipe"]
-                raw["recipe"] = RECIPES[recipe] if isinstance(recipe, str) else TrainRecipe(**recipe)
+                raw["recipe"] = (
+                    RECIPES[recipe] if isinstance(recipe, str) else TrainRecipe(**recipe)
+                )
             if "hidden" in raw:
                 raw["hidden"] = tuple(int(h) for h in raw["hidden"])
             return cls(**raw)

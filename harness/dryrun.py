@@ -28,9 +28,9 @@ from harness.data import Splits, load_dataset, make_splits
 from harness.evaluate import Evaluation, evaluate_states
 from harness.models import ModelSpec
 from harness.reference import Reference, cached_noise_floor, model_spec_for, prepare_reference
-from harness.sandbox.base import RunOutcome, Runner
-from harness.score import ScoreReport, score_submission
 from harness.report import build_report
+from harness.sandbox.base import Runner, RunOutcome
+from harness.score import ScoreReport, score_submission
 from harness.unlearn import (
     build_job,
     efficiency_gate,

@@ -23,7 +23,7 @@ from harness.checkpoint import validate_state
 from harness.data import Splits
 from harness.errors import BadOutput, SubmissionError
 from harness.models import ModelSpec
-from harness.sandbox.base import Job, RunOutcome, Runner, SeedProgress
+from harness.sandbox.base import Job, Runner, RunOutcome, SeedProgress
 
 __all__ = [
     "Efficiency",

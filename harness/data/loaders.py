@@ -124,7 +124,9 @@ def _folder(config: DatasetConfig) -> LabelledData:
             x = np.asarray(arrays["x"])
             y = np.asarray(arrays["y"]).astype(np.int64)
             groups = np.asarray(arrays["groups"]).astype(np.int64) if "groups" in arrays else None
-            test_mask = np.asarray(arrays["test_mask"]).astype(bool) if "test_mask" in arrays else None
+            test_mask = (
+                np.asarray(arrays["test_mask"]).astype(bool) if "test_mask" in arrays else None
+            )
         x = _images_to_float(x) if x.ndim >= 3 else x.astype(np.float32)
     elif (root / "labels.csv").is_file():
         x, y, groups = _read_image_folder(root)
@@ -160,7 +162,9 @@ def _read_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray |
             groups.append(int(row["group"]))
     shapes = {image.shape for image in images}
     if len(shapes) != 1:
-        raise ConfigError(f"images in {root} have different sizes {sorted(shapes)[:3]}; resize them")
+        raise ConfigError(
+            f"images in {root} have different sizes {sorted(shapes)[:3]}; resize them"
+        )
     if groups and len(groups) != len(labels):
         raise ConfigError("labels.csv: give a group for every image or for none")
     x = _images_to_float(np.stack(images), channels_last=True)
@@ -201,7 +205,10 @@ def load_dataset(config: DatasetConfig, *, cache_dir: Path | None = None) -> Lab
             cached.parent.mkdir(parents=True, exist_ok=True)
             temporary = cached.with_suffix(".tmp.npz")
             np.savez(
-                temporary, x=data.x, y=data.y, num_classes=data.num_classes,
+                temporary,
+                x=data.x,
+                y=data.y,
+                num_classes=data.num_classes,
                 test_mask=data.test_mask,
             )
             temporary.replace(cached)

@@ -19,7 +19,7 @@ import torch
 from harness.errors import SubmissionError, TimeLimitExceeded
 from harness.models import build_model
 from harness.protocol import load_submission, make_loaders, run_once
-from harness.sandbox.base import Job, RunOutcome, Runner, SeedProgress
+from harness.sandbox.base import Job, Runner, RunOutcome, SeedProgress
 
 __all__ = ["LocalRunner"]
 

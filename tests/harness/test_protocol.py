@@ -62,7 +62,9 @@ def _job(tmp_path: Path, source: str, seeds: list[int]) -> Job:
     generator = torch.Generator().manual_seed(0)
 
     def part(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.randn(n, 5, generator=generator), torch.randint(0, 3, (n,), generator=generator)
+        return torch.randn(n, 5, generator=generator), torch.randint(
+            0, 3, (n,), generator=generator
+        )
 
     return Job(
         submission=path,
@@ -79,7 +81,9 @@ def _job(tmp_path: Path, source: str, seeds: list[int]) -> Job:
 def test_shuffled_loader_yields_the_default_loaders_batches() -> None:
     x, y = torch.randn(50, 2), torch.arange(50)
     plain = DataLoader(
-        TensorDataset(x, y), batch_size=8, shuffle=True,
+        TensorDataset(x, y),
+        batch_size=8,
+        shuffle=True,
         generator=torch.Generator().manual_seed(3),
     )
     fast = shuffled_loader((x, y), batch_size=8, generator=torch.Generator().manual_seed(3))
@@ -117,7 +121,9 @@ def test_crash_reports_the_submissions_own_frames(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("source", "match"), [(NAN_WEIGHTS, "NaN"), (NEW_LAYER, "architecture changed")]
 )
-def test_unusable_weights_fail_with_a_clear_message(tmp_path: Path, source: str, match: str) -> None:
+def test_unusable_weights_fail_with_a_clear_message(
+    tmp_path: Path, source: str, match: str
+) -> None:
     job = _job(tmp_path, source, [0])
     outcomes = LocalRunner().run(job)
     with pytest.raises(BadOutput, match=match):
