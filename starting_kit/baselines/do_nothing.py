@@ -11,8 +11,8 @@ a single spike. The competition's scorer treats a spike as a perfect attack (eps
 it can certify, which earns few points at 64 runs or more but many at small N. Utility is
 the original model's, usually above the retrained models', which cannot lift F = 0.
 
-Measured on the embedded default: calibrated F 0.796, score 0.819;
-neurips2023 F 0.000, score 0.000; efficiency 0.00 (16 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.000, score 0.000;
+neurips2023 F 0.000, score 0.000; efficiency 0.00 (32 runs; starting_kit/BASELINES.md).
 """
 
 import torch
