@@ -23,11 +23,11 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from harness.config import PhaseConfig, stable_hash
 from harness.data import LabelledData, Splits
 from harness.evaluate import Evaluation, evaluate_states
 from harness.models import ModelSpec
+from harness.score import get_estimator
 from harness.score import noise_floor as estimator_noise_floor
 from harness.train import TrainData, train_model, train_replicas
 
@@ -235,8 +236,14 @@ def prepare_reference(
     )
 
 
-def cached_noise_floor(reference: Reference, *, estimator: str, seed: int = 0) -> float:
-    """The estimator's noise floor on this reference (retrained vs retrained), cached."""
+def cached_noise_floor(reference: Reference, *, estimator: str, seed: int = 0) -> float | None:
+    """The estimator's noise floor on this reference (retrained vs retrained), cached.
+
+    None when the reference is too small to split into two halves the estimator can score.
+    """
+    n_models = reference.evaluation.forget_confs.shape[0]
+    if n_models // 2 < get_estimator(estimator).min_models:
+        return None
     path = reference.directory / "noise_floor.json"
     floors: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
     name = f"{estimator}:{seed}"

@@ -134,7 +134,12 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("estimator", str(report["estimator"])),
         ("replicas per side", str(report["replicas"])),
         ("forget quality F", f"{report['forget_quality']:.4f}{ci_text}"),
-        ("noise floor (retrained vs retrained)", f"{report['noise_floor']:.4f}"),
+        (
+            "noise floor (retrained vs retrained)",
+            "too few replicas to measure"
+            if report["noise_floor"] is None
+            else f"{report['noise_floor']:.4f}",
+        ),
         ("final score", f"{report['final_score']:.4f}"),
         ("retain acc unlearned / retrained", f"{pct(acc['unlearned']['retain'])} / "
          f"{pct(acc['retrained']['retain'])}"),

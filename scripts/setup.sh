@@ -30,7 +30,8 @@ if [[ ! -x .venv/bin/python ]]; then
     python3 -m venv .venv
 fi
 echo "setup: pip install -e .[test] (torch comes from this machine's disk)"
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 if (( with_services )); then
     for script in start_docker start_redis start_postgres build_sandbox_image; do

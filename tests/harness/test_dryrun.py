@@ -34,6 +34,7 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
         assert key in report
     assert report["replicas"] == 6 and len(report["epsilons"]) == report["sizes"]["forget"]
     assert report["reference"]["cached"] is False
+    assert report["noise_floor"] is None, "6 replicas cannot be split into two halves of 4"
     for plot in ("epsilons.png", "worst_examples.png", "accuracies.png"):
         assert (tmp_path / "ft" / plot).stat().st_size > 1000
 

@@ -64,7 +64,7 @@ def test_stacked_replicas_equal_models_trained_alone(data: TrainData, recipe: Tr
 
 
 def test_training_learns_the_task(data: TrainData) -> None:
-    (state,) = train_replicas(SPEC, TrainRecipe(epochs=30, batch_size=32), data, seeds=[0])
+    (state,) = train_replicas(SPEC, TrainRecipe(epochs=30, lr=1e-2, batch_size=32), data, seeds=[0])
     model = build_model(SPEC)
     model.load_state_dict(state)
     accuracy = (model(data.x).argmax(1) == data.y).float().mean().item()

@@ -1,0 +1,128 @@
+"""FastAPI dependencies, exported as `Annotated` aliases so route signatures read as prose.
+
+`SessionDep`, `SettingsDep`, `StoreDep`, `QueueDep` come from `app.state` (set by
+`create_app`). Authentication accepts `Authorization: Bearer <token>` (API clients) or the
+`unlearn_session` cookie (browsers). `CurrentUser` demands a login (401), `Organizer` the
+organizer role (403). `VisibleSubmission` is get-or-404 plus ownership in one place: a
+participant asking for another team's submission gets 404, so existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy.orm import Session
+
+from api import crud
+from api.config import Settings
+from api.errors import APIError
+from api.leaderboard import LeaderboardCache
+from api.models import Submission, User
+from api.queue import EvaluationQueue
+from api.storage import ArtifactStore
+
+SESSION_COOKIE = "unlearn_session"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_store(request: Request) -> ArtifactStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def get_queue(request: Request) -> EvaluationQueue:
+    return request.app.state.queue  # type: ignore[no-any-return]
+
+
+def get_leaderboard_cache(request: Request) -> LeaderboardCache:
+    return request.app.state.leaderboard_cache  # type: ignore[no-any-return]
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[ArtifactStore, Depends(get_store)]
+QueueDep = Annotated[EvaluationQueue, Depends(get_queue)]
+LeaderboardCacheDep = Annotated[LeaderboardCache, Depends(get_leaderboard_cache)]
+
+
+def request_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def get_optional_user(request: Request, session: SessionDep) -> User | None:
+    token = request_token(request)
+    if not token or len(token) > 200:
+        return None
+    return crud.user_for_token(session, token)
+
+
+def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    if user is None:
+        raise APIError(
+            401,
+            "log in first: send `Authorization: Bearer <token>` (POST /api/v1/auth/login)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+def get_organizer(user: Annotated[User, Depends(get_current_user)]) -> User:
+    if not user.is_organizer:
+        raise APIError(403, "this action is reserved for organizers")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+Organizer = Annotated[User, Depends(get_organizer)]
+
+
+def can_see_submission(user: User, submission: Submission) -> bool:
+    return user.is_organizer or (user.team_id is not None and user.team_id == submission.team_id)
+
+
+def get_visible_submission(
+    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    user: CurrentUser,
+) -> Submission:
+    submission = session.get(Submission, submission_id)
+    if submission is None or not can_see_submission(user, submission):
+        raise APIError(404, f"submission {submission_id} not found")
+    return submission
+
+
+VisibleSubmission = Annotated[Submission, Depends(get_visible_submission)]
+
+
+@dataclass(frozen=True)
+class Pagination:
+    limit: int
+    offset: int
+
+
+def get_pagination(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1, le=500, description="page size")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Pagination:
+    settings: Settings = request.app.state.settings
+    size = limit or settings.default_page_size
+    return Pagination(limit=min(size, settings.max_page_size), offset=offset)
+
+
+PaginationDep = Annotated[Pagination, Depends(get_pagination)]

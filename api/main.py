@@ -1,0 +1,107 @@
+"""`create_app(settings, queue=...)`: the FastAPI application with its database and routes.
+
+Builds the engine and session factory, the artifact store, the evaluation queue (default:
+`DatabaseQueue`), the leaderboard cache and the rate limiter, and keeps them on `app.state`
+for the dependencies in `deps.py`. Runs the Alembic migrations at start-up unless
+`settings.run_migrations_on_start` is off. JSON API under `/api/v1`, web pages at `/`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import db, routes
+from api.config import Settings
+from api.deps import SESSION_COOKIE
+from api.errors import error_response, install_error_handlers
+from api.leaderboard import LeaderboardCache
+from api.pages import STATIC_DIR
+from api.pages import router as pages_router
+from api.queue import DatabaseQueue, EvaluationQueue
+from api.ratelimit import RateLimiter
+from api.storage import ArtifactStore
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def create_app(
+    settings: Settings | None = None, *, queue: EvaluationQueue | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    url = settings.resolved_database_url
+    engine = db.make_engine(url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.run_migrations_on_start:
+            db.upgrade_to_head(url)
+        yield
+
+    app = FastAPI(
+        title="Unlearning challenge server",
+        version="1.0.0",
+        summary="Submissions, phases, leaderboards and organizer controls.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.store = ArtifactStore(settings.resolved_artifacts_dir)
+    app.state.queue = queue or DatabaseQueue()
+    app.state.leaderboard_cache = LeaderboardCache(settings.leaderboard_cache_seconds)
+    app.state.rate_limiter = RateLimiter(
+        enabled=settings.rate_limit_enabled,
+        limits_by_scope={"login": settings.login_rate_limit, "upload": settings.upload_rate_limit},
+    )
+
+    install_error_handlers(app)
+    app.add_middleware(SameOriginForCookies)
+    for module in (
+        routes.auth,
+        routes.teams,
+        routes.phases,
+        routes.submissions,
+        routes.leaderboard,
+        routes.admin,
+    ):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(pages_router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+class SameOriginForCookies:
+    """Refuse cross-site state changes made with the session cookie (CSRF defence in depth
+    on top of SameSite=Lax). Bearer-token requests are not affected. Pure ASGI, so reads
+    pay nothing for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+            connection = HTTPConnection(scope)
+            headers = connection.headers
+            if SESSION_COOKIE in connection.cookies and "authorization" not in headers:
+                origin = headers.get("origin") or headers.get("referer")
+                if origin and urlsplit(origin).netloc != headers.get("host", ""):
+                    response = error_response(403, "forbidden", "cross-site request refused")
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

@@ -1,0 +1,324 @@
+"""Submissions: upload (quota, validation, store, enqueue), read, cancel, choose final, and
+the organizer's rescore and disqualify.
+
+Upload order matters and is the contract with the workers: validate -> charge quota, store
+the code and commit the row as `queued` (one transaction) -> `queue.enqueue(id)`. A failing
+enqueue is logged, not reported as an error: the committed `queued` row is the durable
+record and a reconciler re-enqueues it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import PurePosixPath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+
+from api import crud
+from api.deps import (
+    CurrentUser,
+    Organizer,
+    PaginationDep,
+    QueueDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    VisibleSubmission,
+)
+from api.errors import ERROR_RESPONSES, APIError
+from api.models import Submission, SubmissionStatus, User, utcnow
+from api.queue import EvaluationQueue
+from api.ratelimit import rate_limited
+from api.schemas import (
+    DisqualifyRequest,
+    ErrorDetail,
+    LogsPublic,
+    Page,
+    ResultPublic,
+    SubmissionEventPublic,
+    SubmissionPublic,
+    ValidationReport,
+)
+from api.storage import ArtifactStore
+from api.upload import UploadLimits, UploadRejected, validate_upload
+from api.visibility import can_see_logs, submission_view, visible_splits
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["submissions"], responses=ERROR_RESPONSES)
+PhaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+UploadFileDep = Annotated[UploadFile, File(description="a .py file or a .zip with submission.py")]
+
+
+def _limits(settings: SettingsDep) -> UploadLimits:
+    return UploadLimits(
+        max_upload_bytes=settings.max_upload_bytes,
+        max_unzipped_bytes=settings.max_unzipped_bytes,
+        max_zip_members=settings.max_zip_members,
+        max_compression_ratio=settings.max_compression_ratio,
+    )
+
+
+def read_upload(request: Request, file: UploadFile, settings: SettingsDep) -> bytes:
+    """The uploaded bytes, refusing early (413) what is over the size limit."""
+    declared = request.headers.get("content-length")
+    # The multipart envelope adds a little; the exact check is on the file's bytes below.
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
+        raise APIError(413, f"upload is over the limit of {settings.max_upload_bytes} bytes")
+    data = file.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise APIError(413, f"upload is over the limit of {settings.max_upload_bytes} bytes")
+    return data
+
+
+def submit(
+    *,
+    session: SessionDep,
+    store: ArtifactStore,
+    queue: EvaluationQueue,
+    user: User,
+    phase_id: int,
+    filename: str,
+    data: bytes,
+    limits: UploadLimits,
+) -> Submission:
+    """Validate, persist, then enqueue; shared by the JSON route and the upload page."""
+    phase = crud.get_phase(session, phase_id)
+    upload = validate_upload(filename, data, limits)
+    submission = crud.create_submission(
+        session, store, phase=phase, user=user, filename=filename, upload=upload, data=data
+    )
+    try:
+        queue.enqueue(submission.id)
+    except Exception:
+        logger.exception(
+            "enqueue of submission %d failed; the reconciler will retry", submission.id
+        )
+    return submission
+
+
+@router.post(
+    "/phases/{phase_id}/submissions",
+    response_model=SubmissionPublic,
+    status_code=201,
+    dependencies=[Depends(rate_limited("upload"))],
+)
+def upload_submission(
+    phase_id: PhaseId,
+    request: Request,
+    file: UploadFileDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    queue: QueueDep,
+    user: CurrentUser,
+) -> SubmissionPublic:
+    """Upload a `.py` file or a `.zip` with `submission.py`; spends one of today's quota."""
+    if user.is_organizer:
+        raise APIError(403, "organizers do not submit; use a participant account")
+    data = read_upload(request, file, settings)
+    submission = submit(
+        session=session,
+        store=store,
+        queue=queue,
+        user=user,
+        phase_id=phase_id,
+        filename=file.filename or "submission.py",
+        data=data,
+        limits=_limits(settings),
+    )
+    return submission_view(submission, user, utcnow())
+
+
+@router.post(
+    "/submissions/validate",
+    response_model=ValidationReport,
+    dependencies=[Depends(rate_limited("upload"))],
+)
+def validate_only(
+    request: Request, file: UploadFileDep, settings: SettingsDep, _user: CurrentUser
+) -> ValidationReport:
+    """Run the static checks only: no quota spent, nothing stored."""
+    data = read_upload(request, file, settings)
+    try:
+        upload = validate_upload(file.filename or "submission.py", data, _limits(settings))
+    except UploadRejected as exc:
+        return ValidationReport(
+            valid=False,
+            problems=[
+                ErrorDetail(message=p.message, file=p.file, line=p.line, column=p.column)
+                for p in exc.problems
+            ],
+        )
+    return ValidationReport(valid=True, kind=upload.kind, sha256=upload.sha256)
+
+
+@router.get("/submissions", response_model=Page[SubmissionPublic])
+def list_submissions(
+    session: SessionDep,
+    user: CurrentUser,
+    page: PaginationDep,
+    phase_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    status: SubmissionStatus | None = None,
+    team_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="organizers only; others see their team")
+    ] = None,
+) -> Page[SubmissionPublic]:
+    """Your team's submissions, newest first (organizers: every team's, or `team_id`'s)."""
+    if not user.is_organizer:
+        if user.team_id is None:
+            return Page(data=[], count=0, limit=page.limit, offset=page.offset)
+        team_id = user.team_id
+    rows, total = crud.list_submissions(
+        session,
+        team_id=team_id,
+        phase_id=phase_id,
+        status=status,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    now = utcnow()
+    return Page(
+        data=[submission_view(s, user, now) for s in rows],
+        count=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
+def read_submission(submission: VisibleSubmission, user: CurrentUser) -> SubmissionPublic:
+    return submission_view(submission, user, utcnow())
+
+
+@router.get("/submissions/{submission_id}/events", response_model=list[SubmissionEventPublic])
+def read_events(submission: VisibleSubmission) -> list[SubmissionEventPublic]:
+    """Every status transition with its time, oldest first."""
+    return [SubmissionEventPublic.model_validate(e) for e in submission.events]
+
+
+@router.get(
+    "/submissions/{submission_id}/code",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_code(submission: VisibleSubmission, store: StoreDep) -> Response:
+    """The uploaded file, byte for byte."""
+    data = store.get_bytes(submission.code_key)
+    name = f"submission-{submission.id}.{submission.kind}"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/submissions/{submission_id}/logs", response_model=LogsPublic)
+def read_logs(submission: VisibleSubmission, store: StoreDep, user: CurrentUser) -> LogsPublic:
+    shown = can_see_logs(user, submission.phase)
+    text = ""
+    if shown and submission.logs_key and store.exists(submission.logs_key):
+        text = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
+    return LogsPublic(
+        submission_id=submission.id,
+        shown=shown,
+        text=text,
+        failure_category=submission.failure_category,
+    )
+
+
+@router.get("/submissions/{submission_id}/results", response_model=list[ResultPublic])
+def read_results(
+    submission: VisibleSubmission, session: SessionDep, user: CurrentUser
+) -> list[ResultPublic]:
+    """Scores and full reports of the newest attempt per split you may see."""
+    splits = visible_splits(user, submission.phase, utcnow())
+    return [
+        ResultPublic(
+            split=r.split,  # type: ignore[arg-type]
+            attempt=r.attempt,
+            estimator=r.estimator,
+            score=r.score,
+            ci_low=r.ci_low,
+            ci_high=r.ci_high,
+            forget_quality=r.forget_quality,
+            noise_floor=r.noise_floor,
+            report=r.report,
+            plots=[PurePosixPath(k).name for k in r.plot_keys],
+            created_at=r.created_at,
+        )
+        for r in crud.results_for(session, submission_id=submission.id, splits=splits)
+    ]
+
+
+@router.get(
+    "/submissions/{submission_id}/artifacts/{name}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def read_artifact(
+    name: Annotated[str, Path(max_length=200)],
+    submission: VisibleSubmission,
+    session: SessionDep,
+    store: StoreDep,
+    user: CurrentUser,
+) -> Response:
+    """A plot of a visible report, by the name listed in `plots`."""
+    splits = visible_splits(user, submission.phase, utcnow())
+    for result in crud.results_for(session, submission_id=submission.id, splits=splits):
+        for key in result.plot_keys:
+            if PurePosixPath(key).name == name and store.exists(key):
+                media = "image/png" if name.endswith(".png") else "application/octet-stream"
+                return Response(store.get_bytes(key), media_type=media)
+    raise APIError(404, f"no artifact {name!r} in this submission's visible reports")
+
+
+@router.post("/submissions/{submission_id}/cancel", response_model=SubmissionPublic)
+def cancel(
+    submission: VisibleSubmission, session: SessionDep, user: CurrentUser
+) -> SubmissionPublic:
+    """Cancel; refunded if the evaluation had not started."""
+    updated = crud.cancel_submission(session, submission_id=submission.id)
+    return submission_view(updated, user, utcnow())
+
+
+@router.post("/submissions/{submission_id}/final", response_model=SubmissionPublic)
+def select_final(
+    submission: VisibleSubmission, session: SessionDep, user: CurrentUser
+) -> SubmissionPublic:
+    """Choose this submission for your team's private-leaderboard row (default: best public)."""
+    if user.is_organizer:
+        raise APIError(403, "final submissions are chosen by the team")
+    updated = crud.select_final(session, submission_id=submission.id)
+    return submission_view(updated, user, utcnow())
+
+
+@router.post("/submissions/{submission_id}/rescore", response_model=SubmissionPublic)
+def rescore(
+    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    queue: QueueDep,
+    organizer: Organizer,
+) -> SubmissionPublic:
+    """Organizers: evaluate again as a new attempt of the same submission."""
+    submission = crud.rescore(session, submission_id=submission_id)
+    try:
+        queue.enqueue(submission.id)
+    except Exception:
+        logger.exception("enqueue of rescore %d failed; the reconciler will retry", submission.id)
+    return submission_view(submission, organizer, utcnow())
+
+
+@router.post("/submissions/{submission_id}/disqualify", response_model=SubmissionPublic)
+def disqualify(
+    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    body: DisqualifyRequest,
+    request: Request,
+    session: SessionDep,
+    organizer: Organizer,
+) -> SubmissionPublic:
+    """Organizers: remove a submission from every leaderboard (recorded with the reason)."""
+    submission = crud.disqualify(session, submission_id=submission_id, reason=body.reason)
+    request.app.state.leaderboard_cache.invalidate()
+    return submission_view(submission, organizer, utcnow())

@@ -1,0 +1,27 @@
+# The competition server, and the image beat and Flower run from too.
+#
+# Production (a registry is reachable), from the repository root:
+#   docker build -f docker/api.Dockerfile -t unlearn-api .
+# Offline (this machine, CI): scripts/build_images.sh builds this same file FROM a local
+# base whose /opt/venv already holds every pinned wheel, with PIP_ARGS="--no-index --no-deps".
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+ARG PIP_ARGS=""
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 UNLEARN_DATA_DIR=/srv/unlearn/data
+WORKDIR /opt/unlearn
+COPY pyproject.toml README.md ./
+COPY harness/ harness/
+COPY api/ api/
+COPY worker/ worker/
+RUN set -eu; \
+    [ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv; \
+    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_ARGS} . ; \
+    useradd --system --uid 10001 --home-dir /srv/unlearn unlearn 2>/dev/null || true; \
+    mkdir -p /srv/unlearn/data /srv/unlearn/artifacts && chown -R 10001 /srv/unlearn
+
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=12 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/docs', timeout=4)"]
+CMD ["python", "-m", "uvicorn", "--factory", "worker.server:create_app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,482 @@
+"""DockerRunner: run a `Job` in a locked-down container and keep only weights it can validate.
+
+Steps of `run()`, all on the trusted side:
+  1. prepare: write the job folder (`job.py`), mounted read-only at /job, and an empty
+     size-capped output folder (a host tmpfs) mounted at /out;
+  2. execute: `docker create` with every hardening flag (`docker_client.hardening_flags`),
+     start, wait until the wall-clock deadline (start-up budget + per-seed limit x seeds),
+     then stop (SIGTERM, SIGKILL after a grace) and read the exit state and a capped log;
+  3. collect: for each expected seed, read `seed-<seed>.safetensors` without following links,
+     bounded in size, safetensors only, validated against the original architecture; a seed
+     without valid weights fails with the most specific error (timeout, out of memory, the
+     runner's own wording of an exception, invalid output);
+  4. clean up: remove the container, unmount and delete the job folder, always.
+
+Before the first job, `self_check()` runs a probe container with the same flags and refuses
+to go on (ConfigError) unless confinement is in force. `reap_orphans()` removes containers
+left behind by a worker that died (they carry the `unlearn.sandbox` label).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from harness.checkpoint import MAX_WEIGHTS_BYTES, load_weights, validate_state
+from harness.errors import (
+    BadOutput,
+    ConfigError,
+    InvalidSubmission,
+    OutOfMemory,
+    SubmissionCrashed,
+    SubmissionError,
+    TimeLimitExceeded,
+)
+from harness.sandbox import docker_client as dc
+from harness.sandbox.base import Job, Runner, RunOutcome, SeedProgress
+from harness.sandbox.docker_client import SandboxSettings
+from harness.sandbox.job import (
+    JobConfig,
+    SeedStatus,
+    read_status,
+    weights_file_name,
+    write_job_folder,
+)
+
+__all__ = ["DockerRunner", "SandboxSettings", "reap_orphans"]
+
+logger = logging.getLogger(__name__)
+
+RUNNER_COMMAND = ("/job", "/out")
+PYTHON = "/opt/venv/bin/python"
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+# Categories the in-container status file may claim. Timeout and out-of-memory are decided
+# from outside only, so a forged status cannot claim them.
+CLAIMABLE = {
+    "exception": SubmissionCrashed,
+    "invalid_submission": InvalidSubmission,
+    "invalid_output": BadOutput,
+}
+
+
+# Settings whose confinement a probe has verified in this process: one probe per settings.
+_CHECKED: set[SandboxSettings] = set()
+
+
+def _default_work_dir() -> Path:
+    return Path(tempfile.gettempdir()) / "unlearn-sandbox"
+
+
+def _weights_limit(original: dict[str, torch.Tensor]) -> int:
+    """Largest acceptable weights file: the original's payload plus header room."""
+    payload = sum(t.numel() * t.element_size() for t in original.values())
+    return min(MAX_WEIGHTS_BYTES, int(payload * 1.05) + 64 * 1024 * len(original) + (1 << 20))
+
+
+class DockerRunner(Runner):
+    """Runs jobs in the sandbox image under `settings`; see the module docstring."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        *,
+        work_dir: Path | None = None,
+        require_confinement: bool = True,
+    ) -> None:
+        self.settings = settings or SandboxSettings()
+        self.work_dir = Path(work_dir) if work_dir else _default_work_dir()
+        # False only for the attack suite's control run, which must show escapes.
+        self.require_confinement = require_confinement
+        self._image_id: str | None = None
+
+    # ---- facts and checks -------------------------------------------------------------
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "runner": self.name,
+            "image": self.settings.image,
+            "image_id": self.image_id(),
+            "runtime": self.settings.runtime or "default",
+            "network": self.settings.network,
+            "memory": self.settings.memory or "unlimited",
+            "cpus": str(self.settings.cpus),
+            "pids_limit": str(self.settings.pids_limit),
+            "gpu": self.settings.gpu or "none",
+        }
+
+    def image_id(self) -> str:
+        if self._image_id is None:
+            self._image_id = dc.image_id(self.settings.image)
+        return self._image_id
+
+    def self_check(self) -> dict[str, object]:
+        """Run a probe container with the job flags; ConfigError unless confinement holds.
+
+        Checks: only the loopback interface and no route; read-only root; non-root uid; no
+        capabilities and no-new-privileges; a pids and a memory limit; no Docker socket; an
+        environment holding only the runner's variables. Returns the probe's findings.
+        """
+        if self.settings.runtime and self.settings.runtime not in dc.daemon_runtimes():
+            raise ConfigError(
+                f"runtime {self.settings.runtime!r} is not registered with the Docker daemon; "
+                "see scripts/start_docker.sh"
+            )
+        self.image_id()
+        findings = self._probe()
+        problems = confinement_problems(findings, self.settings)
+        if problems:
+            raise ConfigError(
+                "sandbox confinement is not in force, refusing to run submissions: "
+                + "; ".join(problems)
+            )
+        _CHECKED.add(self.settings)
+        return findings
+
+    def _probe(self) -> dict[str, object]:
+        name = f"unlearn-probe-{uuid.uuid4().hex[:12]}"
+        root = self._make_root(name)
+        try:
+            (root / "job").mkdir(mode=0o755)
+            out = self._mount_output(root / "out")
+            flags = dc.hardening_flags(
+                self.settings,
+                threads=1,
+                mounts=[(root / "job", "/job", True), (out, "/out", False)],
+                labels=self._labels(name, root, deadline_s=60),
+            )
+            source = (Path(__file__).with_name("probe.py")).read_text(encoding="utf-8")
+            dc.create_container(
+                name=name,
+                image=self.settings.image,
+                flags=flags,
+                entrypoint=PYTHON,
+                command=["-I", "-c", source],
+            )
+            dc.start_container(name)
+            code = dc.wait_container(name, timeout=60)
+            logs = dc.read_logs(name, max_chars=100_000)
+            if code != 0:
+                raise ConfigError(f"the sandbox probe failed (exit {code}): {logs[-2000:]}")
+            findings: dict[str, object] = json.loads(logs.strip().splitlines()[-1])
+            return findings
+        finally:
+            self._cleanup(name, root)
+
+    # ---- running a job ----------------------------------------------------------------
+
+    def run(self, job: Job, *, on_seed_done: SeedProgress | None = None) -> list[RunOutcome]:
+        seeds = tuple(int(seed) for seed in job.seeds)
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"job seeds must be distinct, got {list(seeds)}")
+        settings = replace(self.settings, gpu=assigned_gpu(job.device, self.settings.gpu))
+        if self.require_confinement and self.settings not in _CHECKED:
+            self.self_check()
+        per_seed_s = job.time_limit_s or self.settings.default_time_limit_s
+        deadline_s = self.settings.startup_s + per_seed_s * len(seeds)
+        name = f"unlearn-job-{uuid.uuid4().hex[:12]}"
+        root = self._make_root(name)
+        try:
+            write_job_folder(
+                root / "job",
+                submission=job.submission,
+                spec=job.spec,
+                original=job.original,
+                retain=job.retain,
+                forget=job.forget,
+                val=job.val,
+                config=JobConfig(
+                    seeds=seeds,
+                    batch_size=job.batch_size,
+                    threads=job.threads,
+                    device="cuda" if job.device.startswith("cuda") else job.device,
+                ),
+            )
+            out = self._mount_output(root / "out")
+            flags = dc.hardening_flags(
+                settings,
+                threads=job.threads,
+                mounts=[(root / "job", "/job", True), (out, "/out", False)],
+                labels=self._labels(name, root, deadline_s=deadline_s),
+            )
+            dc.create_container(
+                name=name, image=self.settings.image, flags=flags, command=RUNNER_COMMAND
+            )
+            started = time.monotonic()
+            dc.start_container(name)
+            exit_code = dc.wait_container(name, timeout=deadline_s)
+            timed_out = exit_code is None
+            if timed_out:
+                dc.stop_container(name, grace_s=self.settings.stop_grace_s)
+            wall_s = time.monotonic() - started
+            state = dc.container_state(name)
+            log_tail = dc.read_logs(name, max_chars=self.settings.log_excerpt_chars)
+            verdict = _Verdict(
+                exit_code=int(state.get("ExitCode", -1)),
+                timed_out=timed_out,
+                oom_killed=bool(state.get("OOMKilled", False)),
+                wall_s=wall_s,
+                deadline_s=deadline_s,
+                per_seed_s=per_seed_s,
+                memory=self.settings.memory,
+                log_tail=log_tail,
+            )
+            outcomes = collect_outputs(out, seeds=seeds, original=job.original, verdict=verdict)
+        finally:
+            self._cleanup(name, root)
+        for outcome in outcomes:
+            if outcome.ok and on_seed_done is not None:
+                on_seed_done(outcome.seed)
+        return outcomes
+
+    # ---- job folders --------------------------------------------------------------------
+
+    def _labels(self, name: str, root: Path, *, deadline_s: float) -> dict[str, str]:
+        return {
+            "unlearn.job": name,
+            "unlearn.owner": OWNER,
+            "unlearn.job_dir": str(root),
+            "unlearn.deadline": str(int(time.time() + deadline_s + self.settings.stop_grace_s)),
+        }
+
+    def _make_root(self, name: str) -> Path:
+        self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        root = self.work_dir / name
+        root.mkdir(mode=0o700)
+        return root
+
+    def _mount_output(self, out: Path) -> Path:
+        """An empty output folder the container's user may write, size-capped when possible."""
+        out.mkdir(mode=0o700)
+        uid, gid = _numeric_user(self.settings.user)
+        mode = self.settings.output_mount
+        if mode in ("tmpfs", "auto"):
+            size = self.settings.output_size
+            options = f"size={size},nr_inodes=1024,mode=0700,uid={uid},gid={gid}"
+            result = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev,noexec", "tmpfs", str(out)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode == 0:
+                return out
+            if mode == "tmpfs":
+                raise ConfigError(
+                    f"cannot mount the size-capped output folder ({result.stderr.strip()}); "
+                    "run the worker as root or set SandboxSettings(output_mount='directory')"
+                )
+        logger.warning("sandbox output folder %s is not size-capped (output_mount=%r)", out, mode)
+        if os.geteuid() == 0:
+            os.chown(out, uid, gid)
+        else:
+            out.chmod(0o777)  # the container's uid differs from ours
+        return out
+
+    def _cleanup(self, name: str, root: Path) -> None:
+        dc.remove_container(name)
+        remove_job_dir(root)
+
+
+class _Verdict:
+    """How the container ended, as seen from outside."""
+
+    def __init__(
+        self,
+        *,
+        exit_code: int,
+        timed_out: bool,
+        oom_killed: bool,
+        wall_s: float,
+        deadline_s: float,
+        per_seed_s: float,
+        memory: str | None,
+        log_tail: str,
+    ) -> None:
+        self.exit_code = exit_code
+        self.timed_out = timed_out
+        self.oom_killed = oom_killed
+        self.wall_s = wall_s
+        self.deadline_s = deadline_s
+        self.per_seed_s = per_seed_s
+        self.memory = memory
+        self.log_tail = log_tail
+
+
+def collect_outputs(
+    out: Path, *, seeds: Sequence[int], original: dict[str, torch.Tensor], verdict: _Verdict
+) -> list[RunOutcome]:
+    """One outcome per expected seed, decided from the weight files alone."""
+    statuses = read_status(out, tuple(seeds))
+    limit = _weights_limit(original)
+    outcomes = []
+    for seed in seeds:
+        path = out / weights_file_name(seed)
+        status = statuses.get(seed)
+        claimed = min(max(status.seconds, 0.0), verdict.wall_s) if status else verdict.wall_s
+        if os.path.lexists(path):
+            try:
+                state = load_weights(path, max_bytes=limit)
+                validate_state(state, original)
+            except BadOutput as error:
+                error = BadOutput(f"seed {seed}: {error.message}", log_excerpt=error.log_excerpt)
+                outcomes.append(_failed(seed, error, verdict, claimed))
+                continue
+            outcomes.append(
+                RunOutcome(seed=seed, state=state, seconds=claimed, log_excerpt=verdict.log_tail)
+            )
+        else:
+            outcomes.append(
+                _failed(seed, _explain_missing(seed, status, verdict), verdict, claimed)
+            )
+    return outcomes
+
+
+def _failed(seed: int, error: SubmissionError, verdict: _Verdict, seconds: float) -> RunOutcome:
+    return RunOutcome(
+        seed=seed, state=None, seconds=seconds, error=error, log_excerpt=verdict.log_tail
+    )
+
+
+def _explain_missing(seed: int, status: SeedStatus | None, verdict: _Verdict) -> SubmissionError:
+    if verdict.timed_out:
+        return TimeLimitExceeded(
+            f"seed {seed}: the run was stopped at its time limit of {verdict.deadline_s:.0f} s "
+            f"({verdict.per_seed_s:.0f} s per seed plus start-up) before it left weights"
+        )
+    if verdict.oom_killed:
+        return OutOfMemory(
+            f"seed {seed}: the run exceeded its memory limit ({verdict.memory}) and was killed"
+        )
+    if status is not None and not status.ok and status.category in CLAIMABLE:
+        return CLAIMABLE[status.category](status.message, log_excerpt=status.log_excerpt)
+    if status is not None and status.ok:
+        return BadOutput(
+            f"seed {seed}: the runner reported success but left no weights file "
+            f"(was the runner altered?)"
+        )
+    return SubmissionCrashed(
+        f"seed {seed}: the run ended (exit code {verdict.exit_code}) before this seed left "
+        "weights; a submission must not exit the process, kill the runner, or skip seeds"
+    )
+
+
+def assigned_gpu(device: str, configured: str | None) -> str | None:
+    """The one GPU a job's container sees: the configured one, else the job's cuda index.
+
+    "cpu" -> None; "cuda" -> "0"; "cuda:2" -> "2". Never all GPUs.
+    """
+    if not device.startswith("cuda"):
+        return None
+    if configured is not None:
+        return configured
+    index = device.partition(":")[2] or "0"
+    if not index.isdigit():
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return index
+
+
+def _numeric_user(user: str | None) -> tuple[int, int]:
+    if not user:
+        return 0, 0
+    uid, _, gid = user.partition(":")
+    try:
+        return int(uid), int(gid or uid)
+    except ValueError:
+        raise ConfigError(f"SandboxSettings.user must be numeric 'uid:gid', got {user!r}") from None
+
+
+def confinement_problems(findings: dict[str, object], settings: SandboxSettings) -> list[str]:
+    """What the probe saw that contradicts confinement (empty list: all in force)."""
+    problems = []
+    if settings.network == "none":
+        if findings.get("interfaces") != ["lo"]:
+            problems.append(f"network interfaces {findings.get('interfaces')} (want only lo)")
+        if findings.get("routes"):
+            problems.append(f"routes {findings.get('routes')} (want none)")
+    else:
+        problems.append(f"network mode {settings.network!r} (want none)")
+    if findings.get("root_mount_read_only") is not True:
+        problems.append("the root filesystem is writable")
+    if findings.get("uid") == 0:
+        problems.append("the container runs as root")
+    if findings.get("cap_eff") != 0 or findings.get("cap_bnd") != 0:
+        problems.append(
+            "capabilities held "
+            f"(CapEff={findings.get('cap_eff')}, CapBnd={findings.get('cap_bnd')})"
+        )
+    if findings.get("no_new_privs") != 1:
+        problems.append("no-new-privileges is off")
+    if settings.runtime != "runsc":
+        # gVisor enforces cgroup limits on the host side and shows none inside.
+        if findings.get("pids_max") in (None, "max"):
+            problems.append(f"no process limit (pids.max={findings.get('pids_max')})")
+        if findings.get("memory_limited") is not True:
+            problems.append("no memory limit")
+    if findings.get("docker_socket"):
+        problems.append("a Docker socket is reachable")
+    allowed = {"HOME", "TMPDIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONUNBUFFERED"}
+    # LC_CTYPE: Python sets it itself when the locale is C (PEP 538 locale coercion).
+    allowed |= {"PATH", "HOSTNAME", "LC_CTYPE"} | {key for key, _ in settings.environment}
+    environment = findings.get("environment", [])
+    names = set(environment) if isinstance(environment, list) else {"<unreadable>"}
+    unexpected = sorted(names - allowed)
+    if unexpected:
+        problems.append(f"unexpected environment variables {unexpected}")
+    return problems
+
+
+def remove_job_dir(root: Path) -> None:
+    """Unmount the output tmpfs if mounted, then delete the job folder."""
+    out = root / "out"
+    if os.path.ismount(out):
+        subprocess.run(["umount", "--lazy", str(out)], capture_output=True, check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def reap_orphans(*, everything: bool = False) -> list[str]:
+    """Remove sandbox containers left behind by a dead worker; return their names.
+
+    A container is an orphan when its deadline has passed, or when the worker process that
+    started it (label `unlearn.owner`, host:pid) is gone from this host. `everything=True`
+    removes every sandbox container (a worker calling it at start-up owns none yet).
+    """
+    reaped = []
+    now = time.time()
+    host = socket.gethostname()
+    for container in dc.list_containers():
+        owner_host, _, owner_pid = container.get("label:unlearn.owner", ":").partition(":")
+        deadline = float(container.get("label:unlearn.deadline", "0") or 0)
+        owner_gone = owner_host == host and owner_pid.isdigit() and not _pid_alive(int(owner_pid))
+        if everything or owner_gone or deadline < now:
+            dc.remove_container(container["name"])
+            job_dir = container.get("label:unlearn.job_dir")
+            if job_dir and Path(job_dir).parent.name == "unlearn-sandbox":
+                remove_job_dir(Path(job_dir))
+            reaped.append(container["name"])
+    if reaped:
+        logger.warning("reaped %d orphaned sandbox containers: %s", len(reaped), reaped)
+    return reaped
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,198 @@
+"""The job folder: the one format both sides of the sandbox read and write.
+
+The trusted side (`docker.DockerRunner`) writes a job folder and mounts it read-only at
+`/job`; the runner inside the container (`runner.py`) reads it and writes its results into
+the writable, size-capped output folder mounted at `/out`. The same functions serve both
+sides, so the format cannot drift between them.
+
+    /job/config.json            {"format": 1, "seeds": [...], "batch_size", "threads", "device"}
+    /job/model.json             ModelSpec.to_json() of the original model
+    /job/original.safetensors   the original weights
+    /job/data.safetensors       retain/forget/val inputs and targets (never the test split)
+    /job/submission/            submission.py and any helper modules next to it
+
+    /out/seed-<seed>.safetensors  one file per seed that finished
+    /out/status.json              per-seed claims of the runner: used for error messages only
+
+Nothing in `/out` is trusted: the caller validates every weight file itself, and reads the
+status file only to word an error for a seed that left no valid weights.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from harness.checkpoint import read_regular_file
+from harness.errors import BadOutput, ConfigError
+from harness.models import ModelSpec
+
+__all__ = [
+    "FORMAT_VERSION",
+    "JobConfig",
+    "JobFiles",
+    "STATUS_FILE",
+    "SUBMISSION_FOLDER",
+    "SeedStatus",
+    "read_job_folder",
+    "read_status",
+    "weights_file_name",
+    "write_job_folder",
+    "write_status",
+]
+
+FORMAT_VERSION = 1
+SUBMISSION_FOLDER = "submission"
+STATUS_FILE = "status.json"
+MAX_STATUS_BYTES = 256 * 1024
+MAX_MESSAGE_CHARS = 2000
+MAX_EXCERPT_CHARS = 8000
+SPLITS = ("retain", "forget", "val")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """What the runner needs besides tensors: which seeds, and how to run them."""
+
+    seeds: tuple[int, ...]
+    batch_size: int = 64
+    threads: int = 1
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    """A job folder read back into memory (inside the container)."""
+
+    config: JobConfig
+    spec: ModelSpec
+    original: dict[str, torch.Tensor]
+    retain: tuple[torch.Tensor, torch.Tensor]
+    forget: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    submission_dir: Path
+
+
+@dataclass(frozen=True)
+class SeedStatus:
+    """The runner's claim about one seed. Wording for errors only, never a metric."""
+
+    ok: bool
+    seconds: float = 0.0
+    category: str = ""
+    message: str = ""
+    log_excerpt: str = ""
+
+
+def weights_file_name(seed: int) -> str:
+    return f"seed-{int(seed)}.safetensors"
+
+
+def write_job_folder(
+    folder: Path,
+    *,
+    submission: Path,
+    spec: ModelSpec,
+    original: dict[str, torch.Tensor],
+    retain: tuple[torch.Tensor, torch.Tensor],
+    forget: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    config: JobConfig,
+) -> None:
+    """Write everything a run may see into `folder` (created; must not exist yet)."""
+    folder.mkdir(mode=0o755)
+    target = folder / SUBMISSION_FOLDER
+    submission = Path(submission)
+    if submission.is_dir():
+        # symlinks=True copies links as links: their targets are never read on the host.
+        shutil.copytree(submission, target, symlinks=True)
+    elif submission.is_file():
+        target.mkdir(mode=0o755)
+        shutil.copyfile(submission, target / "submission.py")
+    else:
+        raise ConfigError(f"submission not found: {submission}")
+    (folder / "model.json").write_text(spec.to_json(), encoding="utf-8")
+    (folder / "config.json").write_text(
+        json.dumps({"format": FORMAT_VERSION, **asdict(config)}), encoding="utf-8"
+    )
+    save_file(
+        {name: t.detach().to("cpu").contiguous() for name, t in original.items()},
+        str(folder / "original.safetensors"),
+    )
+    tensors = {}
+    for split, (inputs, targets) in zip(SPLITS, (retain, forget, val), strict=True):
+        tensors[f"{split}_inputs"] = inputs.detach().to("cpu").contiguous()
+        tensors[f"{split}_targets"] = targets.detach().to("cpu").contiguous()
+    save_file(tensors, str(folder / "data.safetensors"))
+    # World-readable: the container runs as an unprivileged uid that owns none of it.
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def read_job_folder(folder: Path) -> JobFiles:
+    """Read a job folder written by `write_job_folder`."""
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if raw.get("format") != FORMAT_VERSION:
+        raise ConfigError(f"job folder format {raw.get('format')!r}, expected {FORMAT_VERSION}")
+    config = JobConfig(
+        seeds=tuple(int(s) for s in raw["seeds"]),
+        batch_size=int(raw["batch_size"]),
+        threads=int(raw["threads"]),
+        device=str(raw["device"]),
+    )
+    data = load_file(str(folder / "data.safetensors"))
+    retain, forget, val = ((data[f"{split}_inputs"], data[f"{split}_targets"]) for split in SPLITS)
+    return JobFiles(
+        config=config,
+        spec=ModelSpec.from_json((folder / "model.json").read_text(encoding="utf-8")),
+        original=load_file(str(folder / "original.safetensors")),
+        retain=retain,
+        forget=forget,
+        val=val,
+        submission_dir=folder / SUBMISSION_FOLDER,
+    )
+
+
+def write_status(out: Path, statuses: dict[int, SeedStatus]) -> None:
+    """Write the runner's per-seed claims (replacing the file atomically)."""
+    payload = {str(seed): asdict(status) for seed, status in statuses.items()}
+    partial = out / (STATUS_FILE + ".partial")
+    partial.write_text(json.dumps(payload), encoding="utf-8")
+    partial.replace(out / STATUS_FILE)
+
+
+def read_status(out: Path, seeds: tuple[int, ...]) -> dict[int, SeedStatus]:
+    """The runner's claims for `seeds`, sanity-checked; {} if the file is unusable.
+
+    The file was written inside the sandbox, so a submission may have forged it. It is read
+    without following links, bounded in size, and only known fields of expected seeds are
+    kept, with text truncated. Callers use it to word errors, never to decide success.
+    """
+    try:
+        raw = json.loads(read_regular_file(out / STATUS_FILE, max_bytes=MAX_STATUS_BYTES))
+    except (BadOutput, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    statuses = {}
+    for seed in seeds:
+        entry = raw.get(str(seed))
+        if not isinstance(entry, dict):
+            continue
+        try:
+            statuses[seed] = SeedStatus(
+                ok=bool(entry.get("ok", False)),
+                seconds=float(entry.get("seconds", 0.0)),
+                category=str(entry.get("category", ""))[:64],
+                message=str(entry.get("message", ""))[:MAX_MESSAGE_CHARS],
+                log_excerpt=str(entry.get("log_excerpt", ""))[-MAX_EXCERPT_CHARS:],
+            )
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return statuses

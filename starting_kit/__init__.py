@@ -1,0 +1,1 @@
+"""The participant's starting kit: baselines, the baseline table generator, the walkthrough."""

@@ -1,0 +1,104 @@
+"""Web pages through HTTP (no browser): login cookie, upload form, listings, visibility."""
+
+from __future__ import annotations
+
+from tests.api.factories import PASSWORD, VALID_SOURCE, finish
+
+
+def login(client, email: str) -> None:
+    response = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "next": "/submissions"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/submissions"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_index_lists_phases_for_anonymous(client, world):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "dev" in page.text and f"/phases/{world.phase_id}/leaderboard" in page.text
+    assert f"/phases/{world.phase_id}/submit" not in page.text
+
+
+def test_login_page_rejects_wrong_password(client, world):
+    response = client.post("/login", data={"email": world.alice.email, "password": "nope"})
+    assert response.status_code == 401
+    assert "Wrong e-mail or password" in response.text
+
+
+def test_login_redirect_refuses_other_sites(client, world):
+    response = client.post(
+        "/login",
+        data={"email": world.alice.email, "password": PASSWORD, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_upload_form_shows_line_numbered_errors_then_accepts(client, world):
+    login(client, world.alice.email)
+    bad = client.post(
+        f"/phases/{world.phase_id}/submit",
+        files={"file": ("submission.py", b"def unlearning(a, b):\n    pass\n")},
+    )
+    assert bad.status_code == 422
+    assert "submission.py:1" in bad.text
+    good = client.post(
+        f"/phases/{world.phase_id}/submit",
+        files={"file": ("submission.py", VALID_SOURCE)},
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    detail = client.get(good.headers["location"])
+    assert '<dd class="status" id="status">queued</dd>' in detail.text
+    assert "received → validated" in detail.text
+
+
+def test_submission_pages_hide_other_teams(client, world):
+    sub_id = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    ).json()["id"]
+    login(client, world.carol.email)
+    assert client.get(f"/submissions/{sub_id}").status_code == 404
+    assert f'data-id="{sub_id}"' not in client.get("/submissions").text
+    assert client.get("/admin").status_code == 403
+
+
+def test_pages_redirect_anonymous_to_login(client, world):
+    for path in ("/submissions", "/admin", f"/phases/{world.phase_id}/submit", "/submissions/1"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_admin_dashboard_shows_queue_and_buttons(client, world, session):
+    sub_id = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    ).json()["id"]
+    finish(session, sub_id, public=0.5, private=0.4)
+    login(client, world.organizer.email)
+    page = client.get("/admin")
+    assert page.status_code == 200
+    assert f'id="rescore-{sub_id}"' in page.text and f'id="disqualify-{sub_id}"' in page.text
+    assert 'data-status="finished"' in page.text
+
+
+def test_cookie_state_change_from_other_site_is_refused(client, world):
+    login(client, world.organizer.email)
+    response = client.post("/api/v1/phases", json={}, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "cross-site request refused"
+
+
+def test_logout_ends_the_session(client, world):
+    login(client, world.alice.email)
+    assert client.get("/submissions", follow_redirects=False).status_code == 200
+    client.post("/logout", headers={"Origin": "http://testserver"})
+    assert client.get("/submissions", follow_redirects=False).status_code == 303

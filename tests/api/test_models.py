@@ -1,0 +1,60 @@
+"""The submission state machine: legal moves are recorded with a time, illegal ones refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.models import (
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    IllegalTransition,
+    SubmissionEvent,
+    SubmissionStatus,
+    transition,
+)
+from tests.api.factories import VALID_SOURCE
+
+S = SubmissionStatus
+
+
+def test_transition_table_covers_every_status_and_terminals_only_reopen_by_rescore():
+    assert set(TRANSITIONS) == set(SubmissionStatus)
+    assert TRANSITIONS[S.CANCELLED] == frozenset()
+    for status in TERMINAL_STATUSES - {S.CANCELLED}:
+        assert TRANSITIONS[status] == {S.QUEUED}
+
+
+def _queued_submission(client, world):
+    response = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    )
+    return response.json()["id"]
+
+
+def test_transition_records_event_with_time(client, world, session):
+    from api.models import Submission
+
+    submission = session.get(Submission, _queued_submission(client, world))
+    before = submission.updated_at
+    event = transition(session, submission, S.SANITY_CHECK, note="worker w1")
+    session.commit()
+    assert (event.from_status, event.to_status, event.note) == (
+        S.QUEUED,
+        S.SANITY_CHECK,
+        "worker w1",
+    )
+    assert event.at >= before and event.at.tzinfo is not None
+    stored = session.query(SubmissionEvent).filter_by(submission_id=submission.id).count()
+    assert stored == 4  # received, validated, queued, sanity_check
+
+
+@pytest.mark.parametrize("target", [S.FINISHED, S.SCORING, S.RECEIVED, S.VALIDATED])
+def test_transition_refuses_illegal_moves(client, world, session, target):
+    from api.models import Submission
+
+    submission = session.get(Submission, _queued_submission(client, world))
+    with pytest.raises(IllegalTransition, match="cannot go from queued"):
+        transition(session, submission, target)
+    assert submission.status == S.QUEUED

@@ -1,0 +1,21 @@
+# Attack: write the weights as a pickle whose payload runs a command when loaded
+# (torch.save with a __reduce__ gadget). The trusted side reads safetensors only.
+# expect: invalid_output
+# message: not a valid safetensors file
+import os
+import pickle
+import sys
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/pwned-by-pickle",))
+
+
+def _pickle_instead(net, path):
+    with open(path, "wb") as handle:
+        pickle.dump({"state": net.state_dict(), "payload": Payload()}, handle)
+
+
+def unlearning(net, retain_loader, forget_loader, val_loader):
+    sys.modules["__main__"].save_weights = _pickle_instead

@@ -1,0 +1,25 @@
+# Attack: patch the runner so that only the first seed really runs (the others report
+# success without running). Each expected seed needs its own valid weights file.
+# expect: ok, invalid_output
+# message: left no weights
+import sys
+
+runner = sys.modules["__main__"]
+_real_run_seed = runner._run_seed
+_done = []
+
+
+def _first_only(fn, files, seed, out):
+    if _done:
+        return runner.SeedStatus(ok=True, seconds=0.0)
+    _done.append(seed)
+    return _real_run_seed(fn, files, seed, out)
+
+
+runner._run_seed = _first_only
+
+
+def unlearning(net, retain_loader, forget_loader, val_loader):
+    for inputs, _ in retain_loader:
+        net(inputs)
+        break

@@ -1,0 +1,245 @@
+"""The attack suite: every hostile submission in attacks/ against the real sandbox.
+
+Each attack's header declares the outcome per seed (`# expect:`) and, optionally, text the
+error must contain (`# message:`). Deny-probes (files defining `probe()`) must report no
+escape. After every run no sandbox container may be left behind. The control run switches
+confinement off and shows that the deny-probes marked `# control: escapes` then do fail,
+so they pass for the right reason. The same probes run again under gVisor when the daemon
+has the runsc runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.sandbox.docker import OWNER, DockerRunner
+from harness.sandbox.docker_client import LABEL, SandboxSettings
+
+pytestmark = pytest.mark.docker
+
+ATTACKS = Path(__file__).with_name("attacks")
+TIMEOUT_LIMIT_S = 2.0  # per seed, for the attacks expected to time out
+TIMEOUT_STARTUP_S = 8.0
+
+
+@dataclass(frozen=True)
+class Attack:
+    path: Path
+    expect: tuple[str, ...]  # outcome category per seed ("ok" for success)
+    message: str
+    control_escapes: bool
+    is_probe: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def _header(text: str, key: str) -> str:
+    match = re.search(rf"^# {key}: (.+)$", text, flags=re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
+def load_attacks() -> list[Attack]:
+    attacks = []
+    for path in sorted(ATTACKS.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        expect = tuple(part.strip() for part in _header(text, "expect").split(","))
+        assert expect != ("",), f"{path.name} declares no `# expect:` outcome"
+        attacks.append(
+            Attack(
+                path=path,
+                expect=expect,
+                message=_header(text, "message"),
+                control_escapes=_header(text, "control") == "escapes",
+                is_probe="def probe()" in text,
+            )
+        )
+    return attacks
+
+
+ALL_ATTACKS = load_attacks()
+
+
+def _category(outcome) -> str:  # type: ignore[no-untyped-def]
+    return "ok" if outcome.ok else outcome.error.category
+
+
+def _sandbox_containers() -> list[str]:
+    """Sandbox containers started by this test process (other processes may run their own)."""
+    result = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            f"label={LABEL}",
+            "--filter",
+            f"label=unlearn.owner={OWNER}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def _host_processes(marker: str) -> list[str]:
+    result = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    return [line for line in result.stdout.splitlines() if marker in line]
+
+
+PROBES = [a for a in ALL_ATTACKS if a.is_probe]
+PROGRAMS = [a for a in ALL_ATTACKS if not a.is_probe]
+REPORT_MARK = "PROBE-REPORT "
+
+
+def _combined_probes(tmp_path: Path, attacks: list[Attack]) -> Path:
+    """One submission folder running many deny-probes in one container (one torch start-up).
+
+    It prints a JSON report {probe: {"escapes": [...], "crashed": str}} and fails if any probe
+    escaped or crashed (a crashed probe proves nothing, so it counts against the probe).
+    """
+    folder = tmp_path / "probes"
+    folder.mkdir()
+    for attack in attacks:
+        (folder / f"{attack.name}.py").write_text(attack.path.read_text(encoding="utf-8"))
+    (folder / "submission.py").write_text(
+        "import importlib, json\n"
+        f"NAMES = {[a.name for a in attacks]!r}\n"
+        "def unlearning(net, retain_loader, forget_loader, val_loader):\n"
+        "    report = {}\n"
+        "    for name in NAMES:\n"
+        "        try:\n"
+        "            report[name] = {'escapes': importlib.import_module(name).probe()}\n"
+        "        except Exception as exc:\n"
+        "            report[name] = {'escapes': [], 'crashed': repr(exc)}\n"
+        f"    print({REPORT_MARK!r} + json.dumps(report), flush=True)\n"
+        "    if any(r['escapes'] or r.get('crashed') for r in report.values()):\n"
+        "        raise AssertionError('ESCAPED or crashed: see the probe report')\n"
+    )
+    return folder
+
+
+def _probe_report(runner: DockerRunner, tmp_path: Path, attacks: list[Attack], make_job):  # type: ignore[no-untyped-def]
+    [outcome] = runner.run(make_job(_combined_probes(tmp_path, attacks)))
+    lines = [line for line in outcome.log_excerpt.splitlines() if line.startswith(REPORT_MARK)]
+    assert lines, f"no probe report in the log: {outcome.log_excerpt[-2000:]}"
+    return outcome, json.loads(lines[-1][len(REPORT_MARK) :])
+
+
+@pytest.fixture(scope="module")
+def confined_report(test_settings: SandboxSettings, tmp_path_factory, make_job):  # type: ignore[no-untyped-def]
+    runner = DockerRunner(replace(test_settings, log_excerpt_chars=100_000))
+    return _probe_report(runner, tmp_path_factory.mktemp("confined"), PROBES, make_job)
+
+
+def test_attack_suite_covers_at_least_25_attacks():
+    assert len(ALL_ATTACKS) >= 25
+    assert sum(a.control_escapes for a in ALL_ATTACKS) >= 5
+
+
+@pytest.mark.parametrize("attack", PROBES, ids=lambda a: a.name)
+def test_deny_probe(attack: Attack, confined_report) -> None:  # type: ignore[no-untyped-def]
+    outcome, report = confined_report
+    assert report[attack.name] == {"escapes": []}
+    assert _sandbox_containers() == [], "a sandbox container was left behind"
+
+
+def test_deny_probes_all_pass_in_one_run(confined_report) -> None:  # type: ignore[no-untyped-def]
+    outcome, report = confined_report
+    assert outcome.ok, report
+
+
+@pytest.mark.parametrize("attack", PROGRAMS, ids=lambda a: a.name)
+def test_deny_attack(
+    attack: Attack, test_settings: SandboxSettings, make_job, tmp_path: Path
+) -> None:
+    seeds = tuple(range(len(attack.expect)))
+    settings, limit_s = test_settings, 60.0
+    if "timeout" in attack.expect:
+        settings, limit_s = replace(test_settings, startup_s=TIMEOUT_STARTUP_S), TIMEOUT_LIMIT_S
+    runner = DockerRunner(settings, work_dir=tmp_path / "jobs")  # private: others run too
+    started = time.monotonic()
+    outcomes = runner.run(make_job(attack.path, seeds=seeds, time_limit_s=limit_s))
+    elapsed = time.monotonic() - started
+
+    report = [(o.seed, _category(o), o.error.message if o.error else "") for o in outcomes]
+    assert tuple(_category(o) for o in outcomes) == attack.expect, report
+    for outcome in outcomes:
+        assert len(outcome.log_excerpt) <= settings.log_excerpt_chars
+    if attack.message:
+        assert any(attack.message in o.error.message for o in outcomes if o.error), report
+    assert _sandbox_containers() == [], "a sandbox container was left behind"
+    assert not list(runner.work_dir.iterdir()), "a job folder was left behind"
+
+    if "timeout" in attack.expect:  # stopped by the caller's clock, SIGKILL after the grace
+        deadline = TIMEOUT_STARTUP_S + TIMEOUT_LIMIT_S * len(seeds) + settings.stop_grace_s
+        assert elapsed < deadline + 15, f"took {elapsed:.1f} s against a {deadline:.0f} s limit"
+    if attack.name == "background_process":
+        assert _host_processes("sleep 31337") == []
+    if attack.name == "out_pickle":
+        assert not Path("/tmp/pwned-by-pickle").exists()
+    if attack.name == "reuse_result":
+        first, second = (o.state for o in outcomes)
+        assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_control_run_without_confinement_lets_probes_escape(
+    tmp_path: Path, test_settings: SandboxSettings, make_job
+) -> None:
+    probes = [a for a in ALL_ATTACKS if a.control_escapes]
+    unconfined = replace(test_settings.without_confinement(), log_excerpt_chars=100_000)
+    runner = DockerRunner(unconfined, require_confinement=False)
+    outcome, report = _probe_report(runner, tmp_path, probes, make_job)
+    assert not outcome.ok
+    crashed = {name: r["crashed"] for name, r in report.items() if r.get("crashed")}
+    assert crashed == {}
+    silent = [a.name for a in probes if not report[a.name]["escapes"]]
+    assert silent == [], f"these deny-probes did not fail without confinement: {silent}"
+
+
+def test_self_check_refuses_settings_without_confinement(test_settings: SandboxSettings):
+    from harness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="root filesystem is writable"):
+        DockerRunner(replace(test_settings, read_only_root=False)).self_check()
+    with pytest.raises(ConfigError, match="network mode"):
+        DockerRunner(test_settings.without_confinement()).self_check()
+
+
+# What gVisor allows inside its own user-space kernel, where it reaches nothing of the host
+# (docs/sandbox.md): user namespaces, raw sockets on a stack with loopback only, and a tmpfs
+# without an inode cap (its memory still counts against the container's limit).
+GVISOR_CONTAINED = {
+    "escalate_privileges": ("unshare(user+mount namespace) worked",),
+    "net_raw_socket": ("opened raw socket",),
+    "fill_disk": ("created 20000 files in /tmp",),
+}
+
+
+def test_deny_probes_under_gvisor(tmp_path: Path, runsc_settings: SandboxSettings, make_job):
+    runner = DockerRunner(replace(runsc_settings, log_excerpt_chars=100_000))
+    runner.self_check()
+    outcome, report = _probe_report(runner, tmp_path, PROBES, make_job)
+    crashed = {name: r["crashed"] for name, r in report.items() if r.get("crashed")}
+    assert crashed == {}
+    escapes = {(name, escape) for name, r in report.items() for escape in r["escapes"]}
+    unexplained = {(n, e) for n, e in escapes if not e.startswith(GVISOR_CONTAINED.get(n, ()))}
+    assert unexplained == set()
+
+
+@pytest.mark.parametrize("name", ["memory_bomb", "fork_bomb", "out_symlink"])
+def test_resource_attacks_under_gvisor(name: str, runsc_settings: SandboxSettings, make_job):
+    [attack] = [a for a in ALL_ATTACKS if a.name == name]
+    [outcome] = DockerRunner(runsc_settings).run(make_job(attack.path))
+    assert _category(outcome) == attack.expect[0], outcome.error and outcome.error.message

@@ -1,0 +1,154 @@
+"""DockerRunner against a real daemon: same weights as in process, self-check, reaping.
+
+The equality test is the contract of issue 4 item 6: the sandbox and the in-process
+LocalRunner (the local dry-run's code path) give bit-identical weights for the same job
+and seeds.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.errors import ConfigError
+from harness.sandbox import docker_client as dc
+from harness.sandbox.docker import DockerRunner, assigned_gpu, reap_orphans
+from harness.sandbox.docker_client import LABEL, SandboxSettings
+from harness.sandbox.local import LocalRunner
+
+SUBMISSIONS = Path(__file__).with_name("submissions")
+
+
+@pytest.mark.docker
+def test_docker_runner_gives_the_same_weights_as_the_local_runner(test_settings, make_job):
+    job = make_job(SUBMISSIONS / "finetune.py", seeds=(0, 1, 7))
+    seen: list[int] = []
+    outcomes = DockerRunner(test_settings).run(job, on_seed_done=seen.append)
+    expected = LocalRunner().run(job)
+    assert [o.seed for o in outcomes] == [0, 1, 7] and seen == [0, 1, 7]
+    for outcome, reference in zip(outcomes, expected, strict=True):
+        assert outcome.ok, outcome.error
+        assert reference.ok and reference.state is not None
+        assert outcome.state is not None and outcome.state.keys() == reference.state.keys()
+        for name in reference.state:
+            assert torch.equal(outcome.state[name], reference.state[name]), (outcome.seed, name)
+    assert not torch.equal(outcomes[0].state["1.weight"], outcomes[1].state["1.weight"])
+
+
+@pytest.mark.docker
+def test_do_nothing_submission_returns_the_original_weights(test_settings, make_job):
+    job = make_job(SUBMISSIONS / "do_nothing.py", seeds=(0, 1))
+    for outcome in DockerRunner(test_settings).run(job):
+        assert outcome.ok
+        assert all(torch.equal(outcome.state[k], v) for k, v in job.original.items())
+
+
+@pytest.mark.docker
+def test_self_check_passes_with_the_production_flags(test_settings):
+    findings = DockerRunner(test_settings).self_check()
+    assert findings["interfaces"] == ["lo"] and findings["uid"] == 65534
+    assert findings["pids_max"] == str(test_settings.pids_limit)
+
+
+@pytest.mark.docker
+def test_describe_records_the_image_digest(test_settings):
+    facts = DockerRunner(test_settings).describe()
+    assert facts["image_id"].startswith("sha256:") and len(facts["image_id"]) == 71
+    assert facts["network"] == "none" and facts["runner"] == "docker"
+
+
+@pytest.mark.docker
+def test_missing_image_is_a_config_error_naming_the_build_script(test_settings):
+    runner = DockerRunner(replace(test_settings, image="unlearn-sandbox:does-not-exist"))
+    with pytest.raises(ConfigError, match="build_sandbox_image.sh"):
+        runner.describe()
+
+
+@pytest.mark.docker
+def test_reap_orphans_removes_containers_of_a_dead_worker(test_settings, tmp_path):
+    dead_pid = 2**22 + 12345  # above pid_max: no such process
+    flags = dc.hardening_flags(
+        test_settings,
+        threads=1,
+        mounts=[],
+        labels={
+            "unlearn.owner": f"{socket.gethostname()}:{dead_pid}",
+            "unlearn.deadline": str(2**40),
+        },
+    )
+    name = "unlearn-test-orphan"
+    dc.remove_container(name)
+    dc.create_container(
+        name=name,
+        image=test_settings.image,
+        flags=flags,
+        entrypoint="/bin/sleep",
+        command=["300"],
+    )
+    dc.start_container(name)
+    assert name in reap_orphans()
+    listed = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert name not in listed
+
+
+def test_hardening_flags_hold_every_control():
+    flags = " ".join(
+        dc.hardening_flags(
+            SandboxSettings(gpu="1"),
+            threads=2,
+            mounts=[(Path("/data/job"), "/job", True)],
+            labels={"unlearn.job": "j"},
+        )
+    )
+    for expected in [
+        "--network none",
+        "--read-only",
+        "--user 65534:65534",
+        "--cap-drop ALL",
+        "--security-opt no-new-privileges:true",
+        "--pids-limit 256",
+        "--memory 8g",
+        "--memory-swap 8g",
+        "--cpus 2.0",
+        "--init",
+        "--log-opt max-size=10m",
+        "--gpus device=1",
+        "--env OMP_NUM_THREADS=2",
+        "--env HOME=/tmp",
+        "type=bind,source=/data/job,target=/job,readonly",
+        f"--label {LABEL}=1",
+        "--tmpfs /tmp:rw,nosuid,nodev,size=256m",
+    ]:
+        assert expected in flags, expected
+    assert "--gpus all" not in flags
+
+
+@pytest.mark.parametrize("socket_path", ["/var/run/docker.sock", "/run/docker.sock"])
+def test_hardening_flags_refuse_to_mount_the_docker_socket(socket_path):
+    with pytest.raises(ConfigError, match="Docker socket"):
+        dc.hardening_flags(
+            SandboxSettings(), threads=1, mounts=[(Path(socket_path), "/sock", True)], labels={}
+        )
+
+
+@pytest.mark.parametrize(
+    ("device", "configured", "expected"),
+    [("cpu", "3", None), ("cuda", None, "0"), ("cuda:2", None, "2"), ("cuda:2", "5", "5")],
+)
+def test_a_job_sees_exactly_one_gpu(device, configured, expected):
+    assert assigned_gpu(device, configured) == expected
+
+
+def test_a_malformed_cuda_device_is_refused():
+    with pytest.raises(ConfigError, match="cuda:N"):
+        assigned_gpu("cuda:all", None)

@@ -1,0 +1,126 @@
+"""The job folder format and the in-container runner, run in process (no Docker needed).
+
+Both sides of the sandbox share `job.py`; these tests run `runner.run_job` directly on a
+job folder and read its output back with the trusted side's `collect_outputs`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.errors import BadOutput, SubmissionCrashed, TimeLimitExceeded
+from harness.sandbox.docker import _Verdict, collect_outputs
+from harness.sandbox.job import JobConfig, read_job_folder, read_status, write_job_folder
+from harness.sandbox.runner import run_job
+
+SUBMISSIONS = Path(__file__).with_name("submissions")
+
+
+def _verdict(**overrides: object) -> _Verdict:
+    fields: dict[str, object] = dict(
+        exit_code=0,
+        timed_out=False,
+        oom_killed=False,
+        wall_s=5.0,
+        deadline_s=60.0,
+        per_seed_s=30.0,
+        memory="1g",
+        log_tail="",
+    )
+    fields.update(overrides)
+    return _Verdict(**fields)  # type: ignore[arg-type]
+
+
+def _write(tmp_path: Path, job, seeds=(0, 1)) -> Path:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "job"
+    write_job_folder(
+        folder,
+        submission=job.submission,
+        spec=job.spec,
+        original=job.original,
+        retain=job.retain,
+        forget=job.forget,
+        val=job.val,
+        config=JobConfig(seeds=tuple(seeds), batch_size=job.batch_size),
+    )
+    return folder
+
+
+def test_job_folder_round_trips_every_tensor(tmp_path, make_job):
+    job = make_job(SUBMISSIONS / "finetune.py")
+    files = read_job_folder(_write(tmp_path, job))
+    assert files.config.seeds == (0, 1)
+    assert files.spec == job.spec
+    for name, tensor in job.original.items():
+        assert torch.equal(files.original[name], tensor)
+    assert torch.equal(files.forget[0], job.forget[0])
+    assert torch.equal(files.val[1], job.val[1])
+    assert (files.submission_dir / "submission.py").is_file()
+    assert oct(os.stat(files.submission_dir / "submission.py").st_mode & 0o777) == "0o644"
+
+
+def test_runner_writes_valid_weights_per_seed(tmp_path, make_job):
+    job = make_job(SUBMISSIONS / "finetune.py")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_job(_write(tmp_path, job), out) == 0
+    outcomes = collect_outputs(out, seeds=(0, 1), original=job.original, verdict=_verdict())
+    assert [o.ok for o in outcomes] == [True, True]
+    first, second = (o.state for o in outcomes)
+    assert any(not torch.equal(first[k], second[k]) for k in first)  # seeds differ
+
+
+def test_runner_reports_an_exception_with_own_frames(tmp_path, make_job):
+    job = make_job(Path(__file__).with_name("attacks") / "crash_traceback.py")
+    out = tmp_path / "out"
+    out.mkdir()
+    run_job(_write(tmp_path, job, seeds=(3,)), out)
+    [outcome] = collect_outputs(out, seeds=(3,), original=job.original, verdict=_verdict())
+    assert isinstance(outcome.error, SubmissionCrashed)
+    assert "ZeroDivisionError" in outcome.error.message
+    assert "_helper_that_divides" in outcome.error.log_excerpt
+    assert "runner.py" not in outcome.error.log_excerpt
+
+
+def test_missing_weights_after_a_timeout_are_a_timeout(tmp_path, make_job):
+    job = make_job(SUBMISSIONS / "do_nothing.py")
+    [outcome] = collect_outputs(
+        tmp_path, seeds=(0,), original=job.original, verdict=_verdict(timed_out=True)
+    )
+    assert isinstance(outcome.error, TimeLimitExceeded)
+
+
+def test_forged_status_cannot_claim_a_timeout_or_success(tmp_path, make_job):
+    job = make_job(SUBMISSIONS / "do_nothing.py")
+    forged = {
+        "0": {"ok": False, "category": "timeout", "message": "x" * 10_000},
+        "1": {"ok": True, "seconds": -5},
+        "7": {"ok": True},
+    }
+    (tmp_path / "status.json").write_text(json.dumps(forged))
+    statuses = read_status(tmp_path, (0, 1))
+    assert set(statuses) == {0, 1} and len(statuses[0].message) == 2000
+    first, second = collect_outputs(
+        tmp_path, seeds=(0, 1), original=job.original, verdict=_verdict(exit_code=0)
+    )
+    assert isinstance(first.error, SubmissionCrashed)  # not the forged "timeout"
+    assert isinstance(second.error, BadOutput) and "left no weights" in second.error.message
+
+
+@pytest.mark.parametrize("content", [b"\xff" * 10, b"[1, 2", b'"a string"'])
+def test_unreadable_status_is_ignored(tmp_path, content):
+    (tmp_path / "status.json").write_bytes(content)
+    assert read_status(tmp_path, (0,)) == {}
+
+
+def test_status_behind_a_symlink_is_not_followed(tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"0": {"ok": False, "category": "exception", "message": "s"}}))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "status.json").symlink_to(secret)
+    assert read_status(tmp_path / "out", (0,)) == {}

@@ -1,0 +1,96 @@
+"""Factories for the pipeline tests: a phase and submissions in a fresh database and store.
+
+`Pipeline` creates rows through the server's own `crud` functions, so a submission starts
+exactly as an upload leaves it: code stored, row committed in state `queued`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import crud
+from api.models import Phase, Role, Submission, utcnow
+from api.upload import ValidatedUpload
+from worker import context
+from worker.artifacts import ArtifactStore
+
+FAKE_BACKEND = "tests.worker.pipeline_fakes:SleepyBackend"
+
+SUBMISSION = "def unlearning(net, retain_loader, forget_loader, val_loader):\n    pass\n"
+
+
+@dataclass
+class Pipeline:
+    data_dir: Path
+    sessions: sessionmaker[Session]
+    store: ArtifactStore
+
+    def phase(self, *, replicas: int = 6, sanity: bool = True, name: str = "dev") -> int:
+        with self.sessions() as session:
+            now = utcnow()
+            phase = Phase(
+                name=name,
+                dataset="tiny",
+                model="mlp",
+                replicas=replicas,
+                estimator="neurips2023",
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=1),
+                daily_quota=100,
+                sanity_check_required=sanity,
+            )
+            session.add(phase)
+            session.commit()
+            return phase.id
+
+    def submit(self, phase_id: int, source: str = SUBMISSION, *, email: str = "a@b.cd") -> int:
+        with self.sessions() as session:
+            user = session.query(crud.User).filter_by(email=email).one_or_none()
+            if user is None:
+                user = crud.create_user(
+                    session,
+                    email=email,
+                    password="password123",
+                    display_name=email,
+                    role=Role.PARTICIPANT,
+                )
+            upload = ValidatedUpload(
+                kind="py",
+                sha256="0" * 64,
+                size_bytes=len(source),
+                python_files={"submission.py": source},
+            )
+            submission = crud.create_submission(
+                session,
+                self.store,
+                phase=session.get(Phase, phase_id),
+                user=user,
+                filename="submission.py",
+                upload=upload,
+                data=source.encode(),
+            )
+            return submission.id
+
+    def submission(self, submission_id: int) -> Submission:
+        with self.sessions() as session:
+            return crud.get_submission(session, submission_id)
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **settings: object) -> None:
+    env = {
+        "UNLEARN_DATA_DIR": str(data_dir),
+        "UNLEARN_EVALUATION_BACKEND": FAKE_BACKEND,
+        "UNLEARN_SANDBOX": "local",
+        "UNLEARN_SHARD_SIZE": "2",
+        "UNLEARN_LEASE_S": "4",
+        "UNLEARN_HEARTBEAT_S": "1",
+    }
+    env.update({f"UNLEARN_{k.upper()}": str(v) for k, v in settings.items()})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    context.reset()

@@ -1,0 +1,68 @@
+"""The evaluation flow in one process (Celery eager): upload -> shards -> score -> finished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from api.models import FailureCategory, Result, SubmissionStatus
+from tests.worker.pipeline_fakes import expected_score
+from worker.models import ShardRun, ShardState
+from worker.tasks.dispatch import start_evaluation
+from worker.tasks.score import finish_evaluation
+
+
+def test_start_evaluation_runs_every_shard_and_records_both_splits(pipeline) -> None:
+    submission_id = pipeline.submit(pipeline.phase(replicas=5))
+    start_evaluation.delay(submission_id=submission_id)
+    submission = pipeline.submission(submission_id)
+    assert submission.status == SubmissionStatus.FINISHED
+    assert submission.public_score == pytest.approx(expected_score(5))
+    with pipeline.sessions() as session:
+        shards = session.scalars(select(ShardRun).order_by(ShardRun.shard)).all()
+        results = session.scalars(select(Result)).all()
+    assert [(s.split, s.seeds) for s in shards] == [
+        ("public", [0, 1]),
+        ("public", [2, 3]),
+        ("public", [4]),
+        ("private", [0, 1]),
+        ("private", [2, 3]),
+        ("private", [4]),
+    ]
+    assert all(s.state == ShardState.DONE and s.tries == 1 for s in shards)
+    assert sorted(r.split for r in results) == ["private", "public"]
+    assert pipeline.store.exists(results[0].plot_keys[0])
+
+
+def test_start_evaluation_is_a_noop_when_delivered_twice(pipeline) -> None:
+    submission_id = pipeline.submit(pipeline.phase(replicas=3))
+    assert start_evaluation.delay(submission_id=submission_id).get() == "sanity_check"
+    assert start_evaluation.delay(submission_id=submission_id).get() == "skipped"
+    log = (Path(pipeline.data_dir) / "executions.log").read_text().splitlines()
+    assert len(log) == 4  # per split, shards [0, 1] and [2], each executed once
+
+
+def test_finish_evaluation_replayed_keeps_one_result_per_split(pipeline) -> None:
+    submission_id = pipeline.submit(pipeline.phase(replicas=2))
+    start_evaluation.delay(submission_id=submission_id)
+    assert finish_evaluation.delay(submission_id=submission_id, attempt=1).get() == "skipped"
+    with pipeline.sessions() as session:
+        assert len(session.scalars(select(Result)).all()) == 2
+
+
+def test_sanity_check_failure_fails_submission_before_any_shard(pipeline) -> None:
+    submission_id = pipeline.submit(pipeline.phase(), "def unlearn(net):\n    pass\n")
+    start_evaluation.delay(submission_id=submission_id)
+    submission = pipeline.submission(submission_id)
+    assert submission.status == SubmissionStatus.FAILED
+    assert submission.failure_category == FailureCategory.SANITY_CHECK_FAILED
+    assert "unlearning" in submission.failure_message
+    assert not (Path(pipeline.data_dir) / "executions.log").exists()
+
+
+def test_phase_without_sanity_check_goes_straight_to_shards(pipeline) -> None:
+    submission_id = pipeline.submit(pipeline.phase(replicas=2, sanity=False))
+    assert start_evaluation.delay(submission_id=submission_id).get() == "running"
+    assert pipeline.submission(submission_id).status == SubmissionStatus.FINISHED

@@ -1,0 +1,84 @@
+"""The production backend on a tiny phase, in process: provision, evaluate, compare with dry-run.
+
+An 8-replica MNIST-1D phase (the fewest the noise floor allows) with a small MLP trained for
+one epoch; runs in the in-process sandbox (`LocalRunner`), so this checks the numbers, not the
+container (the end-to-end test does that). The pipeline's sharded evaluation must give
+exactly the dry-run's score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from api.models import Phase, SubmissionStatus
+from harness.dryrun import dry_run
+from harness.sandbox.local import LocalRunner
+from tests.worker.factories import Pipeline, configure
+from worker import context
+from worker.phases import CACHE_PREFIX, phase_config
+from worker.recovery import phase_info
+from worker.tasks.dispatch import start_evaluation
+from worker.tasks.provision import prepare_phase
+
+pytestmark = [
+    pytest.mark.slow,
+    # harness/reference.py as merged leaves a SpooledTemporaryFile to the garbage collector
+    # (fixed on the core branch); drop this once main has the fix.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+SUBMISSION = (Path(__file__).parents[1] / "sandbox" / "submissions" / "finetune.py").read_text()
+TINY = {"epochs": 1, "hidden": [16], "batch_size": 256}
+# About 70 forget examples: the scorer's bootstrap (200 replicates) costs time per example.
+SMALL_FORGET = {"forget_fraction": 0.02}
+
+
+def tiny_phase(pipeline: Pipeline, *, replicas: int = 8) -> int:
+    phase_id = pipeline.phase(replicas=replicas)
+    with pipeline.sessions() as session:
+        session.execute(
+            update(Phase)
+            .where(Phase.id == phase_id)
+            .values(dataset="mnist1d", recipe=TINY, split_spec=SMALL_FORGET)
+        )
+        session.commit()
+    return phase_id
+
+
+@pytest.fixture
+def harness_pipeline(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    configure(
+        monkeypatch,
+        pipeline.data_dir,
+        evaluation_backend="worker.harness_backend:HarnessBackend",
+        shard_size=4,
+    )
+    return Pipeline(
+        data_dir=pipeline.data_dir,
+        sessions=context.get_context().sessions,
+        store=context.get_context().store,
+    )
+
+
+def test_sharded_pipeline_score_equals_the_dry_run(
+    harness_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline = harness_pipeline
+    phase_id = tiny_phase(pipeline)
+    for split in ("public", "private"):
+        assert prepare_phase.run(phase_id=phase_id, split=split)["trained"]
+    assert pipeline.store.list(f"{CACHE_PREFIX}/references")  # published for other workers
+    submission_id = pipeline.submit(phase_id, SUBMISSION)
+    start_evaluation.delay(submission_id=submission_id)
+    submission = pipeline.submission(submission_id)
+    assert submission.status == SubmissionStatus.FINISHED, submission.failure_message
+    with pipeline.sessions() as session:
+        config = phase_config(phase_info(session.get(Phase, phase_id)))
+    code = tmp_path / "submission.py"
+    code.write_text(SUBMISSION)
+    report, *_ = dry_run(code, config, runner=LocalRunner(), cache_dir=pipeline.data_dir / "cache")
+    assert submission.public_score == report["final_score"]
+    assert pipeline.store.exists(f"reports/{submission_id}/attempt-1/epsilons.png")

@@ -1,0 +1,299 @@
+"""Leases, heartbeats and attempt fencing: how the database, not the broker, holds the truth.
+
+Every piece of work is named by (submission, attempt[, shard]). A worker may only act on
+the submission's *current* attempt; once the reconciler moves a submission to attempt + 1,
+anything still running for the old attempt finds out at its next write and drops its work.
+A shard is claimed with one conditional UPDATE (pending, or running under a lease that has
+expired), so two deliveries of one message never both run it; a live holder keeps its lease
+with a `Heartbeat` thread. Writes use the Python clock in UTC: keep machines on NTP.
+
+Inputs: a SQLAlchemy `Session` (or sessionmaker for the heartbeat thread) and ids.
+Outputs: claim verdicts, shard progress, and the rows the reconciler inspects.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+from types import TracebackType
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import crud
+from api.models import Submission, SubmissionStatus, utcnow
+from worker.models import EvaluationLease, ShardRun, ShardState
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Claim",
+    "Heartbeat",
+    "begin_attempt",
+    "claim_shard",
+    "finish_shard",
+    "is_current",
+    "release_shard",
+    "shard_plan",
+    "shard_progress",
+    "touch_evaluation",
+]
+
+IN_PROGRESS = (SubmissionStatus.SANITY_CHECK, SubmissionStatus.RUNNING, SubmissionStatus.SCORING)
+
+
+class Claim(enum.StrEnum):
+    CLAIMED = "claimed"  # this holder runs the shard now
+    DONE = "done"  # already finished: nothing to do
+    BUSY = "busy"  # a live holder has it; the reconciler steps in if it dies
+    STALE = "stale"  # the submission moved on (new attempt, failed, cancelled)
+
+
+def is_current(session: Session, *, submission_id: int, attempt: int) -> bool:
+    """True while `attempt` is the submission's attempt and the evaluation is in progress."""
+    row = session.execute(
+        select(Submission.attempt, Submission.status).where(Submission.id == submission_id)
+    ).one_or_none()
+    return row is not None and row.attempt == attempt and row.status in IN_PROGRESS
+
+
+def begin_attempt(
+    session: Session,
+    *,
+    submission_id: int,
+    attempt: int,
+    shards: Sequence[tuple[str, Sequence[int]]],
+    holder: str,
+    lease_s: float,
+) -> None:
+    """Record the shard plan of an attempt (idempotent: a replay keeps the first plan)."""
+    exists = session.scalar(
+        select(EvaluationLease.id).where(
+            EvaluationLease.submission_id == submission_id, EvaluationLease.attempt == attempt
+        )
+    )
+    if exists is None:
+        session.add(
+            EvaluationLease(
+                submission_id=submission_id,
+                attempt=attempt,
+                shards_total=len(shards),
+                holder=holder,
+                lease_until=utcnow() + timedelta(seconds=lease_s),
+            )
+        )
+        for index, (split, seeds) in enumerate(shards):
+            session.add(
+                ShardRun(
+                    submission_id=submission_id,
+                    attempt=attempt,
+                    shard=index,
+                    split=split,
+                    seeds=list(seeds),
+                )
+            )
+    session.commit()
+
+
+def touch_evaluation(
+    session: Session, *, submission_id: int, attempt: int, holder: str, lease_s: float
+) -> None:
+    """Push the evaluation's lease forward: someone is working on it."""
+    session.execute(
+        update(EvaluationLease)
+        .where(EvaluationLease.submission_id == submission_id, EvaluationLease.attempt == attempt)
+        .values(lease_until=utcnow() + timedelta(seconds=lease_s), holder=holder)
+    )
+    session.commit()
+
+
+def claim_shard(
+    session: Session, *, submission_id: int, attempt: int, shard: int, holder: str, lease_s: float
+) -> Claim:
+    """Take the shard if it is free (pending or its holder's lease expired)."""
+    if not is_current(session, submission_id=submission_id, attempt=attempt):
+        session.rollback()
+        return Claim.STALE
+    now = utcnow()
+    key = (
+        ShardRun.submission_id == submission_id,
+        ShardRun.attempt == attempt,
+        ShardRun.shard == shard,
+    )
+    taken = session.execute(
+        update(ShardRun)
+        .where(*key, ShardRun.state != ShardState.DONE)
+        .where(or_(ShardRun.state == ShardState.PENDING, ShardRun.lease_until < now))
+        .values(
+            state=ShardState.RUNNING,
+            holder=holder,
+            lease_until=now + timedelta(seconds=lease_s),
+            tries=ShardRun.tries + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount:  # type: ignore[attr-defined]
+        session.commit()
+        return Claim.CLAIMED
+    state = session.scalar(select(ShardRun.state).where(*key))
+    session.rollback()
+    if state is None:
+        return Claim.STALE
+    return Claim.DONE if state == ShardState.DONE else Claim.BUSY
+
+
+def shard_plan(
+    session: Session, *, submission_id: int, attempt: int, shard: int
+) -> tuple[str, list[int]]:
+    """(split, seeds) of one shard, as planned when the attempt began."""
+    row = session.execute(
+        select(ShardRun.split, ShardRun.seeds).where(
+            ShardRun.submission_id == submission_id,
+            ShardRun.attempt == attempt,
+            ShardRun.shard == shard,
+        )
+    ).one()
+    return str(row.split), [int(seed) for seed in row.seeds]
+
+
+def finish_shard(
+    session: Session,
+    *,
+    submission_id: int,
+    attempt: int,
+    shard: int,
+    output_key: str,
+    seconds: float,
+) -> tuple[int, int]:
+    """Mark the shard done (first writer wins); returns (shards done, shards total)."""
+    session.execute(
+        update(ShardRun)
+        .where(
+            ShardRun.submission_id == submission_id,
+            ShardRun.attempt == attempt,
+            ShardRun.shard == shard,
+            ShardRun.state != ShardState.DONE,
+        )
+        .values(state=ShardState.DONE, output_key=output_key, seconds=seconds, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return shard_progress(session, submission_id=submission_id, attempt=attempt)
+
+
+def release_shard(
+    session: Session, *, submission_id: int, attempt: int, shard: int, holder: str
+) -> None:
+    """Give a shard up after an error of ours: its lease ends now, so it can be re-sent."""
+    session.execute(
+        update(ShardRun)
+        .where(
+            ShardRun.submission_id == submission_id,
+            ShardRun.attempt == attempt,
+            ShardRun.shard == shard,
+            ShardRun.holder == holder,
+            ShardRun.state == ShardState.RUNNING,
+        )
+        .values(lease_until=utcnow(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def shard_progress(session: Session, *, submission_id: int, attempt: int) -> tuple[int, int]:
+    """(shards done, shards planned) for one attempt; (0, 0) before the plan exists."""
+    total = session.scalar(
+        select(EvaluationLease.shards_total).where(
+            EvaluationLease.submission_id == submission_id, EvaluationLease.attempt == attempt
+        )
+    )
+    done = session.scalar(
+        select(func.count())
+        .select_from(ShardRun)
+        .where(
+            ShardRun.submission_id == submission_id,
+            ShardRun.attempt == attempt,
+            ShardRun.state == ShardState.DONE,
+        )
+    )
+    return int(done or 0), int(total or 0)
+
+
+class Heartbeat:
+    """A daemon thread that renews a holder's leases every `every_s` seconds until closed.
+
+    Use as a context manager around the work. It renews the shard's lease (when `shard` is
+    given) and the evaluation's lease; it stops by itself when the attempt is no longer current.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        submission_id: int,
+        attempt: int,
+        holder: str,
+        lease_s: float,
+        every_s: float,
+        shard: int | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._ids = (submission_id, attempt, shard)
+        self._holder = holder
+        self._lease_s = lease_s
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._every_s + 5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                self.beat()
+            except Exception:  # a missed beat is survivable; the lease has slack for one
+                logger.exception("heartbeat failed for %s", self._ids)
+
+    def beat(self) -> None:
+        submission_id, attempt, shard = self._ids
+        until = utcnow() + timedelta(seconds=self._lease_s)
+        with self._sessions() as session:
+            if shard is not None:
+                session.execute(
+                    update(ShardRun)
+                    .where(
+                        ShardRun.submission_id == submission_id,
+                        ShardRun.attempt == attempt,
+                        ShardRun.shard == shard,
+                        ShardRun.holder == self._holder,
+                        ShardRun.state == ShardState.RUNNING,
+                    )
+                    .values(lease_until=until)
+                    .execution_options(synchronize_session=False)
+                )
+            session.execute(
+                update(EvaluationLease)
+                .where(
+                    EvaluationLease.submission_id == submission_id,
+                    EvaluationLease.attempt == attempt,
+                )
+                .values(lease_until=until, holder=self._holder)
+                .execution_options(synchronize_session=False)
+            )
+            # Worker liveness for the organizers' dashboard (`workers` table).
+            crud.heartbeat(session, hostname=self._holder, submission_id=submission_id)

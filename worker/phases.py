@@ -1,0 +1,81 @@
+"""From the server's phase row to the harness's `PhaseConfig`, and the phase's reference cache
+shared through the artifact store.
+
+Mapping (`phase_config`): `Phase.dataset` is a dataset kind (`mnist1d`, `digits`, ...) or
+`kind:/path` for data on the workers' disk (`cifar10:/srv/unlearn/datasets/cifar10`);
+`split_spec` holds `SplitConfig` fields; `recipe` holds `TrainRecipe` fields, or
+`{"preset": "competition", ...overrides}`, plus the model's `hidden` sizes and
+`run_batch_size` if wanted; `efficiency_gate` is `max_run_fraction`.
+
+Reference cache (`pull_cache`, `push_cache`): the original model and the retrained
+reference are trained once (`worker.tasks.provision`) and kept under
+`reference-cache/` in the artifact store with the same layout as the harness's local
+`cache_dir` (`originals/<key>/...`, `references/<key>/...`; keys are content hashes, so
+phases never collide). A worker copies what it lacks before preparing a phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from harness.config import RECIPES, PhaseConfig
+from worker.artifacts import ArtifactStore
+from worker.backend import PhaseInfo
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CACHE_PREFIX", "phase_config", "pull_cache", "push_cache"]
+
+CACHE_PREFIX = "reference-cache"
+CACHED_FOLDERS = ("originals", "references")
+PHASE_LEVEL_FIELDS = ("hidden", "run_batch_size", "original_seed")
+
+
+def phase_config(phase: PhaseInfo) -> PhaseConfig:
+    """The harness configuration of a server phase; `ConfigError` says what to fix."""
+    recipe = dict(phase.recipe)
+    extras = {name: recipe.pop(name) for name in PHASE_LEVEL_FIELDS if name in recipe}
+    preset = recipe.pop("preset", "cpu-default")
+    base = dataclasses.asdict(RECIPES[preset]) if preset in RECIPES else {}
+    kind, _, path = phase.dataset.partition(":")
+    return PhaseConfig.from_dict(
+        {
+            "dataset": {"kind": kind, "path": path or None},
+            "split": dict(phase.split_spec),
+            "model": phase.model,
+            "recipe": {**base, **recipe},
+            "replicas": phase.replicas,
+            "estimator": phase.estimator,
+            "max_run_fraction": phase.efficiency_gate,
+            **extras,
+        }
+    )
+
+
+def pull_cache(store: ArtifactStore, cache_dir: Path) -> int:
+    """Copy cached originals and references this machine lacks; returns how many files."""
+    copied = 0
+    for folder in CACHED_FOLDERS:
+        for key in store.list(f"{CACHE_PREFIX}/{folder}"):
+            local = Path(cache_dir) / key[len(CACHE_PREFIX) + 1 :]
+            if not local.exists():
+                store.get_file(key, local)
+                copied += 1
+    return copied
+
+
+def push_cache(store: ArtifactStore, cache_dir: Path) -> int:
+    """Publish local originals and references the store lacks; returns how many files."""
+    copied = 0
+    for folder in CACHED_FOLDERS:
+        root = Path(cache_dir) / folder
+        if not root.is_dir():
+            continue
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            key = f"{CACHE_PREFIX}/{path.relative_to(cache_dir).as_posix()}"
+            if not store.exists(key):
+                store.put_file(key, path)
+                copied += 1
+    return copied

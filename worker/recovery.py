@@ -1,0 +1,92 @@
+"""What to do when an evaluation step fails for reasons that are ours, not the submission's.
+
+`retry_or_fail` moves the submission to attempt + 1 (back to `queued`, re-sent by the
+caller) while attempts remain, and otherwise fails it as a system error, which refunds the
+team's quota. Tasks call it on unexpected errors; the reconciler calls it when a holder
+keeps dying. `phase_info` copies what an evaluation needs from the server's `Phase` row.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from api import crud
+from api.models import FailureCategory, Phase
+from harness.errors import SubmissionError
+from worker.backend import PhaseInfo
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["failure_category", "phase_info", "plan_shards", "retry_or_fail"]
+
+SYSTEM_FAILURE_MESSAGE = (
+    "The evaluation failed {attempts} times for reasons on our side; your quota was refunded. "
+    "The organizers have been notified."
+)
+
+
+def retry_or_fail(
+    session: Session,
+    *,
+    submission_id: int,
+    attempt: int,
+    reason: str,
+    max_attempts: int,
+    category: FailureCategory = FailureCategory.WORKER_LOST,
+) -> bool:
+    """True when the submission was re-queued as attempt + 1 (the caller must re-send it)."""
+    try:
+        if attempt < max_attempts:
+            crud.requeue_for_retry(
+                session, submission_id=submission_id, attempt=attempt, reason=reason
+            )
+            logger.warning("submission %d attempt %d retried: %s", submission_id, attempt, reason)
+            return True
+        logger.error("submission %d failed after %d attempts: %s", submission_id, attempt, reason)
+        crud.mark_failed(
+            session,
+            submission_id=submission_id,
+            category=category,
+            message=SYSTEM_FAILURE_MESSAGE.format(attempts=attempt),
+            system_error=True,
+        )
+    except (crud.StaleAttempt, crud.Conflict, crud.NotFound) as exc:
+        logger.info("submission %d: retry skipped (%s)", submission_id, exc)
+    return False
+
+
+def phase_info(phase: Phase) -> PhaseInfo:
+    return PhaseInfo(
+        id=phase.id,
+        dataset=phase.dataset,
+        model=phase.model,
+        replicas=phase.replicas,
+        estimator=phase.estimator,
+        split_spec=dict(phase.split_spec or {}),
+        recipe=dict(phase.recipe or {}),
+        efficiency_gate=phase.efficiency_gate,
+    )
+
+
+SPLITS = ("public", "private")
+
+
+def plan_shards(replicas: int, shard_size: int) -> list[tuple[str, list[int]]]:
+    """Per split, seeds 0..replicas-1 cut into consecutive shards of at most `shard_size`."""
+    if replicas <= 0:
+        raise ValueError(f"a phase needs at least one replica, got {replicas}")
+    return [
+        (split, list(range(start, min(start + shard_size, replicas))))
+        for split in SPLITS
+        for start in range(0, replicas, shard_size)
+    ]
+
+
+def failure_category(error: SubmissionError) -> FailureCategory:
+    """The server's category for a submission's error (a plain crash when it has none)."""
+    try:
+        return FailureCategory(error.category)
+    except ValueError:
+        return FailureCategory.EXCEPTION

@@ -1,0 +1,15 @@
+"""Celery tasks of the evaluation pipeline, one job per module, in data-flow order.
+
+    provision.prepare_phase      train the original and the N references of a phase (sharded)
+    dispatch.start_evaluation    claim a queued submission, plan its shards
+    execute.run_sanity           one cheap run before spending the N runs
+    execute.run_shard            one sandbox container for a few seeds + trusted evaluation
+    score.finish_evaluation      chord callback: score, store the result and plots
+    reconcile.reconcile          beat: re-send what is stuck, fail what keeps failing
+    cleanup.cleanup              beat: remove orphaned sandbox containers and old outputs
+
+Every task takes ids as keyword arguments, checks the submission's state and attempt in the
+database, does one step, records it, and only then enqueues the next step.
+"""
+
+__all__: list[str] = []
