@@ -80,7 +80,7 @@ def test_ordering_retrain_above_finetune_above_do_nothing(tmp_path: Path) -> Non
         dataset=DatasetConfig("mnist1d"),
         split=SplitConfig(forget_fraction=0.05),
         recipe=TrainRecipe(),
-        replicas=8,
+        replicas=16,
     )
     scores = {}
     for name in ("do_nothing", "finetune", "retrain"):
