@@ -188,16 +188,20 @@ def dry_run(
         timings[name] = now - clock
         clock = now
 
-    prepared = prepare_phase(
-        phase, split=split, cache_dir=cache_dir, device=device, run_threads=threads,
-        progress=progress,
-    )
-    lap("prepare")
-    outcomes = run_seeds(
-        runner, submission, prepared, seeds=range(phase.replicas), device=device,
-        threads=threads, progress=progress,
-    )
-    lap("runs")
+    runner.prestart(threads=threads, device=device)  # a container starts while we prepare
+    try:
+        prepared = prepare_phase(
+            phase, split=split, cache_dir=cache_dir, device=device, run_threads=threads,
+            progress=progress,
+        )
+        lap("prepare")
+        outcomes = run_seeds(
+            runner, submission, prepared, seeds=range(phase.replicas), device=device,
+            threads=threads, progress=progress,
+        )
+        lap("runs")
+    finally:
+        runner.close()  # a standby left unused when preparing failed
     states = validated_states(outcomes, prepared.reference.original)
     efficiency = efficiency_gate(
         outcomes,

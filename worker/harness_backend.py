@@ -79,6 +79,7 @@ class HarnessBackend:
         return self._runner
 
     def sanity_check(self, *, phase: PhaseInfo, submission_dir: Path) -> None:
+        self.runner.prestart(device=self.run_device)  # starts while the phase is prepared
         prepared = self.prepared(phase, "public")
         outcomes = run_seeds(
             self.runner, submission_dir, prepared, seeds=[SANITY_SEED], device=self.run_device
@@ -88,6 +89,7 @@ class HarnessBackend:
     def run_shard(
         self, *, phase: PhaseInfo, submission_dir: Path, split: str, seeds: Sequence[int], gpu: str
     ) -> ShardArrays:
+        self.runner.prestart(device=self.run_device)  # starts while the phase is prepared
         prepared = self.prepared(phase, split)
         outcomes = run_seeds(
             self.runner, submission_dir, prepared, seeds=seeds, device=self.run_device

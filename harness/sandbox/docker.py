@@ -12,6 +12,12 @@ Steps of `run()`, all on the trusted side:
      runner's own wording of an exception, invalid output);
   4. clean up: remove the container, unmount and delete the job folder, always.
 
+`prestart()` moves step 2's start ahead of the job: a standby container (same flags) starts in
+the background and pays Python's and torch's imports while the caller prepares its data;
+`run()` then writes the job folder into the mounted, empty /job, and the runner inside starts
+on the folder's ready file. A standby that does not match the job (threads, GPU) or is too
+old is removed, and run() starts a container as above.
+
 Before the first job, `self_check()` runs a probe container with the same flags and refuses
 to go on (ConfigError) unless confinement is in force. `reap_orphans()` removes containers
 left behind by a worker that died (they carry the `unlearn.sandbox` label).
@@ -19,6 +25,7 @@ left behind by a worker that died (they carry the `unlearn.sandbox` label).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -26,10 +33,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -38,6 +46,7 @@ from harness.checkpoint import MAX_WEIGHTS_BYTES, load_weights, validate_state
 from harness.errors import (
     BadOutput,
     ConfigError,
+    InfraRetry,
     InvalidSubmission,
     OutOfMemory,
     SubmissionCrashed,
@@ -60,6 +69,8 @@ __all__ = ["DockerRunner", "SandboxSettings", "reap_orphans"]
 logger = logging.getLogger(__name__)
 
 RUNNER_COMMAND = ("/job", "/out")
+DEADLINE_FILE = "deadline"  # next to job/ and out/, host side only: the reaper reads it
+STANDBY_MARGIN_S = 30.0  # a standby this close to giving up is not handed a job
 PYTHON = "/opt/venv/bin/python"
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 # Categories the in-container status file may claim. Timeout and out-of-memory are decided
@@ -85,6 +96,17 @@ def _weights_limit(original: dict[str, torch.Tensor]) -> int:
     return min(MAX_WEIGHTS_BYTES, int(payload * 1.05) + 64 * 1024 * len(original) + (1 << 20))
 
 
+@dataclass(frozen=True)
+class _Standby:
+    """A started container waiting for its job folder (see `DockerRunner.prestart`)."""
+
+    name: str
+    root: Path
+    threads: int
+    gpu: str | None
+    started: float  # time.monotonic()
+
+
 class DockerRunner(Runner):
     """Runs jobs in the sandbox image under `settings`; see the module docstring."""
 
@@ -102,6 +124,9 @@ class DockerRunner(Runner):
         # False only for the attack suite's control run, which must show escapes.
         self.require_confinement = require_confinement
         self._image_id: str | None = None
+        self._standby: _Standby | None = None
+        self._standby_thread: threading.Thread | None = None
+        self._close_at_exit = False
 
     # ---- facts and checks -------------------------------------------------------------
 
@@ -176,6 +201,85 @@ class DockerRunner(Runner):
         finally:
             self._cleanup(name, root)
 
+    # ---- standby containers -----------------------------------------------------------
+
+    def prestart(self, *, threads: int = 1, device: str = "cpu") -> None:
+        """Start the next job's container now, in the background (see the module docstring).
+
+        Returns at once. Anything that goes wrong is logged and leaves run() to start its own
+        container, with its own errors. At most one standby is kept; it is removed by
+        `close()`, at interpreter exit, or by `reap_orphans()` once its owner is gone.
+        """
+        self._discard_standby()
+        gpu = assigned_gpu(device, self.settings.gpu)
+        self._standby_thread = threading.Thread(
+            target=self._start_standby, args=(threads, gpu), name="sandbox-prestart", daemon=True
+        )
+        self._standby_thread.start()
+        if not self._close_at_exit:
+            atexit.register(self.close)
+            self._close_at_exit = True
+
+    def close(self) -> None:
+        """Remove the standby container, if any."""
+        self._discard_standby()
+
+    def _start_standby(self, threads: int, gpu: str | None) -> None:
+        name = f"unlearn-job-{uuid.uuid4().hex[:12]}"
+        root: Path | None = None
+        try:
+            if self.require_confinement and self.settings not in _CHECKED:
+                self.self_check()
+            root = self._make_root(name)
+            (root / "job").mkdir(mode=0o755)
+            out = self._mount_output(root / "out")
+            flags = dc.hardening_flags(
+                replace(self.settings, gpu=gpu),
+                threads=threads,
+                mounts=[(root / "job", "/job", True), (out, "/out", False)],
+                labels=self._labels(name, root, deadline_s=self.settings.standby_s),
+            )
+            command = (*RUNNER_COMMAND, "--standby", str(self.settings.standby_s))
+            dc.create_container(name=name, image=self.settings.image, flags=flags, command=command)
+            dc.start_container(name)
+        except Exception:  # the next run() starts its own container and reports properly
+            logger.warning("sandbox prestart failed; the next run starts afresh", exc_info=True)
+            if root is not None:
+                self._cleanup(name, root)
+            return
+        self._standby = _Standby(name, root, threads, gpu, time.monotonic())
+
+    def _take_standby(self, *, threads: int, gpu: str | None) -> _Standby | None:
+        """The standby container if it can run this job now; else None (and it is removed)."""
+        if self._standby_thread is not None:
+            self._standby_thread.join()
+            self._standby_thread = None
+        standby, self._standby = self._standby, None
+        if standby is None:
+            return None
+        age = time.monotonic() - standby.started
+        usable = (
+            standby.threads == threads
+            and standby.gpu == gpu
+            and age < self.settings.standby_s - STANDBY_MARGIN_S
+        )
+        try:
+            usable = usable and bool(dc.container_state(standby.name).get("Running"))
+        except InfraRetry:
+            usable = False
+        if not usable:
+            self._cleanup(standby.name, standby.root)
+            return None
+        return standby
+
+    def _discard_standby(self) -> None:
+        if self._standby_thread is not None:
+            self._standby_thread.join()
+            self._standby_thread = None
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            self._cleanup(standby.name, standby.root)
+
     # ---- running a job ----------------------------------------------------------------
 
     def run(self, job: Job, *, on_seed_done: SeedProgress | None = None) -> list[RunOutcome]:
@@ -183,40 +287,41 @@ class DockerRunner(Runner):
         if len(set(seeds)) != len(seeds):
             raise ConfigError(f"job seeds must be distinct, got {list(seeds)}")
         settings = replace(self.settings, gpu=assigned_gpu(job.device, self.settings.gpu))
-        if self.require_confinement and self.settings not in _CHECKED:
+        standby = self._take_standby(threads=job.threads, gpu=settings.gpu)
+        if standby is None and self.require_confinement and self.settings not in _CHECKED:
             self.self_check()
         per_seed_s = job.time_limit_s or self.settings.default_time_limit_s
         deadline_s = self.settings.startup_s + per_seed_s * len(seeds)
-        name = f"unlearn-job-{uuid.uuid4().hex[:12]}"
-        root = self._make_root(name)
+        name = standby.name if standby else f"unlearn-job-{uuid.uuid4().hex[:12]}"
+        root = standby.root if standby else self._make_root(name)
+        config = JobConfig(
+            seeds=seeds,
+            batch_size=job.batch_size,
+            threads=job.threads,
+            device="cuda" if job.device.startswith("cuda") else job.device,
+        )
         try:
-            write_job_folder(
-                root / "job",
-                submission=job.submission,
-                spec=job.spec,
-                original=job.original,
-                retain=job.retain,
-                forget=job.forget,
-                val=job.val,
-                config=JobConfig(
-                    seeds=seeds,
-                    batch_size=job.batch_size,
+            if standby is None:
+                _write_job(root / "job", job, config)
+                out = self._mount_output(root / "out")
+                flags = dc.hardening_flags(
+                    settings,
                     threads=job.threads,
-                    device="cuda" if job.device.startswith("cuda") else job.device,
-                ),
-            )
-            out = self._mount_output(root / "out")
-            flags = dc.hardening_flags(
-                settings,
-                threads=job.threads,
-                mounts=[(root / "job", "/job", True), (out, "/out", False)],
-                labels=self._labels(name, root, deadline_s=deadline_s),
-            )
-            dc.create_container(
-                name=name, image=self.settings.image, flags=flags, command=RUNNER_COMMAND
-            )
+                    mounts=[(root / "job", "/job", True), (out, "/out", False)],
+                    labels=self._labels(name, root, deadline_s=deadline_s),
+                )
+                dc.create_container(
+                    name=name, image=self.settings.image, flags=flags, command=RUNNER_COMMAND
+                )
+            else:
+                out = root / "out"
+            deadline = time.time() + deadline_s + self.settings.stop_grace_s
+            (root / DEADLINE_FILE).write_text(str(int(deadline)), encoding="utf-8")
             started = time.monotonic()
-            dc.start_container(name)
+            if standby is None:
+                dc.start_container(name)
+            else:
+                _write_job(root / "job", job, config)  # its ready file starts the runner
             exit_code = dc.wait_container(name, timeout=deadline_s)
             timed_out = exit_code is None
             if timed_out:
@@ -289,6 +394,19 @@ class DockerRunner(Runner):
     def _cleanup(self, name: str, root: Path) -> None:
         dc.remove_container(name)
         remove_job_dir(root)
+
+
+def _write_job(folder: Path, job: Job, config: JobConfig) -> None:
+    write_job_folder(
+        folder,
+        submission=job.submission,
+        spec=job.spec,
+        original=job.original,
+        retain=job.retain,
+        forget=job.forget,
+        val=job.val,
+        config=config,
+    )
 
 
 class _Verdict:
@@ -459,17 +577,28 @@ def reap_orphans(*, everything: bool = False) -> list[str]:
     host = socket.gethostname()
     for container in dc.list_containers():
         owner_host, _, owner_pid = container.get("label:unlearn.owner", ":").partition(":")
-        deadline = float(container.get("label:unlearn.deadline", "0") or 0)
+        job_dir = container.get("label:unlearn.job_dir")
+        deadline = max(
+            float(container.get("label:unlearn.deadline", "0") or 0),
+            _deadline_file(Path(job_dir)) if job_dir else 0.0,
+        )
         owner_gone = owner_host == host and owner_pid.isdigit() and not _pid_alive(int(owner_pid))
         if everything or owner_gone or deadline < now:
             dc.remove_container(container["name"])
-            job_dir = container.get("label:unlearn.job_dir")
             if job_dir and Path(job_dir).parent.name == "unlearn-sandbox":
                 remove_job_dir(Path(job_dir))
             reaped.append(container["name"])
     if reaped:
         logger.warning("reaped %d orphaned sandbox containers: %s", len(reaped), reaped)
     return reaped
+
+
+def _deadline_file(job_dir: Path) -> float:
+    """The deadline run() wrote for the job a container was handed (0 if none)."""
+    try:
+        return float((job_dir / DEADLINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0.0
 
 
 def _pid_alive(pid: int) -> bool:

@@ -76,6 +76,7 @@ class SandboxSettings:
     gpu: str | None = None  # a device index or UUID; never all GPUs
     environment: tuple[tuple[str, str], ...] = ()  # extra variables; no secrets, ever
     startup_s: float = 60.0  # budget for container start + imports, on top of run time
+    standby_s: float = 600.0  # how long a prestarted container waits for its job
     default_time_limit_s: float = 3600.0  # per seed, when the job sets none
     stop_grace_s: float = 5.0  # SIGTERM -> SIGKILL at the deadline
     log_excerpt_chars: int = 4000  # of the container log shown with an error; 0 hides logs

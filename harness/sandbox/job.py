@@ -10,6 +10,8 @@ sides, so the format cannot drift between them.
     /job/original.safetensors   the original weights
     /job/data.safetensors       retain/forget/val inputs and targets (never the test split)
     /job/submission/            submission.py and any helper modules next to it
+    /job/ready                  written last: the folder is complete (a standby runner waits
+                                for it, see `wait_until_ready`)
 
     /out/seed-<seed>.safetensors  one file per seed that finished
     /out/status.json              per-seed claims of the runner: used for error messages only
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,11 +39,13 @@ __all__ = [
     "FORMAT_VERSION",
     "JobConfig",
     "JobFiles",
+    "READY_FILE",
     "STATUS_FILE",
     "SUBMISSION_FOLDER",
     "SeedStatus",
     "read_job_folder",
     "read_status",
+    "wait_until_ready",
     "weights_file_name",
     "write_job_folder",
     "write_status",
@@ -49,6 +54,7 @@ __all__ = [
 FORMAT_VERSION = 1
 SUBMISSION_FOLDER = "submission"
 STATUS_FILE = "status.json"
+READY_FILE = "ready"
 MAX_STATUS_BYTES = 256 * 1024
 MAX_MESSAGE_CHARS = 2000
 MAX_EXCERPT_CHARS = 8000
@@ -104,8 +110,13 @@ def write_job_folder(
     val: tuple[torch.Tensor, torch.Tensor],
     config: JobConfig,
 ) -> None:
-    """Write everything a run may see into `folder` (created; must not exist yet)."""
-    folder.mkdir(mode=0o755)
+    """Write everything a run may see into `folder`, then mark it ready.
+
+    `folder` must not exist yet, or be empty: a standby container has it mounted already.
+    """
+    folder.mkdir(mode=0o755, exist_ok=True)
+    if any(folder.iterdir()):
+        raise ConfigError(f"job folder {folder} is not empty")
     target = folder / SUBMISSION_FOLDER
     submission = Path(submission)
     if submission.is_dir():
@@ -133,6 +144,21 @@ def write_job_folder(
     for path in [folder, *folder.rglob("*")]:
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() else 0o644)
+    # Last, and atomically: a runner that sees this file sees every file above complete.
+    partial = folder / (READY_FILE + ".partial")
+    partial.write_text("1", encoding="utf-8")
+    partial.chmod(0o644)
+    partial.replace(folder / READY_FILE)
+
+
+def wait_until_ready(folder: Path, *, timeout_s: float, poll_s: float = 0.01) -> bool:
+    """Wait until `folder` holds a complete job (its ready file); False after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not (folder / READY_FILE).exists():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+    return True
 
 
 def read_job_folder(folder: Path) -> JobFiles:

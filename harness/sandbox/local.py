@@ -18,7 +18,7 @@ import torch
 
 from harness.errors import SubmissionError, TimeLimitExceeded
 from harness.models import build_model
-from harness.protocol import load_submission, make_loaders, run_once
+from harness.protocol import load_submission, make_loaders, run_once, warm_up
 from harness.sandbox.base import Job, Runner, RunOutcome, SeedProgress
 
 __all__ = ["LocalRunner"]
@@ -44,6 +44,7 @@ class LocalRunner(Runner):
                 return [
                     RunOutcome(seed, None, 0.0, error, error.log_excerpt) for seed in job.seeds
                 ]
+            warm_up()
             outcomes = []
             for seed in job.seeds:
                 outcomes.append(self._run_seed(job, fn, seed, submission_dir))

@@ -1,6 +1,9 @@
-"""The in-container runner: `python -m harness.sandbox.runner /job /out`.
+"""The in-container runner: `python -m harness.sandbox.runner /job /out [--standby SECONDS]`.
 
-Reads the job folder (`job.py`), imports the submission with `harness.protocol`, and runs
+With `--standby`, the container was started before its job existed (`DockerRunner.prestart`):
+the runner pays its imports and torch's lazy first-optimizer import, then waits for the job
+folder's ready file, so that start-up overlaps the caller's own preparation. Then it reads
+the job folder (`job.py`), imports the submission with `harness.protocol`, and runs
 `unlearning()` once per seed exactly as the in-process runner does (fresh copy of the
 original weights, `make_loaders` for that seed, `run_once`). After each seed it writes
 `/out/seed-<seed>.safetensors` and rewrites `/out/status.json`.
@@ -14,12 +17,14 @@ copied across seeds are accepted as what the submission produced; the scoring ru
 punishes them (a deterministic unlearner gets epsilon = 50 on every example).
 
 Exit status: 0 when the loop finished (some seeds may have failed, see status.json), 1 when
-the submission could not be imported, 2 when the job folder is unusable.
+the submission could not be imported, 2 when the job folder is unusable, 3 when a standby
+runner's job never arrived.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -30,11 +35,18 @@ import torch
 from harness.checkpoint import save_weights
 from harness.errors import BadOutput, SubmissionCrashed, SubmissionError
 from harness.models import build_model
-from harness.protocol import load_submission, make_loaders, run_once, submission_traceback
+from harness.protocol import (
+    load_submission,
+    make_loaders,
+    run_once,
+    submission_traceback,
+    warm_up,
+)
 from harness.sandbox.job import (
     JobFiles,
     SeedStatus,
     read_job_folder,
+    wait_until_ready,
     weights_file_name,
     write_status,
 )
@@ -86,6 +98,7 @@ def run_job(job_dir: Path, out: Path) -> int:
     """Run every seed of the job in `job_dir`, writing results into `out`; the exit status."""
     files = read_job_folder(job_dir)
     torch.set_num_threads(files.config.threads)
+    warm_up()
     statuses: dict[int, SeedStatus] = {}
     try:
         fn = load_submission(files.submission_dir)
@@ -106,11 +119,19 @@ def run_job(job_dir: Path, out: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        sys.stderr.write("usage: python -m harness.sandbox.runner JOB_DIR OUT_DIR\n")
+    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--standby"):
+        sys.stderr.write(
+            "usage: python -m harness.sandbox.runner JOB_DIR OUT_DIR [--standby SECONDS]\n"
+        )
         return 2
+    job_dir, out = Path(argv[0]), Path(argv[1])
+    if len(argv) == 4:
+        warm_up()
+        if not wait_until_ready(job_dir, timeout_s=float(argv[3])):
+            sys.stderr.write(f"runner: no job arrived within {argv[3]} s of standby\n")
+            return 3
     try:
-        return run_job(Path(argv[0]), Path(argv[1]))
+        return run_job(job_dir, out)
     except (OSError, KeyError, ValueError, SubmissionError) as exc:
         # The job folder is ours, so this is an infrastructure problem, not the submission's.
         traceback.print_exc()
@@ -118,5 +139,16 @@ def main(argv: list[str]) -> int:
         return 2
 
 
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown, which takes about a second once torch is
+    loaded; every result is already on disk (closed files, atomic renames)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # the submission may have replaced the stream; nothing to save
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    _exit_now(main(sys.argv[1:]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -152,3 +153,69 @@ def test_a_job_sees_exactly_one_gpu(device, configured, expected):
 def test_a_malformed_cuda_device_is_refused():
     with pytest.raises(ConfigError, match="cuda:N"):
         assigned_gpu("cuda:all", None)
+
+
+def _sandbox_containers() -> list[str]:
+    return subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
+@pytest.mark.docker
+def test_a_prestarted_container_runs_the_job_with_the_same_weights(test_settings, make_job):
+    job = make_job(SUBMISSIONS / "finetune.py", seeds=(0, 5))
+    runner = DockerRunner(test_settings)
+    runner.prestart(threads=job.threads)
+    runner._standby_thread.join()  # type: ignore[union-attr]
+    standby = runner._standby
+    assert standby is not None and standby.name in _sandbox_containers()
+    outcomes = runner.run(job)
+    expected = LocalRunner().run(job)
+    assert standby.name not in _sandbox_containers()  # it ran the job and was removed
+    assert not standby.root.exists()
+    for outcome, reference in zip(outcomes, expected, strict=True):
+        assert outcome.ok and reference.ok, (outcome.error, reference.error)
+        assert all(torch.equal(outcome.state[k], v) for k, v in reference.state.items())
+
+
+@pytest.mark.docker
+def test_a_standby_that_does_not_fit_the_job_is_replaced(test_settings, make_job):
+    job = make_job(SUBMISSIONS / "do_nothing.py")
+    runner = DockerRunner(test_settings)
+    runner.prestart(threads=2)  # the job asks for 1 thread: OMP_NUM_THREADS would differ
+    runner._standby_thread.join()  # type: ignore[union-attr]
+    standby = runner._standby
+    assert standby is not None
+    [outcome] = runner.run(job)
+    assert outcome.ok
+    assert standby.name not in _sandbox_containers() and not standby.root.exists()
+
+
+@pytest.mark.docker
+def test_close_removes_an_unused_standby(test_settings):
+    runner = DockerRunner(test_settings)
+    runner.prestart()
+    runner.close()
+    assert runner._standby is None
+    assert not [name for name in _sandbox_containers() if name.startswith("unlearn-job-")]
+
+
+@pytest.mark.docker
+def test_the_reaper_honours_the_deadline_of_the_job_a_standby_was_handed(test_settings):
+    runner = DockerRunner(replace(test_settings, standby_s=1.0, stop_grace_s=0.0))
+    runner.prestart()
+    runner._standby_thread.join()  # type: ignore[union-attr]
+    standby = runner._standby
+    assert standby is not None
+    time.sleep(2.0)
+    try:
+        # Its label's deadline (standby_s) has passed; the job's deadline file has not.
+        (standby.root / "deadline").write_text(str(2**40), encoding="utf-8")
+        assert standby.name not in reap_orphans()
+        (standby.root / "deadline").unlink()
+        assert standby.name in reap_orphans()
+    finally:
+        runner.close()

@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from harness.errors import BadOutput, SubmissionCrashed, TimeLimitExceeded
+from harness.errors import BadOutput, ConfigError, SubmissionCrashed, TimeLimitExceeded
 from harness.sandbox.docker import _Verdict, collect_outputs
-from harness.sandbox.job import JobConfig, read_job_folder, read_status, write_job_folder
+from harness.sandbox.job import (
+    JobConfig,
+    read_job_folder,
+    read_status,
+    wait_until_ready,
+    write_job_folder,
+)
 from harness.sandbox.runner import run_job
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _verdict(**overrides: object) -> _Verdict:
@@ -124,3 +133,29 @@ def test_status_behind_a_symlink_is_not_followed(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "status.json").symlink_to(secret)
     assert read_status(tmp_path / "out", (0,)) == {}
+
+
+def test_job_folder_is_marked_ready_last_and_refuses_a_used_folder(tmp_path, make_job):
+    job = make_job(SUBMISSIONS / "do_nothing.py")
+    folder = tmp_path / "job"
+    folder.mkdir()  # a standby container has the empty folder mounted already
+    assert not wait_until_ready(folder, timeout_s=0.05)
+    _write(tmp_path, job)
+    assert wait_until_ready(folder, timeout_s=0.0)
+    with pytest.raises(ConfigError, match="not empty"):
+        _write(tmp_path, job)
+
+
+def test_a_standby_runner_without_a_job_gives_up_with_exit_status_3(tmp_path):
+    (tmp_path / "job").mkdir()
+    (tmp_path / "out").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.sandbox.runner", "job", "out", "--standby", "0.2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 3, result.stderr
+    assert "no job arrived within 0.2 s" in result.stderr

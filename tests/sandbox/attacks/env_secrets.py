@@ -13,6 +13,7 @@ ALLOWED = {
     "PATH",
     "HOSTNAME",
     "LC_CTYPE",  # set by Python itself (PEP 538 locale coercion)
+    "TORCHINDUCTOR_CACHE_DIR",  # set by torch itself on importing torch._dynamo (warm_up)
 }
 
 

@@ -5,7 +5,14 @@ import os
 
 from safetensors import safe_open
 
-JOB_FILES = {"config.json", "model.json", "original.safetensors", "data.safetensors", "submission"}
+JOB_FILES = {
+    "config.json",
+    "model.json",
+    "original.safetensors",
+    "data.safetensors",
+    "submission",
+    "ready",
+}
 DATA_KEYS = {
     f"{split}_{part}" for split in ("retain", "forget", "val") for part in ("inputs", "targets")
 }
