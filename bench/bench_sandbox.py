@@ -49,9 +49,9 @@ import torch
 from harness.models import ModelSpec, build_model
 from harness.protocol import load_submission, make_loaders, run_once
 from harness.sandbox.base import Job
-from harness.sandbox.docker import DockerRunner
+from harness.sandbox.docker import DockerRunner, write_job
 from harness.sandbox.docker_client import SandboxSettings
-from harness.sandbox.job import JobConfig, write_job_folder
+from harness.sandbox.job import JobConfig
 
 FINETUNE = """
 import torch
@@ -115,18 +115,8 @@ def in_fresh_process(job: Job) -> float:
     """The sandbox's runner in a new host process, no container: the same work minus Docker."""
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        write_job_folder(
-            Path(folder, "job"),
-            submission=job.submission,
-            spec=job.spec,
-            original=job.original,
-            retain=job.retain,
-            forget=job.forget,
-            val=job.val,
-            config=JobConfig(
-                seeds=tuple(job.seeds), batch_size=job.batch_size, threads=job.threads
-            ),
-        )
+        config = JobConfig(seeds=tuple(job.seeds), batch_size=job.batch_size, threads=job.threads)
+        write_job(Path(folder, "job"), job, config)
         Path(folder, "out").mkdir()
         subprocess.run(
             [sys.executable, "-m", "harness.sandbox.runner", f"{folder}/job", f"{folder}/out"],

@@ -73,10 +73,10 @@ class Runner(abc.ABC):
     def run(self, job: Job, *, on_seed_done: SeedProgress | None = None) -> list[RunOutcome]:
         """Run every seed of `job`; return one outcome per seed, in the order of job.seeds."""
 
-    def prestart(self, *, threads: int = 1, device: str = "cpu") -> None:
+    def prestart(self, *, threads: int = 1, device: str = "cpu") -> None:  # noqa: B027
         """Get ready for the next run() while the caller does other work (optional)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027
         """Release whatever prestart() holds (optional)."""
 
     def describe(self) -> dict[str, str]:

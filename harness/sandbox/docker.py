@@ -64,7 +64,7 @@ from harness.sandbox.job import (
     write_job_folder,
 )
 
-__all__ = ["DockerRunner", "SandboxSettings", "reap_orphans"]
+__all__ = ["DockerRunner", "SandboxSettings", "reap_orphans", "write_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class DockerRunner(Runner):
         )
         try:
             if standby is None:
-                _write_job(root / "job", job, config)
+                write_job(root / "job", job, config)
                 out = self._mount_output(root / "out")
                 flags = dc.hardening_flags(
                     settings,
@@ -321,7 +321,7 @@ class DockerRunner(Runner):
             if standby is None:
                 dc.start_container(name)
             else:
-                _write_job(root / "job", job, config)  # its ready file starts the runner
+                write_job(root / "job", job, config)  # its ready file starts the runner
             exit_code = dc.wait_container(name, timeout=deadline_s)
             timed_out = exit_code is None
             if timed_out:
@@ -396,7 +396,8 @@ class DockerRunner(Runner):
         remove_job_dir(root)
 
 
-def _write_job(folder: Path, job: Job, config: JobConfig) -> None:
+def write_job(folder: Path, job: Job, config: JobConfig) -> None:
+    """`write_job_folder` for a `Job` (the folder the container mounts at /job)."""
     write_job_folder(
         folder,
         submission=job.submission,

@@ -69,10 +69,10 @@ class LocalRunner(Runner):
         if job.device.startswith("cuda"):
             torch.cuda.synchronize()
         if job.time_limit_s is not None and seconds > job.time_limit_s:
-            error = TimeLimitExceeded(
+            too_slow = TimeLimitExceeded(
                 f"run with seed {seed} took {seconds:.1f} s, over the limit of "
                 f"{job.time_limit_s:.1f} s"
             )
-            return RunOutcome(seed, None, seconds, error)
+            return RunOutcome(seed, None, seconds, too_slow)
         state = {name: t.detach().to("cpu").clone() for name, t in net.state_dict().items()}
         return RunOutcome(seed, state, seconds)

@@ -16,13 +16,12 @@ import pytest
 import torch
 
 from harness.errors import BadOutput, ConfigError, SubmissionCrashed, TimeLimitExceeded
-from harness.sandbox.docker import _Verdict, collect_outputs
+from harness.sandbox.docker import _Verdict, collect_outputs, write_job
 from harness.sandbox.job import (
     JobConfig,
     read_job_folder,
     read_status,
     wait_until_ready,
-    write_job_folder,
 )
 from harness.sandbox.runner import run_job
 
@@ -47,16 +46,7 @@ def _verdict(**overrides: object) -> _Verdict:
 
 def _write(tmp_path: Path, job, seeds=(0, 1)) -> Path:  # type: ignore[no-untyped-def]
     folder = tmp_path / "job"
-    write_job_folder(
-        folder,
-        submission=job.submission,
-        spec=job.spec,
-        original=job.original,
-        retain=job.retain,
-        forget=job.forget,
-        val=job.val,
-        config=JobConfig(seeds=tuple(seeds), batch_size=job.batch_size),
-    )
+    write_job(folder, job, JobConfig(seeds=tuple(seeds), batch_size=job.batch_size))
     return folder
 
 
