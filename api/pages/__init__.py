@@ -31,7 +31,7 @@ from api.errors import APIError
 from api.leaderboard import compute_leaderboard
 from api.models import Submission, TokenKind, User, utcnow
 from api.ratelimit import rate_limited
-from api.routes.submissions import _limits, read_upload, submit
+from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_logs, can_see_private, submission_view, visible_splits
 
@@ -164,18 +164,15 @@ def submit_upload(
         return _login_redirect(request)
     phase = crud.get_phase(session, phase_id)
     try:
-        if user.is_organizer:
-            raise APIError(403, "organizers do not submit; use a participant account")
-        data = read_upload(request, file, settings)
         submission = submit(
+            request,
+            file,
             session=session,
+            settings=settings,
             store=store,
             queue=queue,
             user=user,
             phase_id=phase_id,
-            filename=file.filename or "submission.py",
-            data=data,
-            limits=_limits(settings),
         )
     except UploadRejected as exc:
         return _render(

@@ -73,19 +73,23 @@ def read_upload(request: Request, file: UploadFile, settings: SettingsDep) -> by
 
 
 def submit(
+    request: Request,
+    file: UploadFile,
     *,
     session: SessionDep,
+    settings: SettingsDep,
     store: ArtifactStore,
     queue: EvaluationQueue,
     user: User,
     phase_id: int,
-    filename: str,
-    data: bytes,
-    limits: UploadLimits,
 ) -> Submission:
-    """Validate, persist, then enqueue; shared by the JSON route and the upload page."""
+    """Read, validate, persist, then enqueue; shared by the JSON route and the upload page."""
+    if user.is_organizer:
+        raise APIError(403, "organizers do not submit; use a participant account")
+    data = read_upload(request, file, settings)
+    filename = file.filename or "submission.py"
     phase = crud.get_phase(session, phase_id)
-    upload = validate_upload(filename, data, limits)
+    upload = validate_upload(filename, data, _limits(settings))
     submission = crud.create_submission(
         session, store, phase=phase, user=user, filename=filename, upload=upload, data=data
     )
@@ -115,18 +119,15 @@ def upload_submission(
     user: CurrentUser,
 ) -> SubmissionPublic:
     """Upload a `.py` file or a `.zip` with `submission.py`; spends one of today's quota."""
-    if user.is_organizer:
-        raise APIError(403, "organizers do not submit; use a participant account")
-    data = read_upload(request, file, settings)
     submission = submit(
+        request,
+        file,
         session=session,
+        settings=settings,
         store=store,
         queue=queue,
         user=user,
         phase_id=phase_id,
-        filename=file.filename or "submission.py",
-        data=data,
-        limits=_limits(settings),
     )
     return submission_view(submission, user, utcnow())
 
