@@ -123,6 +123,7 @@ def _efficiency(prepared: Prepared, seconds: np.ndarray) -> dict[str, Any]:
         "run_seconds_median": float(np.median(seconds)),
         "retrain_seconds": retrain,
         "run_fraction": fraction,
+        "max_run_fraction": prepared.phase.max_run_fraction,
         "eligible": fraction <= prepared.phase.max_run_fraction,
     }
 

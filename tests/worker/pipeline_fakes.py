@@ -22,6 +22,7 @@ from harness.protocol import check_source
 from worker.backend import PhaseInfo, Scored, ShardArrays
 
 N_FORGET = 16
+RETRAIN_SECONDS = 1.0  # the fake phase's retraining time, for the efficiency gate
 
 
 class SleepyBackend:
@@ -63,6 +64,11 @@ class SleepyBackend:
                 "final_score_ci": [value - 1, value + 1],
                 "estimator": phase.estimator,
                 "forget_quality": value,
+                "run_seconds_median": self.seconds_per_seed,
+                "retrain_seconds": RETRAIN_SECONDS,
+                "run_fraction": self.seconds_per_seed / RETRAIN_SECONDS,
+                "max_run_fraction": phase.efficiency_gate,
+                "eligible": self.seconds_per_seed / RETRAIN_SECONDS <= phase.efficiency_gate,
             }
         return Scored(reports=reports, plots={"confidences": b"\x89PNG fake"})
 

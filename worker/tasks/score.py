@@ -5,7 +5,9 @@
 the others find nothing to do). It reads the shards' compact arrays from the artifact
 store, where they are fenced by attempt, so a broker that lost the chord's results costs
 nothing. `crud.record_result` upserts per (submission, split, attempt) and moves the
-submission to finished, which is what the leaderboard reads.
+submission to finished, which is what the leaderboard reads. A submission whose runs fail
+the phase's efficiency gate (a report with `eligible: false`) fails as `too_slow` instead,
+with the numbers in its message, and never reaches the board.
 """
 
 from __future__ import annotations
@@ -82,6 +84,17 @@ def finish_evaluation(
                 system_error=True,
             )
         return "failed"
+    too_slow = [report for report in scored.reports.values() if report.get("eligible") is False]
+    if too_slow:
+        with ctx.sessions() as session:
+            crud.mark_failed(
+                session,
+                submission_id=submission_id,
+                category=FailureCategory.TOO_SLOW,
+                message=too_slow_message(too_slow[0]),
+                system_error=False,
+            )
+        return "too_slow"
     plot_keys = []
     for name, png in sorted(scored.plots.items()):
         plot_keys.append(f"reports/{submission_id}/attempt-{attempt}/{name}.png")
@@ -100,3 +113,15 @@ def finish_evaluation(
                 logger.info("result of %d/%d dropped: %s", submission_id, attempt, exc)
                 return "stale"
     return "finished"
+
+
+def too_slow_message(report: dict[str, Any]) -> str:
+    """What the team reads when its runs failed the efficiency gate."""
+    median, retrain = report.get("run_seconds_median"), report.get("retrain_seconds")
+    fraction, limit = report.get("run_fraction"), report.get("max_run_fraction")
+    if None in (median, retrain, fraction, limit):
+        return "the runs failed the phase's efficiency gate (too slow against one retraining)"
+    return (
+        f"unlearning() took {median:.2f} s per run (median), {fraction:.1%} of one retraining "
+        f"({retrain:.2f} s); this phase allows at most {limit:.1%}: make it faster"
+    )
