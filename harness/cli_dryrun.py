@@ -48,6 +48,7 @@ STAGE_LABELS = {
     "runs": "running unlearning() per seed",
     "evaluate": "evaluating the unlearned models",
     "score": "scoring (noise floor, then submission)",
+    "bootstrap": "confidence intervals (bootstrap replicates)",
 }
 
 

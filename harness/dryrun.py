@@ -15,6 +15,7 @@ Progress goes to an optional `(stage, done, total)` callback; nothing here print
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """(stage, done, total). Stages: data, original, retrain-timing, reference, reference-eval,
-runs, evaluate, score."""
+runs, evaluate, score, bootstrap."""
+
+MAX_BOOTSTRAP_PROCESSES = 8  # the dry-run's bootstrap: one process per CPU, up to this
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -144,9 +147,13 @@ def score(
     *,
     estimator: str,
     seed: int = 0,
+    processes: int = 1,
     progress: Progress | None = None,
 ) -> ScoreReport:
-    """Score unlearned against the reference, with the estimator's noise floor attached."""
+    """Score unlearned against the reference, with the estimator's noise floor attached.
+
+    `processes` > 1 spreads the bootstrap over that many worker processes: same numbers.
+    """
     report = progress or _quiet
     report("score", 0, 2)
     floor = cached_noise_floor(prepared.reference, estimator=estimator, seed=seed)
@@ -162,6 +169,8 @@ def score(
         estimator=estimator,
         seed=seed,
         noise_floor=floor,
+        processes=processes,
+        on_replicate=lambda done, total: report("bootstrap", done, total),
     )
     report("score", 2, 2)
     return result
@@ -210,7 +219,13 @@ def dry_run(
     )
     unlearned = evaluate_weights(prepared, states, device=device, progress=progress)
     lap("evaluate")
-    result = score(prepared, unlearned, estimator=phase.estimator, progress=progress)
+    result = score(
+        prepared,
+        unlearned,
+        estimator=phase.estimator,
+        processes=min(len(os.sched_getaffinity(0)), MAX_BOOTSTRAP_PROCESSES),
+        progress=progress,
+    )
     lap("score")
     report = build_report(
         submission=submission,

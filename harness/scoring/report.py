@@ -19,7 +19,9 @@ which the worker stores and the leaderboard shows as ``score +- ci``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Interval = tuple[float, float]
+ReplicateProgress = Callable[[int, int], None]
+"""Called with (replicates done, replicates in all) as the bootstrap goes."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,8 @@ def score_submission(
     seed: int = 0,
     confidence: float = 0.95,
     noise_floor: float | None = None,
+    processes: int = 1,
+    on_replicate: ReplicateProgress | None = None,
 ) -> ScoreReport:
     """Score one submission: F, final score, noise floor and bootstrap intervals.
 
@@ -176,6 +182,8 @@ def score_submission(
         confidence: coverage of the percentile intervals.
         noise_floor: a precomputed noise floor (it depends only on the reference); when
             None it is computed here, or left None if N is too small for two halves.
+        processes: worker processes for the bootstrap (same numbers, less time).
+        on_replicate: progress of the bootstrap, (done, total).
     """
     chosen = get_estimator(estimator)
     unlearned_confs, retrained_confs = check_confidence_pair(
@@ -214,7 +222,14 @@ def score_submission(
     final_ci: Interval | None = None
     if n_bootstrap:
         forget_samples, final_samples = _bootstrap(
-            unlearned_confs, retrained_confs, accuracies, estimator, n_bootstrap, seed
+            unlearned_confs,
+            retrained_confs,
+            accuracies,
+            estimator,
+            n_bootstrap,
+            seed,
+            processes=processes,
+            on_replicate=on_replicate,
         )
         forget_ci = _bias_corrected_interval(forget_samples, result.forget_quality, confidence)
         final_ci = _bias_corrected_interval(
@@ -259,6 +274,10 @@ def _bias_corrected_interval(samples: np.ndarray, estimate: float, confidence: f
     return float(min(low, estimate)), float(max(high, estimate))
 
 
+_Draw = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+"""One resample: unlearned rows, retrained rows, examples, and the estimator's seed."""
+
+
 def _bootstrap(
     unlearned: np.ndarray,
     retrained: np.ndarray,
@@ -266,30 +285,37 @@ def _bootstrap(
     estimator: str,
     n_bootstrap: int,
     seed: int,
+    *,
+    processes: int = 1,
+    on_replicate: ReplicateProgress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap replicates of F and of the final score (= F without accuracies)."""
-    chosen = get_estimator(estimator)
+    """Bootstrap replicates of F and of the final score (= F without accuracies).
+
+    Every resample is drawn here, in one stream, before any is scored, so `processes` (worker
+    processes scoring replicates side by side) changes the time, never the numbers.
+    """
     n_models, n_examples = unlearned.shape
     # A separate stream from the estimator's own seed so that neither shifts the other.
     rng = np.random.default_rng([seed, 0xB007])
-    forget_samples = np.empty(n_bootstrap)
-    final_samples = np.empty(n_bootstrap)
-    for replicate in range(n_bootstrap):
-        unlearned_rows = rng.integers(0, n_models, n_models)
-        retrained_rows = rng.integers(0, n_models, n_models)
-        examples = rng.integers(0, n_examples, n_examples)
-        # Epsilons of a resampled example only depend on its own column: compute each
-        # distinct column once, then let the example resample repeat them.
-        distinct, inverse = np.unique(examples, return_inverse=True)
-        epsilons = chosen.compute_epsilons(
-            unlearned[np.ix_(unlearned_rows, distinct)],
-            retrained[np.ix_(retrained_rows, distinct)],
+    draws: list[_Draw] = [
+        (
+            np.asarray(rng.integers(0, n_models, size=n_models)),
+            np.asarray(rng.integers(0, n_models, size=n_models)),
+            np.asarray(rng.integers(0, n_examples, size=n_examples)),
             seed + 1 + replicate,
         )
-        forget = float(bucket_points(epsilons, n_models)[inverse].mean())
-        if accuracies is None:
-            forget_samples[replicate] = final_samples[replicate] = forget
-            continue
+        for replicate in range(n_bootstrap)
+    ]
+    forget_samples = np.empty(n_bootstrap)
+    replicates = _score_replicates(unlearned, retrained, estimator, draws, processes)
+    for done, forget in enumerate(replicates, start=1):
+        forget_samples[done - 1] = forget
+        if on_replicate is not None:
+            on_replicate(done, n_bootstrap)
+    if accuracies is None:
+        return forget_samples, forget_samples.copy()
+    final_samples = np.empty(n_bootstrap)
+    for replicate, (unlearned_rows, retrained_rows, _, _) in enumerate(draws):
         utility = (
             accuracies["unlearned_retain_acc"][unlearned_rows].mean()
             / accuracies["retrained_retain_acc"][retrained_rows].mean()
@@ -297,9 +323,61 @@ def _bootstrap(
             accuracies["unlearned_test_acc"][unlearned_rows].mean()
             / accuracies["retrained_test_acc"][retrained_rows].mean()
         )
-        forget_samples[replicate] = forget
-        final_samples[replicate] = forget * utility
+        final_samples[replicate] = forget_samples[replicate] * utility
     return forget_samples, final_samples
+
+
+def _replicate_forget(
+    unlearned: np.ndarray, retrained: np.ndarray, estimator: str, draw: _Draw
+) -> float:
+    """F of one resample."""
+    unlearned_rows, retrained_rows, examples, estimator_seed = draw
+    # Epsilons of a resampled example only depend on its own column: compute each distinct
+    # column once, then let the example resample repeat them.
+    distinct, inverse = np.unique(examples, return_inverse=True)
+    epsilons = get_estimator(estimator).compute_epsilons(
+        unlearned[np.ix_(unlearned_rows, distinct)],
+        retrained[np.ix_(retrained_rows, distinct)],
+        estimator_seed,
+    )
+    return float(bucket_points(epsilons, len(unlearned_rows))[inverse].mean())
+
+
+def _score_replicates(
+    unlearned: np.ndarray,
+    retrained: np.ndarray,
+    estimator: str,
+    draws: Sequence[_Draw],
+    processes: int,
+) -> Iterator[float]:
+    """F of each resample, in order; in `processes` spawned workers when more than one."""
+    if processes <= 1 or len(draws) < 2:
+        for draw in draws:
+            yield _replicate_forget(unlearned, retrained, estimator, draw)
+        return
+    # spawn, not fork: the caller may hold torch's thread pools, which a fork would copy.
+    with ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_replicate_worker,
+        initargs=(unlearned, retrained, estimator),
+    ) as pool:
+        yield from pool.map(
+            _replicate_in_worker, draws, chunksize=max(1, len(draws) // (processes * 8))
+        )
+
+
+_WORKER_INPUTS: tuple[np.ndarray, np.ndarray, str] | None = None
+
+
+def _start_replicate_worker(unlearned: np.ndarray, retrained: np.ndarray, estimator: str) -> None:
+    global _WORKER_INPUTS
+    _WORKER_INPUTS = (unlearned, retrained, estimator)
+
+
+def _replicate_in_worker(draw: _Draw) -> float:
+    assert _WORKER_INPUTS is not None, "the pool's initializer did not run"
+    return _replicate_forget(*_WORKER_INPUTS, draw)
 
 
 def forget_quality_interval(

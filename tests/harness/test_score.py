@@ -292,3 +292,27 @@ def test_scorer_modules_do_not_import_torch() -> None:
             assert not any(name.split(".")[0] == "torch" for name in imported), file
             pending.extend(name for name in imported if name.startswith("harness."))
     assert "harness.scoring.neurips2023" in seen
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_bootstrap_in_worker_processes_gives_the_same_intervals(name: str) -> None:
+    rng = np.random.default_rng(7)
+    n_models = 16
+    inputs = dict(
+        unlearned_confs=rng.normal(size=(n_models, 12)) + 0.2,
+        retrained_confs=rng.normal(size=(n_models, 12)),
+        unlearned_retain_acc=_accuracies(n_models, 0.90, rng),
+        retrained_retain_acc=_accuracies(n_models, 0.95, rng),
+        unlearned_test_acc=_accuracies(n_models, 0.80, rng),
+        retrained_test_acc=_accuracies(n_models, 0.85, rng),
+        estimator=name,
+        n_bootstrap=24,
+        seed=3,
+        noise_floor=0.1,
+    )
+    seen: list[tuple[int, int]] = []
+    serial = score_submission(**inputs)
+    pooled = score_submission(**inputs, processes=2, on_replicate=lambda *p: seen.append(p))
+    assert pooled.forget_quality_ci == serial.forget_quality_ci
+    assert pooled.final_score_ci == serial.final_score_ci
+    assert seen == [(done, 24) for done in range(1, 25)]
