@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -31,13 +31,15 @@ from rich.table import Table
 
 from harness.config import RECIPES, DatasetConfig, PhaseConfig
 from harness.errors import ConfigError, SubmissionError
-from harness.sandbox.base import Runner
+
+if TYPE_CHECKING:  # torch loads with the runner, not with the CLI (spawned workers import it)
+    from harness.sandbox.base import Runner
 
 __all__ = ["DEFAULT_CACHE_DIR", "dry_run", "make_runner"]
 
-DEFAULT_CACHE_DIR = Path(
-    os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-) / "unlearning-harness"
+DEFAULT_CACHE_DIR = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unlearning-harness"
+)
 
 STAGE_LABELS = {
     "data": "loading data",

@@ -15,7 +15,6 @@ Progress goes to an optional `(stage, done, total)` callback; nothing here print
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from harness.reference import Reference, cached_noise_floor, model_spec_for, pre
 from harness.report import build_report
 from harness.sandbox.base import Runner, RunOutcome
 from harness.score import ScoreReport, score_submission
+from harness.scoring.report import bootstrap_processes
 from harness.unlearn import (
     build_job,
     efficiency_gate,
@@ -54,8 +54,6 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 """(stage, done, total). Stages: data, original, retrain-timing, reference, reference-eval,
 runs, evaluate, score, bootstrap."""
-
-MAX_BOOTSTRAP_PROCESSES = 8  # the dry-run's bootstrap: one process per CPU, up to this
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -200,13 +198,22 @@ def dry_run(
     runner.prestart(threads=threads, device=device)  # a container starts while we prepare
     try:
         prepared = prepare_phase(
-            phase, split=split, cache_dir=cache_dir, device=device, run_threads=threads,
+            phase,
+            split=split,
+            cache_dir=cache_dir,
+            device=device,
+            run_threads=threads,
             progress=progress,
         )
         lap("prepare")
         outcomes = run_seeds(
-            runner, submission, prepared, seeds=range(phase.replicas), device=device,
-            threads=threads, progress=progress,
+            runner,
+            submission,
+            prepared,
+            seeds=range(phase.replicas),
+            device=device,
+            threads=threads,
+            progress=progress,
         )
         lap("runs")
     finally:
@@ -223,7 +230,7 @@ def dry_run(
         prepared,
         unlearned,
         estimator=phase.estimator,
-        processes=min(len(os.sched_getaffinity(0)), MAX_BOOTSTRAP_PROCESSES),
+        processes=bootstrap_processes(),
         progress=progress,
     )
     lap("score")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from harness.scoring.points import bucket_points, check_confidence_pair
 
 __all__ = [
     "ScoreReport",
+    "bootstrap_processes",
     "forget_quality_interval",
     "noise_floor",
     "score_submission",
@@ -42,6 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Interval = tuple[float, float]
+MAX_BOOTSTRAP_PROCESSES = 8
 ReplicateProgress = Callable[[int, int], None]
 """Called with (replicates done, replicates in all) as the bootstrap goes."""
 
@@ -255,6 +258,11 @@ def score_submission(
         confidence=confidence,
         seed=seed,
     )
+
+
+def bootstrap_processes() -> int:
+    """Worker processes for a bootstrap on this machine: one per usable CPU, at most 8."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_BOOTSTRAP_PROCESSES))
 
 
 def _bias_corrected_interval(samples: np.ndarray, estimate: float, confidence: float) -> Interval:
