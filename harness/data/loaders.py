@@ -197,19 +197,22 @@ def load_dataset(config: DatasetConfig, *, cache_dir: Path | None = None) -> Lab
                 arrays["x"],
                 arrays["y"],
                 num_classes=int(arrays["num_classes"]),
-                test_mask=arrays["test_mask"],
+                test_mask=arrays["test_mask"] if "test_mask" in arrays.files else None,
             )
     else:
         data = LOADERS[config.kind](config)
         if cached is not None and config.kind in GENERATED:
             cached.parent.mkdir(parents=True, exist_ok=True)
             temporary = cached.with_suffix(".tmp.npz")
+            # No test_mask key when there is none: None would be saved as a pickled object.
+            masks = {} if data.test_mask is None else {"test_mask": data.test_mask}
             np.savez(
                 temporary,
+                allow_pickle=False,
                 x=data.x,
                 y=data.y,
                 num_classes=data.num_classes,
-                test_mask=data.test_mask,
+                **masks,
             )
             temporary.replace(cached)
     logger.info("loaded %s: %d examples shaped %s", data.name, len(data.y), data.input_shape)
