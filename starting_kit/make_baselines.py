@@ -68,6 +68,7 @@ def measure(
     """
     from harness.dryrun import evaluate_weights, prepare_phase, run_seeds, score
     from harness.sandbox.local import LocalRunner
+    from harness.scoring.report import bootstrap_processes
     from harness.unlearn import efficiency_gate, validated_states
 
     replicas = phase.replicas
@@ -117,7 +118,9 @@ def measure(
             "run_seconds_median": efficiency.run_seconds_median,
         }
         for estimator in ESTIMATORS:
-            result = score(prepared, unlearned, estimator=estimator)
+            result = score(
+                prepared, unlearned, estimator=estimator, processes=bootstrap_processes()
+            )
             row[estimator] = {
                 "forget_quality": result.forget_quality,
                 "forget_quality_ci": result.forget_quality_ci,
