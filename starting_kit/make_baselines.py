@@ -244,6 +244,7 @@ def _reading(results: dict[str, Any]) -> list[str]:
     if "reset_finetune" in by_name and REFERENCE_POINT in by_name:
         delta = f("reset_finetune") - f(REFERENCE_POINT)
         reset = by_name["reset_finetune"]
+        finetune_score = float(by_name[REFERENCE_POINT][ranking]["final_score"])
         lines.append(
             "- **The 2023 winners' family** (reset_finetune: re-initialise part of the weights, "
             f"then repair on retain) reaches {ranking} F {f('reset_finetune'):.3f}, "
@@ -257,8 +258,9 @@ def _reading(results: dict[str, Any]) -> list[str]:
                 f"forget set (forget accuracy {reset['forget_acc']:.3f}, retrained "
                 f"{results['retrained']['forget_acc']:.3f}): only the weights with the "
                 "smallest gradients are reset and the rest learn at a tenth of the rate. It "
-                "keeps utility, so its final score stays level with fine-tuning's; the winners "
-                "tuned the reset share and the schedule much further."
+                f"keeps utility (final score {reset[ranking]['final_score']:.3f} against "
+                f"fine-tuning's {finetune_score:.3f}); the winners tuned the reset share and "
+                "the schedule much further."
             )
         )
     contenders = [n for n in by_name if n != ORACLE]
@@ -358,8 +360,13 @@ def write_outputs(results: dict[str, Any], *, out_dir: Path, headers: bool = Tru
         f"Machine: {results['machine']}, shared with other jobs; generated "
         f"{results['generated']}. Regenerate with `python -m starting_kit.make_baselines` "
         "(the reference is trained once and cached). This table used "
-        f"`--replicas {results['replicas']}`; the default, 64, makes the calibrated column "
-        "readable and takes several times longer.",
+        f"`--replicas {results['replicas']}`"
+        + (
+            "."
+            if results["replicas"] >= 64
+            else "; the default, 64, makes the calibrated column readable and takes several "
+            "times longer."
+        ),
         "",
         *_table(results),
         "",

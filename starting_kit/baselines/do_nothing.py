@@ -12,7 +12,7 @@ it can certify, which earns few points at 64 runs or more but many at small N. U
 the original model's, usually above the retrained models', which cannot lift F = 0.
 
 Measured on the embedded default: calibrated F 0.000, score 0.000;
-neurips2023 F 0.000, score 0.000; efficiency 0.00 (32 runs; starting_kit/BASELINES.md).
+neurips2023 F 0.000, score 0.000; efficiency 0.00 (64 runs; starting_kit/BASELINES.md).
 """
 
 import torch

@@ -14,8 +14,8 @@ towards how a model that never saw them treats them ("catastrophic forgetting");
 pushes them away, so it forgets too little when the budget is short.
 Runs differ through the retain loader's shuffling, which follows the harness's seed.
 
-Measured on the embedded default: calibrated F 0.728, score 0.553;
-neurips2023 F 0.026, score 0.020; efficiency 0.06 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.539, score 0.410;
+neurips2023 F 0.014, score 0.010; efficiency 0.08 (64 runs; starting_kit/BASELINES.md).
 """
 
 import itertools

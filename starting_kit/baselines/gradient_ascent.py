@@ -14,8 +14,8 @@ utility; at the published rate it barely moves the model, and the runs, which di
 the order of forget batches, stay almost identical: the scorer sees a spike and gives few
 points. Both failure modes are why NegGrad+ adds a retain term.
 
-Measured on the embedded default: calibrated F 0.003, score 0.003;
-neurips2023 F 0.000, score 0.000; efficiency 0.01 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.000, score 0.000;
+neurips2023 F 0.000, score 0.000; efficiency 0.01 (64 runs; starting_kit/BASELINES.md).
 """
 
 import torch

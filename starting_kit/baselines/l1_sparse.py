@@ -16,8 +16,8 @@ Why it should help: the sparsity prior pulls weights that only the forget set ne
 zero, so fine-tuning forgets more than plain fine-tuning at the same utility.
 Runs differ through the retain loader's shuffling, which follows the harness's seed.
 
-Measured on the embedded default: calibrated F 0.403, score 0.421;
-neurips2023 F 0.011, score 0.012; efficiency 0.09 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.148, score 0.154;
+neurips2023 F 0.004, score 0.005; efficiency 0.11 (64 runs; starting_kit/BASELINES.md).
 """
 
 import itertools

@@ -14,8 +14,8 @@ momentum 0.9 so that the shortened run still moves the model.
 
 Runs differ through both loaders' shuffling, which follows the harness's seed.
 
-Measured on the embedded default: calibrated F 0.357, score 0.374;
-neurips2023 F 0.009, score 0.009; efficiency 0.12 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.129, score 0.134;
+neurips2023 F 0.004, score 0.004; efficiency 0.14 (64 runs; starting_kit/BASELINES.md).
 """
 
 import itertools

@@ -20,8 +20,8 @@ retraining).
 Runs differ through the random retain subsample, the fresh initial values and the loaders'
 shuffling: the kind of run-to-run spread the competition's metric rewards.
 
-Measured on the embedded default: calibrated F 0.646, score 0.663;
-neurips2023 F 0.018, score 0.019; efficiency 0.09 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.333, score 0.341;
+neurips2023 F 0.007, score 0.008; efficiency 0.09 (64 runs; starting_kit/BASELINES.md).
 """
 
 import itertools

@@ -18,8 +18,8 @@ method whose models are distributed exactly like the retrained ones (about 0.2 w
 competition's estimator, near 1 with the calibrated one).
 Runs differ through the fresh initialisation and the loader's shuffling.
 
-Measured on the embedded default: calibrated F 1.000, score 1.005;
-neurips2023 F 0.209, score 0.210; efficiency 2.27 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 1.000, score 1.006;
+neurips2023 F 0.214, score 0.215; efficiency 1.06 (64 runs; starting_kit/BASELINES.md).
 """
 
 import itertools

@@ -17,8 +17,8 @@ retain pass covers EPOCHS / ROUNDS of the retain set, so that a run fits the eff
 Runs differ through the random labels and the loaders' shuffling; the mask itself is the
 same in every run (it depends on the original model only).
 
-Measured on the embedded default: calibrated F 0.654, score 0.669;
-neurips2023 F 0.022, score 0.023; efficiency 0.09 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.437, score 0.446;
+neurips2023 F 0.010, score 0.010; efficiency 0.13 (64 runs; starting_kit/BASELINES.md).
 """
 
 import itertools

@@ -18,8 +18,8 @@ from the original model, so SCRUB scores below plain fine-tuning here. Participa
 2023 competition reported the same: SCRUB did not beat tuned fine-tuning on its metric.
 Runs differ through the loaders' shuffling, which follows the harness's seed.
 
-Measured on the embedded default: calibrated F 0.143, score 0.149;
-neurips2023 F 0.002, score 0.002; efficiency 0.08 (32 runs; starting_kit/BASELINES.md).
+Measured on the embedded default: calibrated F 0.044, score 0.046;
+neurips2023 F 0.001, score 0.001; efficiency 0.09 (64 runs; starting_kit/BASELINES.md).
 """
 
 import copy

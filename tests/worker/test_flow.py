@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from api.models import FailureCategory, Phase, Result, SubmissionStatus
+from api.models import FailureCategory, Result, SubmissionStatus
 from tests.worker.pipeline_fakes import expected_score
 from worker.models import ShardRun, ShardState
 from worker.tasks.dispatch import start_evaluation
@@ -69,11 +69,8 @@ def test_phase_without_sanity_check_goes_straight_to_shards(pipeline) -> None:
 
 
 def test_runs_over_the_efficiency_gate_fail_as_too_slow_and_stay_off_the_board(pipeline) -> None:
-    phase_id = pipeline.phase(replicas=2)
-    with pipeline.sessions() as session:
-        # The fake runs take 5% of a retraining; this phase allows 1%.
-        session.execute(update(Phase).where(Phase.id == phase_id).values(efficiency_gate=0.01))
-        session.commit()
+    # The fake runs take 5% of a retraining; this phase allows 1%.
+    phase_id = pipeline.phase(replicas=2, efficiency_gate=0.01)
     submission_id = pipeline.submit(phase_id)
     start_evaluation.delay(submission_id=submission_id)
     submission = pipeline.submission(submission_id)
