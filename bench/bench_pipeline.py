@@ -26,8 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import update
-
 from api.models import Phase, SubmissionStatus
 from harness.dryrun import dry_run
 from harness.sandbox.local import LocalRunner
@@ -37,21 +35,6 @@ from worker.phases import phase_config
 from worker.recovery import phase_info
 
 SUBMISSION = Path(__file__).resolve().parents[1] / "tests/sandbox/submissions/finetune.py"
-TINY = {"epochs": 1, "hidden": [16], "batch_size": 256}
-# About 70 forget examples: the scorer's bootstrap (200 replicates) costs time per example.
-SMALL_FORGET = {"forget_fraction": 0.02}
-
-
-def make_phase(system: Cluster, replicas: int, name: str) -> int:
-    phase_id = system.phase(replicas=replicas, name=name)
-    with system.sessions() as session:
-        session.execute(
-            update(Phase)
-            .where(Phase.id == phase_id)
-            .values(dataset="mnist1d", recipe=TINY, split_spec=SMALL_FORGET)
-        )
-        session.commit()
-    return phase_id
 
 
 def drain(system: Cluster, ids: list[int], timeout_s: float) -> float:
@@ -85,7 +68,7 @@ def main() -> None:
             "shard_time_limit_s": "1800",
         }
         with cluster(Path(tmp), **overrides) as system:
-            phase_id = make_phase(system, args.replicas, "bench")
+            phase_id = system.mnist1d_phase(replicas=args.replicas, name="bench")
             with system.sessions() as session:
                 config = phase_config(phase_info(session.get(Phase, phase_id)))
             first = system.worker("w1")

@@ -94,12 +94,9 @@ def test_upload_over_http_is_evaluated_and_ranked_across_an_api_restart(tmp_path
 def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run(
     tmp_path: Path,
 ) -> None:
-    from sqlalchemy import update
-
     from api.models import Phase
     from harness.dryrun import dry_run
     from harness.sandbox.local import LocalRunner
-    from tests.worker.test_harness_backend import SMALL_FORGET, TINY
     from tests.worker.test_harness_backend import SUBMISSION as FINETUNE
     from worker.phases import phase_config
     from worker.recovery import phase_info
@@ -113,14 +110,8 @@ def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run
         "shard_time_limit_s": "900",
     }
     with cluster(tmp_path, **overrides) as system:
-        phase_id = system.phase(replicas=8)
+        phase_id = system.mnist1d_phase(replicas=8)
         with system.sessions() as session:
-            session.execute(
-                update(Phase)
-                .where(Phase.id == phase_id)
-                .values(dataset="mnist1d", recipe=TINY, split_spec=SMALL_FORGET)
-            )
-            session.commit()
             config = phase_config(phase_info(session.get(Phase, phase_id)))
         system.api()
         system.worker("docker")

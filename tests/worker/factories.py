@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,12 +43,17 @@ class Pipeline:
         sanity: bool = True,
         name: str = "dev",
         efficiency_gate: float = TEST_EFFICIENCY_GATE,
+        dataset: str = "tiny",
+        recipe: dict[str, Any] | None = None,
+        split_spec: dict[str, Any] | None = None,
     ) -> int:
         with self.sessions() as session:
             now = utcnow()
             phase = Phase(
                 name=name,
-                dataset="tiny",
+                dataset=dataset,
+                recipe=recipe or {},
+                split_spec=split_spec or {},
                 model="mlp",
                 replicas=replicas,
                 estimator="neurips2023",
@@ -60,6 +66,17 @@ class Pipeline:
             session.add(phase)
             session.commit()
             return phase.id
+
+    def mnist1d_phase(self, *, replicas: int = 8, name: str = "dev") -> int:
+        """A real phase small enough for a test: MNIST-1D, an MLP with one hidden layer of 16
+        trained for one epoch, about 70 forget examples (the bootstrap costs per example)."""
+        return self.phase(
+            replicas=replicas,
+            name=name,
+            dataset="mnist1d",
+            recipe={"epochs": 1, "hidden": [16], "batch_size": 256},
+            split_spec={"forget_fraction": 0.02},
+        )
 
     def submit(self, phase_id: int, source: str = SUBMISSION, *, email: str = "a@b.cd") -> int:
         with self.sessions() as session:

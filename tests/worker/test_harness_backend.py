@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from api.models import Phase, SubmissionStatus
 from harness.dryrun import dry_run
@@ -31,21 +30,6 @@ pytestmark = [
 ]
 
 SUBMISSION = (Path(__file__).parents[1] / "sandbox" / "submissions" / "finetune.py").read_text()
-TINY = {"epochs": 1, "hidden": [16], "batch_size": 256}
-# About 70 forget examples: the scorer's bootstrap (200 replicates) costs time per example.
-SMALL_FORGET = {"forget_fraction": 0.02}
-
-
-def tiny_phase(pipeline: Pipeline, *, replicas: int = 8) -> int:
-    phase_id = pipeline.phase(replicas=replicas)
-    with pipeline.sessions() as session:
-        session.execute(
-            update(Phase)
-            .where(Phase.id == phase_id)
-            .values(dataset="mnist1d", recipe=TINY, split_spec=SMALL_FORGET)
-        )
-        session.commit()
-    return phase_id
 
 
 @pytest.fixture
@@ -67,7 +51,7 @@ def test_sharded_pipeline_score_equals_the_dry_run(
     harness_pipeline: Pipeline, tmp_path: Path
 ) -> None:
     pipeline = harness_pipeline
-    phase_id = tiny_phase(pipeline)
+    phase_id = pipeline.mnist1d_phase(replicas=8)
     for split in ("public", "private"):
         assert prepare_phase.run(phase_id=phase_id, split=split)["trained"]
     assert pipeline.store.list(f"{CACHE_PREFIX}/references")  # published for other workers
