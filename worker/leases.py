@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from types import TracebackType
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import crud
@@ -110,6 +110,15 @@ def touch_evaluation(
     session.commit()
 
 
+def _shard(submission_id: int, attempt: int, shard: int) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE clauses that pick one shard of one attempt."""
+    return (
+        ShardRun.submission_id == submission_id,
+        ShardRun.attempt == attempt,
+        ShardRun.shard == shard,
+    )
+
+
 def claim_shard(
     session: Session, *, submission_id: int, attempt: int, shard: int, holder: str, lease_s: float
 ) -> Claim:
@@ -118,11 +127,7 @@ def claim_shard(
         session.rollback()
         return Claim.STALE
     now = utcnow()
-    key = (
-        ShardRun.submission_id == submission_id,
-        ShardRun.attempt == attempt,
-        ShardRun.shard == shard,
-    )
+    key = _shard(submission_id, attempt, shard)
     taken = session.execute(
         update(ShardRun)
         .where(*key, ShardRun.state != ShardState.DONE)
@@ -151,11 +156,7 @@ def shard_plan(
 ) -> tuple[str, list[int]]:
     """(split, seeds) of one shard, as planned when the attempt began."""
     row = session.execute(
-        select(ShardRun.split, ShardRun.seeds).where(
-            ShardRun.submission_id == submission_id,
-            ShardRun.attempt == attempt,
-            ShardRun.shard == shard,
-        )
+        select(ShardRun.split, ShardRun.seeds).where(*_shard(submission_id, attempt, shard))
     ).one()
     return str(row.split), [int(seed) for seed in row.seeds]
 
@@ -172,12 +173,7 @@ def finish_shard(
     """Mark the shard done (first writer wins); returns (shards done, shards total)."""
     session.execute(
         update(ShardRun)
-        .where(
-            ShardRun.submission_id == submission_id,
-            ShardRun.attempt == attempt,
-            ShardRun.shard == shard,
-            ShardRun.state != ShardState.DONE,
-        )
+        .where(*_shard(submission_id, attempt, shard), ShardRun.state != ShardState.DONE)
         .values(state=ShardState.DONE, output_key=output_key, seconds=seconds, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -192,9 +188,7 @@ def release_shard(
     session.execute(
         update(ShardRun)
         .where(
-            ShardRun.submission_id == submission_id,
-            ShardRun.attempt == attempt,
-            ShardRun.shard == shard,
+            *_shard(submission_id, attempt, shard),
             ShardRun.holder == holder,
             ShardRun.state == ShardState.RUNNING,
         )
@@ -277,9 +271,7 @@ class Heartbeat:
                 session.execute(
                     update(ShardRun)
                     .where(
-                        ShardRun.submission_id == submission_id,
-                        ShardRun.attempt == attempt,
-                        ShardRun.shard == shard,
+                        *_shard(submission_id, attempt, shard),
                         ShardRun.holder == self._holder,
                         ShardRun.state == ShardState.RUNNING,
                     )
