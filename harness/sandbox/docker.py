@@ -176,20 +176,15 @@ class DockerRunner(Runner):
         root = self._make_root(name)
         try:
             (root / "job").mkdir(mode=0o755)
-            out = self._mount_output(root / "out")
-            flags = dc.hardening_flags(
+            source = (Path(__file__).with_name("probe.py")).read_text(encoding="utf-8")
+            self._create(
+                name,
+                root,
                 self.settings,
                 threads=1,
-                mounts=[(root / "job", "/job", True), (out, "/out", False)],
-                labels=self._labels(name, root, deadline_s=60),
-            )
-            source = (Path(__file__).with_name("probe.py")).read_text(encoding="utf-8")
-            dc.create_container(
-                name=name,
-                image=self.settings.image,
-                flags=flags,
-                entrypoint=PYTHON,
+                deadline_s=60,
                 command=["-I", "-c", source],
+                entrypoint=PYTHON,
             )
             dc.start_container(name)
             code = dc.wait_container(name, timeout=60)
@@ -232,15 +227,14 @@ class DockerRunner(Runner):
                 self.self_check()
             root = self._make_root(name)
             (root / "job").mkdir(mode=0o755)
-            out = self._mount_output(root / "out")
-            flags = dc.hardening_flags(
+            self._create(
+                name,
+                root,
                 replace(self.settings, gpu=gpu),
                 threads=threads,
-                mounts=[(root / "job", "/job", True), (out, "/out", False)],
-                labels=self._labels(name, root, deadline_s=self.settings.standby_s),
+                deadline_s=self.settings.standby_s,
+                command=(*RUNNER_COMMAND, "--standby", str(self.settings.standby_s)),
             )
-            command = (*RUNNER_COMMAND, "--standby", str(self.settings.standby_s))
-            dc.create_container(name=name, image=self.settings.image, flags=flags, command=command)
             dc.start_container(name)
         except Exception:  # the next run() starts its own container and reports properly
             logger.warning("sandbox prestart failed; the next run starts afresh", exc_info=True)
@@ -303,18 +297,14 @@ class DockerRunner(Runner):
         try:
             if standby is None:
                 write_job(root / "job", job, config)
-                out = self._mount_output(root / "out")
-                flags = dc.hardening_flags(
+                self._create(
+                    name,
+                    root,
                     settings,
                     threads=job.threads,
-                    mounts=[(root / "job", "/job", True), (out, "/out", False)],
-                    labels=self._labels(name, root, deadline_s=deadline_s),
+                    deadline_s=deadline_s,
+                    command=RUNNER_COMMAND,
                 )
-                dc.create_container(
-                    name=name, image=self.settings.image, flags=flags, command=RUNNER_COMMAND
-                )
-            else:
-                out = root / "out"
             deadline = time.time() + deadline_s + self.settings.stop_grace_s
             (root / DEADLINE_FILE).write_text(str(int(deadline)), encoding="utf-8")
             started = time.monotonic()
@@ -339,7 +329,9 @@ class DockerRunner(Runner):
                 memory=self.settings.memory,
                 log_tail=log_tail,
             )
-            outcomes = collect_outputs(out, seeds=seeds, original=job.original, verdict=verdict)
+            outcomes = collect_outputs(
+                root / "out", seeds=seeds, original=job.original, verdict=verdict
+            )
         finally:
             self._cleanup(name, root)
         for outcome in outcomes:
@@ -356,6 +348,34 @@ class DockerRunner(Runner):
             "unlearn.job_dir": str(root),
             "unlearn.deadline": str(int(time.time() + deadline_s + self.settings.stop_grace_s)),
         }
+
+    def _create(
+        self,
+        name: str,
+        root: Path,
+        settings: SandboxSettings,
+        *,
+        threads: int,
+        deadline_s: float,
+        command: Sequence[str],
+        entrypoint: str = "",
+    ) -> None:
+        """Create container `name` with every hardening flag: `root/job` mounted read-only at
+        /job, the size-capped `root/out` writable at /out."""
+        out = self._mount_output(root / "out")
+        flags = dc.hardening_flags(
+            settings,
+            threads=threads,
+            mounts=[(root / "job", "/job", True), (out, "/out", False)],
+            labels=self._labels(name, root, deadline_s=deadline_s),
+        )
+        dc.create_container(
+            name=name,
+            image=self.settings.image,
+            flags=flags,
+            command=command,
+            entrypoint=entrypoint,
+        )
 
     def _make_root(self, name: str) -> Path:
         self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
