@@ -327,6 +327,7 @@ class DockerRunner(Runner):
                 deadline_s=deadline_s,
                 per_seed_s=per_seed_s,
                 memory=self.settings.memory,
+                runtime=self.settings.runtime,
                 log_tail=log_tail,
             )
             outcomes = collect_outputs(
@@ -444,6 +445,7 @@ class _Verdict:
         per_seed_s: float,
         memory: str | None,
         log_tail: str,
+        runtime: str | None = None,
     ) -> None:
         self.exit_code = exit_code
         self.timed_out = timed_out
@@ -452,6 +454,7 @@ class _Verdict:
         self.deadline_s = deadline_s
         self.per_seed_s = per_seed_s
         self.memory = memory
+        self.runtime = runtime
         self.log_tail = log_tail
 
 
@@ -507,10 +510,15 @@ def _explain_missing(seed: int, status: SeedStatus | None, verdict: _Verdict) ->
             f"seed {seed}: the runner reported success but left no weights file "
             f"(was the runner altered?)"
         )
-    return SubmissionCrashed(
+    message = (
         f"seed {seed}: the run ended (exit code {verdict.exit_code}) before this seed left "
         "weights; a submission must not exit the process, kill the runner, or skip seeds"
     )
+    if verdict.runtime == "runsc":
+        # gVisor's process limit counts its own kernel's host threads; reaching it ends the
+        # whole sandbox (exit 2) instead of failing the fork() that went over.
+        message += ", nor start more processes or threads than the sandbox's process limit"
+    return SubmissionCrashed(message)
 
 
 def assigned_gpu(device: str, configured: str | None) -> str | None:
