@@ -178,8 +178,9 @@ class LeaderboardCache:
     its entry expires. `invalidate()` drops everything at once; a TTL of 0 turns caching off.
     """
 
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_seconds = ttl_seconds
+        self._clock = clock
         self._entries: dict[tuple[int, str], tuple[float, bytes]] = {}
         self._build_locks: dict[tuple[int, str], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -194,7 +195,7 @@ class LeaderboardCache:
             building = key in self._build_locks and self._build_locks[key].locked()
         if entry is None:
             return None, False
-        fresh = time.monotonic() - entry[0] < self.ttl_seconds
+        fresh = self._clock() - entry[0] < self.ttl_seconds
         return entry[1], fresh or building
 
     def get_or_build(self, key: tuple[int, str], build: Callable[[], bytes]) -> bytes:
@@ -212,9 +213,9 @@ class LeaderboardCache:
         try:
             with self._lock:
                 entry = self._entries.get(key)
-            if entry is not None and time.monotonic() - entry[0] < self.ttl_seconds:
+            if entry is not None and self._clock() - entry[0] < self.ttl_seconds:
                 return entry[1]  # built by the thread we waited for
-            started = time.monotonic()
+            started = self._clock()
             body = build()
             with self._lock:
                 self._entries[key] = (started, body)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from api.leaderboard import LeaderboardCache
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told: the TTL tests do not race real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_cache_serves_fresh_then_rebuilds_after_ttl():
-    cache = LeaderboardCache(ttl_seconds=0.05)
+    clock = FakeClock()
+    cache = LeaderboardCache(ttl_seconds=0.05, clock=clock)
     builds: list[int] = []
 
     def build() -> bytes:
@@ -18,7 +28,7 @@ def test_cache_serves_fresh_then_rebuilds_after_ttl():
 
     assert cache.get_or_build((1, "public"), build) == b"v1"
     assert cache.get_or_build((1, "public"), build) == b"v1"
-    time.sleep(0.06)
+    clock.now += 0.06
     assert cache.lookup((1, "public")) == (b"v1", False)
     assert cache.get_or_build((1, "public"), build) == b"v2"
     cache.invalidate()
@@ -33,9 +43,10 @@ def test_cache_with_zero_ttl_always_builds():
 
 
 def test_cache_serves_stale_body_while_one_thread_rebuilds():
-    cache = LeaderboardCache(ttl_seconds=0.05)
+    clock = FakeClock()
+    cache = LeaderboardCache(ttl_seconds=0.05, clock=clock)
     cache.get_or_build((1, "public"), lambda: b"old")
-    time.sleep(0.06)
+    clock.now += 0.06
     release = threading.Event()
     started = threading.Event()
 
