@@ -164,6 +164,33 @@ def _refuse_team_change_after_submitting(session: Session, user: User) -> None:
         raise Conflict("you have already submitted; ask an organizer to change your team")
 
 
+def move_to_team(session: Session, *, user_id: int, team_id: int) -> User:
+    """An organizer's move of a participant, allowed after submitting: the submissions made
+    so far stay with the team they were made for (quota, leaderboard rows, final pick)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    if user.role != Role.PARTICIPANT:
+        raise Conflict("organizers do not belong to teams")
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"no team {team_id}")
+    previous = user.team_id
+    user.team = team
+    session.commit()
+    logger.info("user %d moved from team %s to team %d", user.id, previous, team.id)
+    return user
+
+
+def list_users(
+    session: Session, *, limit: int, offset: int, team_id: int | None = None
+) -> tuple[list[User], int]:
+    query = select(User) if team_id is None else select(User).where(User.team_id == team_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(User.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
 def list_teams(session: Session, *, limit: int, offset: int) -> tuple[list[Team], int]:
     total = session.scalar(select(func.count()).select_from(Team)) or 0
     rows = session.scalars(select(Team).order_by(Team.id).limit(limit).offset(offset))

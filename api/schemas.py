@@ -99,6 +99,10 @@ class TeamJoin(BaseModel):
     join_code: str = Field(min_length=1, max_length=64)
 
 
+class TeamMove(BaseModel):
+    team_id: int = Field(ge=1)
+
+
 class UserPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api import crud
-from api.deps import Organizer, SessionDep
+from api.deps import Organizer, PaginationDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.models import Role
 from api.schemas import (
     FailureCount,
+    Page,
     QueueOverview,
     RegisterRequest,
     StatusCount,
+    TeamMove,
     UserPublic,
     WorkerPublic,
 )
@@ -45,4 +49,30 @@ def create_organizer(
         display_name=body.display_name,
         role=Role.ORGANIZER,
     )
+    return UserPublic.model_validate(user)
+
+
+@router.get("/users", response_model=Page[UserPublic])
+def list_users(
+    session: SessionDep,
+    _organizer: Organizer,
+    page: PaginationDep,
+    team_id: Annotated[int | None, Query(ge=1, description="only this team's members")] = None,
+) -> Page[UserPublic]:
+    rows, total = crud.list_users(session, limit=page.limit, offset=page.offset, team_id=team_id)
+    return Page(
+        data=[UserPublic.model_validate(u) for u in rows],
+        count=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.put("/users/{user_id}/team", response_model=UserPublic)
+def move_to_team(
+    user_id: int, body: TeamMove, session: SessionDep, _organizer: Organizer
+) -> UserPublic:
+    """Move a participant to another team, also after they have submitted (participants
+    cannot then change teams themselves). Their submissions so far stay with the old team."""
+    user = crud.move_to_team(session, user_id=user_id, team_id=body.team_id)
     return UserPublic.model_validate(user)
