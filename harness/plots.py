@@ -73,7 +73,10 @@ def _accuracies(unlearned: Evaluation, retrained: Evaluation, path: Path) -> Non
     ):
         values = [getattr(evaluation, part) for part in parts]
         box = ax.boxplot(
-            values, positions=positions + offset, widths=0.8, patch_artist=True,
+            values,
+            positions=positions + offset,
+            widths=0.8,
+            patch_artist=True,
             tick_labels=["", "", ""],
         )
         for patch in box["boxes"]:

@@ -231,9 +231,7 @@ def prepare_reference(
     }
     _write_json(directory / "meta.json", meta)
     logger.info("reference %s: %d models in %.1f s", key[:12], phase.replicas, train_seconds)
-    return Reference(
-        key, directory, original, evaluation, retrain_seconds, meta, False
-    )
+    return Reference(key, directory, original, evaluation, retrain_seconds, meta, False)
 
 
 def cached_noise_floor(reference: Reference, *, estimator: str, seed: int = 0) -> float | None:

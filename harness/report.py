@@ -87,9 +87,7 @@ def build_report(
             "retrained": _mean_accuracies(reference.evaluation),
         },
         "efficiency": efficiency.to_dict(),
-        "score_details": {
-            k: v for k, v in scored.items() if k not in ("epsilons", "points")
-        },
+        "score_details": {k: v for k, v in scored.items() if k not in ("epsilons", "points")},
         "phase": prepared.phase.to_dict(),
         "split": prepared.splits.split,
         "sizes": prepared.splits.sizes(),
@@ -141,16 +139,27 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             else f"{report['noise_floor']:.4f}",
         ),
         ("final score", f"{report['final_score']:.4f}"),
-        ("retain acc unlearned / retrained", f"{pct(acc['unlearned']['retain'])} / "
-         f"{pct(acc['retrained']['retain'])}"),
-        ("forget acc unlearned / retrained", f"{pct(acc['unlearned']['forget'])} / "
-         f"{pct(acc['retrained']['forget'])}"),
-        ("test acc unlearned / retrained", f"{pct(acc['unlearned']['test'])} / "
-         f"{pct(acc['retrained']['test'])}"),
-        ("run time (median) / one retraining", f"{eff['run_seconds_median']:.2f} s / "
-         f"{eff['retrain_seconds']:.2f} s = {pct(eff['fraction'])}"),
-        ("efficiency gate", ("passed" if eff["passed"] else "FAILED") +
-         f" (limit {pct(eff['max_fraction'])})"),
+        (
+            "retain acc unlearned / retrained",
+            f"{pct(acc['unlearned']['retain'])} / {pct(acc['retrained']['retain'])}",
+        ),
+        (
+            "forget acc unlearned / retrained",
+            f"{pct(acc['unlearned']['forget'])} / {pct(acc['retrained']['forget'])}",
+        ),
+        (
+            "test acc unlearned / retrained",
+            f"{pct(acc['unlearned']['test'])} / {pct(acc['retrained']['test'])}",
+        ),
+        (
+            "run time (median) / one retraining",
+            f"{eff['run_seconds_median']:.2f} s / "
+            f"{eff['retrain_seconds']:.2f} s = {pct(eff['fraction'])}",
+        ),
+        (
+            "efficiency gate",
+            ("passed" if eff["passed"] else "FAILED") + f" (limit {pct(eff['max_fraction'])})",
+        ),
         ("reference", "cached" if report["reference"]["cached"] else "trained now"),
     ]
 

@@ -159,9 +159,7 @@ def _train_stacked_mlp(
     keys = _linear_keys(spec)
     states = [init_state(spec, seed) for seed in seeds]
     # Linear keeps weight [out, in]; stacked replicas use [R, in, out] for baddbmm.
-    weights = [
-        torch.stack([s[w].T for s in states]).to(device).requires_grad_() for w, _ in keys
-    ]
+    weights = [torch.stack([s[w].T for s in states]).to(device).requires_grad_() for w, _ in keys]
     biases = [
         torch.stack([s[b] for s in states]).unsqueeze(1).to(device).requires_grad_()
         for _, b in keys

@@ -31,9 +31,7 @@ class LabelledData:
     def __post_init__(self) -> None:
         n = len(self.y)
         if self.x.ndim < 2 or len(self.x) != n:
-            raise ConfigError(
-                f"{self.name}: inputs shaped {self.x.shape} do not match {n} labels"
-            )
+            raise ConfigError(f"{self.name}: inputs shaped {self.x.shape} do not match {n} labels")
         if self.x.dtype != np.float32 or self.y.dtype != np.int64:
             raise ConfigError(f"{self.name}: inputs must be float32 and labels int64")
         if n == 0 or self.y.min() < 0 or self.y.max() >= self.num_classes:

@@ -41,9 +41,7 @@ class LocalRunner(Runner):
                 fn = load_submission(submission)
             except SubmissionError as error:
                 # A submission that cannot load fails every seed the same way.
-                return [
-                    RunOutcome(seed, None, 0.0, error, error.log_excerpt) for seed in job.seeds
-                ]
+                return [RunOutcome(seed, None, 0.0, error, error.log_excerpt) for seed in job.seeds]
             warm_up()
             outcomes = []
             for seed in job.seeds:

@@ -75,9 +75,7 @@ def test_forgetting_groups_takes_whole_subjects(tmp_path: Path) -> None:
     _write_npz_set(tmp_path / "faces", groups=True)
     data = load_dataset(DatasetConfig("folder", str(tmp_path / "faces")))
     assert data.x.shape == (60, 3, 8, 8) and data.x.max() <= 1.0
-    splits = make_splits(
-        data, SplitConfig(forget_mode="groups", forget_count=2, val_fraction=0.1)
-    )
+    splits = make_splits(data, SplitConfig(forget_mode="groups", forget_count=2, val_fraction=0.1))
     forgotten = np.unique(data.groups[splits.forget])  # type: ignore[index]
     assert len(forgotten) == 2
     assert not np.isin(data.groups[splits.retain], forgotten).any()  # type: ignore[index]

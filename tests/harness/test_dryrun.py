@@ -29,8 +29,16 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     )
     assert code == 0, output
     report = json.loads((tmp_path / "ft" / "report.json").read_text())
-    for key in ("forget_quality", "final_score", "noise_floor", "estimator", "replicas",
-                "epsilons", "accuracy", "efficiency"):
+    for key in (
+        "forget_quality",
+        "final_score",
+        "noise_floor",
+        "estimator",
+        "replicas",
+        "epsilons",
+        "accuracy",
+        "efficiency",
+    ):
         assert key in report
     assert report["replicas"] == 6 and len(report["epsilons"]) == report["sizes"]["forget"]
     assert report["reference"]["cached"] is False
@@ -51,8 +59,7 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
 def test_cli_dry_run_of_a_crashing_submission_shows_its_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text(
-        "def unlearning(net, retain_loader, forget_loader, val_loader):\n"
-        "    return 1 / 0\n"
+        "def unlearning(net, retain_loader, forget_loader, val_loader):\n    return 1 / 0\n"
     )
     code, output = _invoke(
         [str(bad), *SMALL, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "o")]
@@ -66,8 +73,15 @@ def test_cli_dry_run_of_a_crashing_submission_shows_its_traceback(tmp_path: Path
 
 def test_cli_dry_run_reports_a_missing_dataset_as_configuration_error(tmp_path: Path) -> None:
     code, output = _invoke(
-        [str(EXAMPLES / "do_nothing.py"), "--dataset", "cifar10", "--data-path",
-         str(tmp_path / "nothing"), "--cache-dir", str(tmp_path / "c")]
+        [
+            str(EXAMPLES / "do_nothing.py"),
+            "--dataset",
+            "cifar10",
+            "--data-path",
+            str(tmp_path / "nothing"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ]
     )
     assert code == 2 and "cifar-10-batches-py" in output
 

@@ -50,8 +50,13 @@ def test_epoch_order_replays_the_loader_order() -> None:
     [
         TrainRecipe(epochs=3, batch_size=32),
         TrainRecipe(
-            epochs=3, optimizer="sgd", lr=0.05, weight_decay=1e-3, schedule="cosine",
-            batch_size=32, class_weighted=True,
+            epochs=3,
+            optimizer="sgd",
+            lr=0.05,
+            weight_decay=1e-3,
+            schedule="cosine",
+            batch_size=32,
+            class_weighted=True,
         ),
     ],
 )

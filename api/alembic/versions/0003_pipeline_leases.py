@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("submission_id", "attempt"),
     )
-    op.create_index(
-        "ix_evaluation_leases_submission_id", "evaluation_leases", ["submission_id"]
-    )
+    op.create_index("ix_evaluation_leases_submission_id", "evaluation_leases", ["submission_id"])
     op.create_table(
         "shard_runs",
         sa.Column("id", sa.Integer(), nullable=False),

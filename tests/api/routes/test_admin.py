@@ -44,7 +44,6 @@ def test_organizers_create_organizers(client, world):
     assert created.status_code == 201 and created.json()["role"] == "organizer"
 
 
-
 def test_organizers_list_users_by_team(client, world):
     url = "/api/v1/admin/users"
     assert client.get(url).status_code == 401
