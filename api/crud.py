@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.models import (
     NOT_STARTED_STATUSES,
+    TERMINAL_STATUSES,
     ApiToken,
     FailureCategory,
     Phase,
@@ -78,6 +79,10 @@ class Conflict(CrudError):
 
 class QuotaExceeded(CrudError):
     code = "quota_exceeded"
+
+
+class TooManyInFlight(CrudError):
+    code = "too_many_in_flight"
 
 
 class PhaseClosed(CrudError):
@@ -343,6 +348,21 @@ def _refund_quota(session: Session, submission: Submission) -> None:
     submission.counts_against_quota = False
 
 
+def _in_flight(session: Session, team_id: int, phase_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Submission)
+            .where(
+                Submission.team_id == team_id,
+                Submission.phase_id == phase_id,
+                Submission.status.not_in(TERMINAL_STATUSES),
+            )
+        )
+        or 0
+    )
+
+
 def quota_used(session: Session, *, team_id: int, phase_id: int, day: date) -> int:
     used = session.scalar(
         select(QuotaCounter.used).where(
@@ -389,6 +409,16 @@ def create_submission(
             raise QuotaExceeded(
                 f"your team has used its {phase.daily_quota} submissions for {day.isoformat()} "
                 "(UTC) in this phase; failed submissions due to system errors are refunded"
+            )
+        # Counted after the quota row is locked, so a team's concurrent uploads see each
+        # other (they serialise on that row until commit).
+        if (
+            phase.max_in_flight
+            and _in_flight(session, user.team_id, phase.id) >= phase.max_in_flight
+        ):
+            raise TooManyInFlight(
+                f"your team already has {phase.max_in_flight} submissions being evaluated in "
+                "this phase, its limit; submit again when one has finished (nothing was charged)"
             )
         submission = Submission(
             phase_id=phase.id,

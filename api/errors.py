@@ -28,6 +28,7 @@ _STATUS_BY_CRUD_ERROR: dict[type[crud.CrudError], int] = {
     crud.NotFound: 404,
     crud.Conflict: 409,
     crud.QuotaExceeded: 429,
+    crud.TooManyInFlight: 429,
     crud.PhaseClosed: 403,
     crud.StaleAttempt: 409,
 }

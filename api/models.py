@@ -196,6 +196,8 @@ class Phase(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     daily_quota: Mapped[int] = mapped_column(Integer, default=5)
+    # Submissions of one team not yet finished, failed or cancelled; 0: no cap.
+    max_in_flight: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     show_logs: Mapped[bool] = mapped_column(Boolean, default=False)
     sanity_check_required: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -130,6 +130,12 @@ class PhaseBase(BaseModel):
     starts_at: datetime
     ends_at: datetime
     daily_quota: int = Field(default=5, ge=0, le=1000)
+    max_in_flight: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="a team's submissions being evaluated at once (0: no cap); more are refused",
+    )
     show_logs: bool = False
     sanity_check_required: bool = True
 
@@ -151,6 +157,7 @@ class PhaseUpdate(BaseModel):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     daily_quota: int | None = Field(default=None, ge=0, le=1000)
+    max_in_flight: int | None = Field(default=None, ge=0, le=1000)
     show_logs: bool | None = None
     sanity_check_required: bool | None = None
 

@@ -429,6 +429,60 @@ def test_quota_holds_under_concurrent_uploads(live_server, world, session, queue
     assert queue.violations == []
 
 
+def _set_phase(client, world, **fields):  # type: ignore[no-untyped-def]
+    response = client.patch(
+        f"/api/v1/phases/{world.phase_id}", json=fields, headers=world.organizer.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_in_flight_cap_refuses_uploads_until_one_ends(client, world, session):
+    _set_phase(client, world, max_in_flight=2, daily_quota=10)
+    ids = [upload(client, world.alice, world.phase_id).json()["id"] for _ in range(2)]
+    refused = upload(client, world.bob, world.phase_id)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_in_flight"
+    assert "already has 2 submissions being evaluated" in refused.json()["error"]["message"]
+    used = crud.quota_used(
+        session, team_id=world.alice.team_id, phase_id=world.phase_id, day=utcnow().date()
+    )
+    assert used == 2  # the refused upload was not charged
+    assert upload(client, world.carol, world.phase_id).status_code == 201  # other team
+    crud.mark_failed(
+        session, submission_id=ids[0], category="exception", message="x", system_error=False
+    )
+    assert upload(client, world.bob, world.phase_id).status_code == 201
+    _set_phase(client, world, max_in_flight=0)  # 0 lifts the cap
+    assert upload(client, world.bob, world.phase_id).status_code == 201
+
+
+def test_in_flight_cap_holds_under_concurrent_uploads(live_server, world, session, queue):
+    """12 parallel uploads from one team, quota 12 but at most 2 in flight: exactly 2 pass."""
+    phase = crud.get_phase(session, world.phase_id)
+    phase.max_in_flight, phase.daily_quota = 2, 12
+    session.commit()
+    team = add_team(session, "Racers")
+    racers = [add_user(session, email=f"r{i}@example.org", team=team) for i in range(4)]
+
+    def one(i: int) -> tuple[int, str]:
+        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            response = http.post(
+                f"/api/v1/phases/{world.phase_id}/submissions",
+                headers=racers[i % len(racers)].headers,
+                files={"file": ("submission.py", VALID_SOURCE)},
+            )
+        code = response.json()["error"]["code"] if response.status_code != 201 else ""
+        return response.status_code, code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        outcomes = list(pool.map(one, range(12)))
+    assert sorted(outcomes) == [(201, "")] * 2 + [(429, "too_many_in_flight")] * 10
+    assert (
+        crud.quota_used(session, team_id=team.id, phase_id=world.phase_id, day=utcnow().date()) == 2
+    )
+    assert queue.violations == []
+
+
 def test_system_failure_refund_allows_another_upload(client, world, session):
     ids = [upload(client, world.alice, world.phase_id).json()["id"] for _ in range(3)]
     assert upload(client, world.alice, world.phase_id).status_code == 429
