@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "check_source",
     "load_submission",
     "make_loaders",
+    "ReturnedModelIgnored",
     "run_once",
     "seed_run",
     "shuffled_loader",
@@ -181,13 +183,26 @@ def run_once(
     net.train()
     started = time.perf_counter()
     try:
-        fn(net, loaders.retain, loaders.forget, loaders.val)
+        returned = fn(net, loaders.retain, loaders.forget, loaders.val)
     except Exception as exc:
         raise SubmissionCrashed(
             f"unlearning() raised {type(exc).__name__}: {exc} (seed {seed})",
             log_excerpt=submission_traceback(exc, submission_dir),
         ) from None
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if isinstance(returned, torch.nn.Module) and returned is not net:
+        # The 2023 rule ignores the return value; a silently unchanged model scores zero.
+        warnings.warn(
+            "unlearning() returned a model other than `net`; it is ignored and `net`'s "
+            "weights are kept. Change `net` in place, e.g. net.load_state_dict(model.state_dict())",
+            ReturnedModelIgnored,
+            stacklevel=1,
+        )
+    return seconds
+
+
+class ReturnedModelIgnored(UserWarning):
+    """unlearning() returned a new model, which the protocol ignores (shown once per run)."""
 
 
 def submission_traceback(exc: BaseException, submission_dir: Path) -> str:

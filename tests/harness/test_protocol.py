@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from harness.errors import BadOutput, SubmissionCrashed
 from harness.models import ModelSpec
-from harness.protocol import shuffled_loader
+from harness.protocol import ReturnedModelIgnored, shuffled_loader
 from harness.sandbox.base import Job
 from harness.sandbox.local import LocalRunner
 from harness.train import init_state
@@ -53,6 +54,17 @@ NEW_LAYER = """
 import torch
 def unlearning(net, retain_loader, forget_loader, val_loader):
     net.append(torch.nn.Linear(3, 3))
+"""
+
+RETURNS_A_COPY = """
+import copy
+import torch
+def unlearning(net, retain_loader, forget_loader, val_loader):
+    model = copy.deepcopy(net)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    return model
 """
 
 
@@ -138,3 +150,19 @@ def test_efficiency_gate_compares_the_median_run_with_one_retraining(tmp_path: P
     assert passed.passed and passed.fraction == pytest.approx(0.2)
     failed = efficiency_gate(outcomes, retrain_seconds=9.0, max_fraction=0.2)
     assert not failed.passed and "FAILS" in failed.message
+
+
+def test_a_returned_copy_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    job = _job(tmp_path, RETURNS_A_COPY, [0])
+    with pytest.warns(ReturnedModelIgnored, match="Change `net` in place"):
+        outcomes = LocalRunner().run(job)
+    [state] = validated_states(outcomes, job.original)
+    assert all(torch.equal(state[k], job.original[k]) for k in state)
+
+
+def test_returning_net_itself_is_not_warned_about(tmp_path: Path) -> None:
+    source = NOISY_FINETUNE + "    return net\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReturnedModelIgnored)
+        [outcome] = LocalRunner().run(_job(tmp_path, source, [0]))
+    assert outcome.ok
