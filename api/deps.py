@@ -9,9 +9,9 @@ participant asking for another team's submission gets 404, so existence does not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
@@ -22,7 +22,10 @@ from api.errors import APIError
 from api.leaderboard import LeaderboardCache
 from api.models import Submission, User
 from api.queue import EvaluationQueue
+from api.schemas import Page
 from api.storage import ArtifactStore
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "unlearn_session"
 
@@ -113,6 +116,10 @@ VisibleSubmission = Annotated[Submission, Depends(get_visible_submission)]
 class Pagination:
     limit: int
     offset: int
+
+    def page(self, data: Sequence[T], total: int) -> Page[T]:
+        """This page of `total` items."""
+        return Page(data=list(data), count=total, limit=self.limit, offset=self.offset)
 
 
 def get_pagination(

@@ -60,12 +60,7 @@ def list_users(
     team_id: Annotated[int | None, Query(ge=1, description="only this team's members")] = None,
 ) -> Page[UserPublic]:
     rows, total = crud.list_users(session, limit=page.limit, offset=page.offset, team_id=team_id)
-    return Page(
-        data=[UserPublic.model_validate(u) for u in rows],
-        count=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.page([UserPublic.model_validate(u) for u in rows], total)
 
 
 @router.put("/users/{user_id}/team", response_model=UserPublic)

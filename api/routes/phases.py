@@ -19,12 +19,7 @@ PhaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 @router.get("", response_model=Page[PhasePublic])
 def list_phases(session: SessionDep, page: PaginationDep) -> Page[PhasePublic]:
     rows, total = crud.list_phases(session, limit=page.limit, offset=page.offset)
-    return Page(
-        data=[PhasePublic.model_validate(p) for p in rows],
-        count=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.page([PhasePublic.model_validate(p) for p in rows], total)
 
 
 @router.post("", response_model=PhasePublic, status_code=201)

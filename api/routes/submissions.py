@@ -169,7 +169,7 @@ def list_submissions(
     """Your team's submissions, newest first (organizers: every team's, or `team_id`'s)."""
     if not user.is_organizer:
         if user.team_id is None:
-            return Page(data=[], count=0, limit=page.limit, offset=page.offset)
+            return page.page([], 0)
         team_id = user.team_id
     rows, total = crud.list_submissions(
         session,
@@ -180,12 +180,7 @@ def list_submissions(
         offset=page.offset,
     )
     now = utcnow()
-    return Page(
-        data=[submission_view(s, user, now) for s in rows],
-        count=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.page([submission_view(s, user, now) for s in rows], total)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)

@@ -25,12 +25,7 @@ def _private(session: SessionDep, team: Team) -> TeamPrivate:
 @router.get("", response_model=Page[TeamPublic])
 def list_teams(session: SessionDep, page: PaginationDep) -> Page[TeamPublic]:
     rows, total = crud.list_teams(session, limit=page.limit, offset=page.offset)
-    return Page(
-        data=[TeamPublic.model_validate(t) for t in rows],
-        count=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.page([TeamPublic.model_validate(t) for t in rows], total)
 
 
 @router.get("/mine", response_model=TeamPrivate)
