@@ -11,6 +11,7 @@ has the runsc runtime.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import time
@@ -227,9 +228,13 @@ GVISOR_CONTAINED = {
 }
 
 
-def test_deny_probes_under_gvisor(tmp_path: Path, runsc_settings: SandboxSettings, make_job):
+def test_deny_probes_under_gvisor(
+    tmp_path: Path, runsc_settings: SandboxSettings, make_job, caplog: pytest.LogCaptureFixture
+):
     runner = DockerRunner(replace(runsc_settings, log_excerpt_chars=100_000))
-    runner.self_check()
+    with caplog.at_level(logging.WARNING, logger="harness.sandbox.docker"):
+        runner.self_check()
+    assert "pids_limit 256 under gVisor" in caplog.text  # the tests' 256 is below the advice
     outcome, report = _probe_report(runner, tmp_path, PROBES, make_job)
     crashed = {name: r["crashed"] for name, r in report.items() if r.get("crashed")}
     assert crashed == {}
