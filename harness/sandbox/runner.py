@@ -111,11 +111,18 @@ def run_job(job_dir: Path, out: Path) -> int:
         statuses[seed] = _run_seed(fn, files, seed, out)
         write_status(out, statuses)
         outcome = "ok" if statuses[seed].ok else statuses[seed].category
-        sys.stdout.write(
-            f"runner: seed {seed} {outcome} in {time.perf_counter() - started:.2f} s\n"
-        )
-        sys.stdout.flush()
+        _log(f"runner: seed {seed} {outcome} in {time.perf_counter() - started:.2f} s\n")
     return 0
+
+
+def _log(line: str) -> None:
+    """A progress line for the container log. The submission may have replaced or closed
+    sys.stdout; that costs it the line, never its later seeds."""
+    try:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    except Exception:
+        pass
 
 
 def main(argv: list[str]) -> int:

@@ -74,6 +74,22 @@ def test_runner_writes_valid_weights_per_seed(tmp_path, make_job):
     assert any(not torch.equal(first[k], second[k]) for k in first)  # seeds differ
 
 
+def test_a_submission_that_breaks_stdout_still_gets_every_seed(tmp_path, make_job, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
+    source = tmp_path / "breaks_stdout.py"
+    source.write_text(
+        "import sys\n"
+        "def unlearning(net, retain_loader, forget_loader, val_loader):\n"
+        "    sys.stdout = None\n"
+    )
+    job = make_job(source)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_job(_write(tmp_path, job), out) == 0
+    outcomes = collect_outputs(out, seeds=(0, 1), original=job.original, verdict=_verdict())
+    assert [o.ok for o in outcomes] == [True, True]
+
+
 def test_runner_reports_an_exception_with_own_frames(tmp_path, make_job):
     job = make_job(Path(__file__).with_name("attacks") / "crash_traceback.py")
     out = tmp_path / "out"
