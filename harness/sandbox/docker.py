@@ -341,6 +341,7 @@ class DockerRunner(Runner):
                 per_seed_s=per_seed_s,
                 memory=self.settings.memory,
                 runtime=self.settings.runtime,
+                startup_s=self.settings.startup_s,
                 log_tail=log_tail,
             )
             outcomes = collect_outputs(
@@ -459,6 +460,7 @@ class _Verdict:
         memory: str | None,
         log_tail: str,
         runtime: str | None = None,
+        startup_s: float = 0.0,
     ) -> None:
         self.exit_code = exit_code
         self.timed_out = timed_out
@@ -468,6 +470,7 @@ class _Verdict:
         self.per_seed_s = per_seed_s
         self.memory = memory
         self.runtime = runtime
+        self.startup_s = startup_s  # the start-up budget, which claims need not account for
         self.log_tail = log_tail
 
 
@@ -477,11 +480,15 @@ def collect_outputs(
     """One outcome per expected seed, decided from the weight files alone."""
     statuses = read_status(out, tuple(seeds))
     limit = _weights_limit(original)
+    seconds = trusted_seconds(
+        [statuses[s].seconds if s in statuses else None for s in seeds],
+        wall_s=verdict.wall_s,
+        startup_s=verdict.startup_s,
+    )
     outcomes = []
-    for seed in seeds:
+    for seed, claimed in zip(seeds, seconds, strict=True):
         path = out / weights_file_name(seed)
         status = statuses.get(seed)
-        claimed = min(max(status.seconds, 0.0), verdict.wall_s) if status else verdict.wall_s
         if os.path.lexists(path):
             try:
                 state = load_weights(path, max_bytes=limit)
@@ -498,6 +505,28 @@ def collect_outputs(
                 _failed(seed, _explain_missing(seed, status, verdict), verdict, claimed)
             )
     return outcomes
+
+
+def trusted_seconds(
+    claims: Sequence[float | None], *, wall_s: float, startup_s: float
+) -> list[float]:
+    """Per-seed run times the efficiency gate can trust, from the runner's claims.
+
+    Claims come from inside the container, so a submission can forge them (its status
+    file, or the runner's clock). Each is clipped to [0, wall time]; a missing one counts
+    as the whole wall time. Then, if together they leave more of the container's wall time
+    unaccounted for than the start-up budget allows, they are scaled up until they do not:
+    a forger gains at most `startup_s` per container, and an honest run, whose start-up
+    and bookkeeping take far less than the budget, keeps its own figures.
+    """
+    clipped = [wall_s if c is None else min(max(c, 0.0), wall_s) for c in claims]
+    owed = wall_s - startup_s
+    total = sum(clipped)
+    if not clipped or total >= owed:
+        return clipped
+    if total <= 0.0:
+        return [owed / len(clipped)] * len(clipped)
+    return [c * owed / total for c in clipped]
 
 
 def _failed(seed: int, error: SubmissionError, verdict: _Verdict, seconds: float) -> RunOutcome:

@@ -14,10 +14,12 @@ sides, so the format cannot drift between them.
                                 for it, see `wait_until_ready`)
 
     /out/seed-<seed>.safetensors  one file per seed that finished
-    /out/status.json              per-seed claims of the runner: used for error messages only
+    /out/status.json              per-seed claims of the runner: error messages, and run times
+                                  that the host checks against the wall time
 
-Nothing in `/out` is trusted: the caller validates every weight file itself, and reads the
-status file only to word an error for a seed that left no valid weights.
+Nothing in `/out` is trusted: the caller validates every weight file itself, reads the
+status file to word an error for a seed that left no valid weights, and takes its run times
+only as far as the container's wall time bears them out (`docker.trusted_seconds`).
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class JobFiles:
 
 @dataclass(frozen=True)
 class SeedStatus:
-    """The runner's claim about one seed. Wording for errors only, never a metric."""
+    """The runner's claim about one seed: wording for errors, and a run time to be checked."""
 
     ok: bool
     seconds: float = 0.0

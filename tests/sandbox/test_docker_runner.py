@@ -42,6 +42,16 @@ def test_docker_runner_gives_the_same_weights_as_the_local_runner(test_settings,
 
 
 @pytest.mark.docker
+def test_a_submission_cannot_claim_to_be_faster_than_it_was(test_settings, make_job):
+    # It sleeps 2 s per seed and claims 1 ms. With a 1 s start-up budget, the claims must
+    # account for the rest of the container's wall time.
+    job = make_job(SUBMISSIONS / "slow_claims_fast.py", seeds=(0, 1))
+    outcomes = DockerRunner(replace(test_settings, startup_s=1.0)).run(job)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert all(o.seconds >= 2.0 for o in outcomes), [o.seconds for o in outcomes]
+
+
+@pytest.mark.docker
 def test_do_nothing_submission_returns_the_original_weights(test_settings, make_job):
     job = make_job(SUBMISSIONS / "do_nothing.py", seeds=(0, 1))
     for outcome in DockerRunner(test_settings).run(job):

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from harness.errors import BadOutput, ConfigError, SubmissionCrashed, TimeLimitExceeded
-from harness.sandbox.docker import _Verdict, collect_outputs, write_job
+from harness.sandbox.docker import _Verdict, collect_outputs, trusted_seconds, write_job
 from harness.sandbox.job import (
     JobConfig,
     read_job_folder,
@@ -39,6 +39,7 @@ def _verdict(**overrides: object) -> _Verdict:
         per_seed_s=30.0,
         memory="1g",
         log_tail="",
+        startup_s=60.0,
     )
     fields.update(overrides)
     return _Verdict(**fields)  # type: ignore[arg-type]
@@ -165,3 +166,31 @@ def test_a_standby_runner_without_a_job_gives_up_with_exit_status_3(tmp_path):
     )
     assert result.returncode == 3, result.stderr
     assert "no job arrived within 0.2 s" in result.stderr
+
+
+def test_honest_claims_that_account_for_the_wall_time_are_kept():
+    claims = [1.0, 2.0, 3.0]
+    assert trusted_seconds(claims, wall_s=10.0, startup_s=5.0) == claims
+
+
+def test_forged_claims_are_scaled_to_the_containers_wall_time():
+    # Three seeds that claim a millisecond each in a container that ran 65 s, with a 5 s
+    # start-up budget: 60 s are owed, shared in the claims' proportions.
+    seconds = trusted_seconds([0.001, 0.001, 0.002], wall_s=65.0, startup_s=5.0)
+    assert seconds == pytest.approx([15.0, 15.0, 30.0])
+    assert trusted_seconds([0.0, -4.0], wall_s=65.0, startup_s=5.0) == [30.0, 30.0]
+    # Clipped to the wall time first; a missing claim counts as the whole wall time.
+    assert trusted_seconds([1e9, None], wall_s=7.0, startup_s=5.0) == [7.0, 7.0]
+
+
+def test_collect_outputs_reports_trusted_seconds(tmp_path, make_job):
+    job = make_job(SUBMISSIONS / "finetune.py")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_job(_write(tmp_path, job), out) == 0
+    forged = {"0": {"ok": True, "seconds": 0.001}, "1": {"ok": True, "seconds": 0.001}}
+    (out / "status.json").write_text(json.dumps(forged))
+    verdict = _verdict(wall_s=42.0, startup_s=2.0)
+    outcomes = collect_outputs(out, seeds=(0, 1), original=job.original, verdict=verdict)
+    assert [o.ok for o in outcomes] == [True, True]
+    assert [o.seconds for o in outcomes] == pytest.approx([20.0, 20.0])
