@@ -203,7 +203,7 @@ def run_once(
 
 
 class ReturnedModelIgnored(UserWarning):
-    """unlearning() returned a new model, which the protocol ignores (shown once per run)."""
+    """unlearning() returned a new model, which the protocol ignores (shown once per process)."""
 
 
 def submission_traceback(exc: BaseException, submission_dir: Path) -> str:
