@@ -158,10 +158,14 @@ def join_team(session: Session, *, user: User, join_code: str) -> Team:
     return team
 
 
-def _refuse_team_change_after_submitting(session: Session, user: User) -> None:
-    # Moving teams after submitting would reset the daily quota; refuse it.
+def _require_participant(user: User) -> None:
     if user.role != Role.PARTICIPANT:
         raise Conflict("organizers do not belong to teams")
+
+
+def _refuse_team_change_after_submitting(session: Session, user: User) -> None:
+    # Moving teams after submitting would reset the daily quota; refuse it.
+    _require_participant(user)
     has_submissions = session.scalar(
         select(func.count()).select_from(Submission).where(Submission.user_id == user.id)
     )
@@ -175,8 +179,7 @@ def move_to_team(session: Session, *, user_id: int, team_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
-    if user.role != Role.PARTICIPANT:
-        raise Conflict("organizers do not belong to teams")
+    _require_participant(user)
     team = session.get(Team, team_id)
     if team is None:
         raise NotFound(f"no team {team_id}")
