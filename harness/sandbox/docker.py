@@ -459,8 +459,8 @@ class _Verdict:
         per_seed_s: float,
         memory: str | None,
         log_tail: str,
-        runtime: str | None = None,
-        startup_s: float = 0.0,
+        runtime: str | None,
+        startup_s: float,
     ) -> None:
         self.exit_code = exit_code
         self.timed_out = timed_out

@@ -39,6 +39,7 @@ def _verdict(**overrides: object) -> _Verdict:
         per_seed_s=30.0,
         memory="1g",
         log_tail="",
+        runtime=None,
         startup_s=60.0,
     )
     fields.update(overrides)
