@@ -2,10 +2,10 @@
 
 Flow: participant uploads (`routes/submissions.py`) -> static validation (`upload.py`) ->
 row + code committed (`crud.py`, `storage.py`) -> `queue.EvaluationQueue.enqueue` -> workers
-record outcomes through `crud.record_result` / `crud.mark_failed` -> leaderboards
+record outcomes through `lifecycle.record_result` / `lifecycle.mark_failed` -> leaderboards
 (`leaderboard.py`) read by JSON routes and Jinja2 pages (`pages/`).
 
-`create_app` is imported lazily so that workers importing `api.models` or `api.crud` do not
+`create_app` is imported lazily so that workers importing `competition.models` or `api.crud` do not
 pay for building the web application.
 """
 

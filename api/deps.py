@@ -17,13 +17,13 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from api import crud
-from api.config import Settings
 from api.errors import APIError
 from api.leaderboard import LeaderboardCache
-from api.models import Submission, User
-from api.queue import EvaluationQueue
 from api.schemas import Page
-from api.storage import ArtifactStore
+from competition.artifacts import ArtifactStore
+from competition.models import Submission, User
+from competition.queue import EvaluationQueue
+from competition.settings import Settings
 
 T = TypeVar("T")
 

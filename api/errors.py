@@ -30,6 +30,7 @@ _STATUS_BY_CRUD_ERROR: dict[type[crud.CrudError], int] = {
     crud.QuotaExceeded: 429,
     crud.TooManyInFlight: 429,
     crud.PhaseClosed: 403,
+    crud.PhaseUnavailable: 409,
     crud.StaleAttempt: 409,
 }
 _CODE_BY_STATUS = {

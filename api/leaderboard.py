@@ -7,9 +7,11 @@ Input: a phase and a split. Output: `schemas.Leaderboard`.
 Ranking: score descending, then earlier submission, then lower id (deterministic; earlier
 submission wins a tie, as participants expect). Disqualified submissions and rows without a
 score never appear. A row is `tied_with_above` when its confidence interval overlaps the one
-above; rows chained this way share a `tie_group`.
+above; rows chained this way share a `tie_group`. In a racing phase a row that stopped
+before the phase's N carries `provisional_runs` (the N it stopped at): it could not reach
+the top k, and its score stands on fewer runs than the rows above it.
 
-Reads only the `submissions` table (scores are denormalised there by `crud.record_result`)
+Reads only the `submissions` table (scores are denormalised there by `lifecycle.record_result`)
 with one window query, and `LeaderboardCache` keeps the serialized answer for a short TTL so
 that a busy leaderboard costs one query per TTL, not per request.
 """
@@ -26,12 +28,12 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.models import Phase, Submission, Team, utcnow
 from api.schemas import Leaderboard
+from competition.models import Phase, Submission, Team, utcnow
 
 Split = Literal["public", "private"]
 
-__all__ = ["LeaderboardCache", "compute_leaderboard", "to_csv"]
+__all__ = ["LeaderboardCache", "compute_leaderboard", "csv_cell", "to_csv"]
 
 
 def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderboard:
@@ -81,7 +83,14 @@ def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderb
         )
     rows = session.execute(
         select(
-            Submission.id, Submission.team_id, Team.name, score, low, high, Submission.created_at
+            Submission.id,
+            Submission.team_id,
+            Team.name,
+            score,
+            low,
+            high,
+            Submission.created_at,
+            Submission.provisional_runs,
         )
         .join(Team, Team.id == Submission.team_id)
         .where(Submission.id.in_(picked_ids), score.is_not(None))
@@ -103,7 +112,8 @@ def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderb
 def _rank_with_ties(rows: Sequence[Any]) -> list[dict[str, Any]]:
     ranked: list[dict[str, Any]] = []
     group = 0
-    for index, (sub_id, team_id, team_name, score, low, high, created_at) in enumerate(rows):
+    for index, row in enumerate(rows):
+        sub_id, team_id, team_name, score, low, high, created_at, provisional_runs = row
         tied = False
         if ranked:
             above = ranked[-1]
@@ -122,6 +132,7 @@ def _rank_with_ties(rows: Sequence[Any]) -> list[dict[str, Any]]:
                 "tied_with_above": tied,
                 "tie_group": group,
                 "submitted_at": created_at,
+                "provisional_runs": provisional_runs,
             }
         )
     return ranked
@@ -133,6 +144,19 @@ def _overlap(
     if None in (low_a, high_a, low_b, high_b):
         return False
     return low_a <= high_b and low_b <= high_a  # type: ignore[operator]
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (`=HYPERLINK(...)`,
+# `@SUM(...)`, and tab or carriage return ahead of one): team names are chosen by
+# participants, so such cells are written with a leading apostrophe (OWASP's advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """`value` as a CSV cell that no spreadsheet evaluates; numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def to_csv(board: Leaderboard) -> str:
@@ -150,6 +174,7 @@ def to_csv(board: Leaderboard) -> str:
             "tied_with_above",
             "tie_group",
             "submitted_at",
+            "provisional_runs",
         ]
     )
     for row in board.rows:
@@ -157,7 +182,7 @@ def to_csv(board: Leaderboard) -> str:
             [
                 row.rank,
                 row.team_id,
-                row.team_name,
+                csv_cell(row.team_name),
                 row.submission_id,
                 row.score,
                 row.ci_low,
@@ -165,6 +190,7 @@ def to_csv(board: Leaderboard) -> str:
                 row.tied_with_above,
                 row.tie_group,
                 row.submitted_at.isoformat(),
+                "" if row.provisional_runs is None else row.provisional_runs,
             ]
         )
     return out.getvalue()

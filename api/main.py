@@ -18,16 +18,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import db, routes
-from api.config import Settings
+from api import health, metrics, routes
+from api.body_limits import BodyLimit
 from api.deps import SESSION_COOKIE
 from api.errors import error_response, install_error_handlers
 from api.leaderboard import LeaderboardCache
 from api.pages import STATIC_DIR
 from api.pages import router as pages_router
-from api.queue import DatabaseQueue, EvaluationQueue
-from api.ratelimit import RateLimiter
-from api.storage import ArtifactStore
+from api.ratelimit import RateLimiter, rate_limit_storage_url
+from competition import db
+from competition.artifacts import ArtifactStore
+from competition.queue import DatabaseQueue, EvaluationQueue
+from competition.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +59,19 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
-    app.state.store = ArtifactStore(settings.resolved_artifacts_dir)
+    app.state.store = ArtifactStore(settings.resolved_artifacts_url)
     app.state.queue = queue or DatabaseQueue()
     app.state.leaderboard_cache = LeaderboardCache(settings.leaderboard_cache_seconds)
     app.state.rate_limiter = RateLimiter(
         enabled=settings.rate_limit_enabled,
         limits_by_scope={"login": settings.login_rate_limit, "upload": settings.upload_rate_limit},
+        storage_url=rate_limit_storage_url(settings),
     )
 
     install_error_handlers(app)
+    # Added last, so it runs first: bodies are bounded before any other layer reads them.
     app.add_middleware(SameOriginForCookies)
+    app.add_middleware(BodyLimit)
     for module in (
         routes.auth,
         routes.teams,
@@ -77,10 +82,12 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
 
-    @app.get(f"{API_PREFIX}/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)
+    # The broker's queue depths when the queue is Celery's (worker.queue.CeleryQueue).
+    app.state.metrics_registry = metrics.make_registry(
+        app.state.sessionmaker, getattr(app.state.queue, "app", None)
+    )
     app.include_router(pages_router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,31 +1,59 @@
 """Per-client rate limits for login and upload, as FastAPI dependencies.
 
-Built on `limits` (the library under slowapi) with in-process moving windows: one `RateLimiter`
-per app, so tests and apps never share counters. A request over the limit gets 429 with a
-`Retry-After` header. Behind a reverse proxy run uvicorn with `--proxy-headers` so that the
-client address is the real one.
+Built on `limits` (the library under slowapi) with moving windows. Where the counters live:
+in the process by default (the embedded server: one process, no services), or in Redis when
+a `redis://` URL is configured (`rate_limit_storage_url`, else a Redis `broker_url`), so
+that `unlearn serve --workers 4` or several hosts share one count instead of each process
+allowing the full limit. A request over the limit gets 429 with a `Retry-After` header.
+Behind a reverse proxy run uvicorn with `--proxy-headers` so that the client address is the
+real one.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from typing import cast
 
 from fastapi import Request
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from api.errors import APIError
 
-__all__ = ["RateLimiter", "rate_limited"]
+__all__ = ["KEY_PREFIX", "RateLimiter", "rate_limit_storage_url", "rate_limited"]
+
+KEY_PREFIX = "unlearn-limits"
+
+
+def rate_limit_storage_url(settings: object) -> str:
+    """The configured Redis URL for the counters, or "" for in-process counters."""
+    explicit = str(getattr(settings, "rate_limit_storage_url", "") or "")
+    if explicit:
+        return explicit
+    broker = str(getattr(settings, "broker_url", "") or "")
+    return broker if broker.startswith(("redis://", "rediss://")) else ""
 
 
 class RateLimiter:
-    def __init__(self, *, enabled: bool, limits_by_scope: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        limits_by_scope: dict[str, str],
+        storage_url: str = "",
+        key_prefix: str = KEY_PREFIX,
+    ) -> None:
         self.enabled = enabled
         self._limits = {scope: parse(text) for scope, text in limits_by_scope.items()}
-        self._strategy = MovingWindowRateLimiter(MemoryStorage())
+        storage: Storage = (
+            cast(Storage, storage_from_string(storage_url, key_prefix=key_prefix))
+            if storage_url
+            else MemoryStorage()
+        )
+        self.storage_kind = type(storage).__name__
+        self._strategy = MovingWindowRateLimiter(storage)
 
     def check(self, scope: str, client: str) -> None:
         if not self.enabled:

@@ -9,11 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.models import FailureCategory, Role, SubmissionStatus
+from competition.models import FailureCategory, Role, SubmissionStatus
+from competition.pipeline_models import PreparationState
+from harness.errors import ConfigError
+from harness.phase import SplitConfig
+from harness.phase_schema import server_phase
 
 T = TypeVar("T")
+# Never accepted from, nor shown to, anyone but the server and its organizers.
+HIDDEN_SEED_KEYS = frozenset({"public_seed", "private_seed"})
 Split = Literal["public", "private"]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -115,17 +121,47 @@ class UserPublic(BaseModel):
 # Phases --------------------------------------------------------------------------------------
 
 
+class RacingSettings(BaseModel):
+    """Racing: evaluate in rounds of seeds, stop a submission that cannot reach the top k.
+
+    The rule is `harness.scoring.racing` (docs/scoring.md "Racing"); rounds double from
+    `first_round` up to the phase's replicas.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    top_k: int = Field(default=5, ge=1, le=1000, description="leading rows always run the full N")
+    first_round: int = Field(default=32, ge=2, le=10_000, description="seeds in the first round")
+    error_rate: float = Field(
+        default=0.05, gt=0, lt=1, description="chance of stopping a row that reaches the top k"
+    )
+    max_width: float | None = Field(
+        default=None, gt=0, description="also stop a row below the top k this precise (None: off)"
+    )
+    rule: Literal["equal_n", "full_n", "both"] = Field(
+        default="both", description="which bounds may stop a row (docs/scoring.md, Racing)"
+    )
+
+
 class PhaseBase(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=20_000)
     dataset: str = Field(min_length=1, max_length=100)
-    split_spec: dict[str, Any] = Field(default_factory=dict)
+    split_spec: dict[str, Any] = Field(
+        default_factory=dict,
+        description="`SplitConfig` fields, with the published `dev_seed` of the development "
+        "split; the leaderboards' seeds are made by the server and never shown here",
+    )
     model: str = Field(min_length=1, max_length=100)
     recipe: dict[str, Any] = Field(default_factory=dict)
     replicas: int = Field(ge=2, le=10_000, description="unlearning runs (and retrained models) N")
     estimator: str = Field(min_length=1, max_length=50)
     efficiency_gate: float = Field(
         default=0.2, gt=0, le=10, description="max run time as a fraction of retraining time"
+    )
+    interface: str = Field(
+        default="tuple",
+        max_length=32,
+        description="batch shape submissions receive: tuple (inputs, targets) or kaggle2023",
     )
     starts_at: datetime
     ends_at: datetime
@@ -138,6 +174,9 @@ class PhaseBase(BaseModel):
     )
     show_logs: bool = False
     sanity_check_required: bool = True
+    racing: RacingSettings | None = Field(
+        default=None, description="evaluate in rounds and stop early (None: full N, the 2023 rule)"
+    )
 
     @model_validator(mode="after")
     def _times(self) -> PhaseBase:
@@ -145,15 +184,63 @@ class PhaseBase(BaseModel):
             raise ValueError("starts_at and ends_at need a time zone, e.g. 2026-01-01T00:00:00Z")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        if self.racing is not None and self.racing.first_round >= self.replicas:
+            raise ValueError(
+                f"racing.first_round ({self.racing.first_round}) must be below replicas "
+                f"({self.replicas}), or no round could stop early; lower it or turn racing off"
+            )
         return self
 
 
 class PhaseCreate(PhaseBase):
-    pass
+    @field_validator("split_spec")
+    @classmethod
+    def _no_leaderboard_seeds(cls, spec: dict[str, Any]) -> dict[str, Any]:
+        given = sorted(HIDDEN_SEED_KEYS & set(spec))
+        if given:
+            raise ValueError(
+                f"remove {', '.join(given)} from split_spec: the server makes the leaderboard "
+                "splits' seeds itself, so that nobody (organizers included) can guess them"
+            )
+        try:
+            SplitConfig(**spec)
+        except (TypeError, ConfigError) as exc:
+            raise ValueError(f"split_spec: {exc}") from None
+        return spec
+
+    @model_validator(mode="after")
+    def _experiment(self) -> PhaseCreate:
+        """The harness's phase schema, built from its registries: 422 naming field and choices."""
+        try:
+            server_phase(
+                dataset=self.dataset,
+                model=self.model,
+                replicas=self.replicas,
+                estimator=self.estimator,
+                split_spec=self.split_spec,
+                recipe=self.recipe,
+                efficiency_gate=self.efficiency_gate,
+                interface=self.interface,
+            )
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+        return self
 
 
 class PhaseUpdate(BaseModel):
+    """What an organizer may change. The experiment's fields (`TRAINING_FIELDS`) only while
+    nobody has submitted; changing them prepares the phase again."""
+
+    model_config = ConfigDict(extra="forbid")
     description: str | None = Field(default=None, max_length=20_000)
+    dataset: str | None = Field(default=None, min_length=1, max_length=100)
+    model: str | None = Field(default=None, min_length=1, max_length=100)
+    recipe: dict[str, Any] | None = None
+    replicas: int | None = Field(default=None, ge=2, le=10_000)
+    estimator: str | None = Field(default=None, min_length=1, max_length=50)
+    efficiency_gate: float | None = Field(default=None, gt=0, le=10)
+    interface: str | None = Field(default=None, max_length=32)
+    split_spec: dict[str, Any] | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     daily_quota: int | None = Field(default=None, ge=0, le=1000)
@@ -169,9 +256,48 @@ class PhaseUpdate(BaseModel):
         return self
 
 
+# What the reference models are trained from: an edit of one of them prepares the phase again.
+TRAINING_FIELDS = ("dataset", "model", "recipe", "replicas", "split_spec")
+# Fields checked against the harness's registries together (`PhaseCreate._experiment`).
+EXPERIMENT_FIELDS = (*TRAINING_FIELDS, "estimator", "efficiency_gate", "interface")
+
+
 class PhasePublic(PhaseBase):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    archived: bool = False
+
+
+class SplitPreparationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    split: Literal["public", "private"]
+    state: PreparationState
+    stage: str = Field(description="what is being done: data, original, reference, ...")
+    done: int
+    total: int
+    retrain_seconds: float | None
+    updated_at: datetime | None
+
+
+class PreparationPublic(BaseModel):
+    """Whether a phase can run: its reference models per leaderboard split."""
+
+    phase_id: int
+    state: PreparationState = Field(description="pending, preparing, ready or failed")
+    splits: list[SplitPreparationPublic]
+    error: str | None = Field(
+        default=None, description="why preparation failed (organizers only; others: null)"
+    )
+
+
+class PhaseSecretsPublic(BaseModel):
+    """Organizers only: the seeds of a phase's leaderboard splits."""
+
+    model_config = ConfigDict(from_attributes=True)
+    phase_id: int
+    public_seed: int
+    private_seed: int
+    created_at: datetime
 
 
 class QuotaPublic(BaseModel):
@@ -212,6 +338,7 @@ class SubmissionPublic(BaseModel):
     counts_against_quota: bool
     sanity_check_passed: bool | None
     disqualified: bool
+    disqualified_reason: str = ""
     is_final: bool
     public_score: float | None
     public_ci_low: float | None
@@ -245,6 +372,29 @@ class ResultPublic(BaseModel):
     created_at: datetime
 
 
+class SplitProgress(BaseModel):
+    split: Split
+    runs_done: int = Field(description="unlearning runs whose outputs are stored")
+    runs_total: int = Field(description="the phase's N")
+
+
+class ProgressPublic(BaseModel):
+    """Where a running evaluation stands, for the live page and `unlearn submit --wait`."""
+
+    submission_id: int
+    status: SubmissionStatus
+    stage: str = Field(description="what is happening now, in words")
+    terminal: bool
+    disqualified: bool
+    disqualified_reason: str
+    splits: list[SplitProgress]
+    elapsed_s: float | None = Field(description="since the evaluation of this attempt started")
+    remaining_s: float | None = Field(description="estimate from the runs done so far")
+    public_score: float | None
+    failure_category: FailureCategory | None
+    failure_message: str
+
+
 class LogsPublic(BaseModel):
     submission_id: int
     shown: bool = Field(description="false when the phase hides logs from participants")
@@ -270,6 +420,11 @@ class LeaderboardRow(BaseModel):
     tied_with_above: bool = Field(description="confidence intervals overlap with the row above")
     tie_group: int = Field(description="rows chained by overlapping intervals share a group")
     submitted_at: datetime
+    provisional_runs: int | None = Field(
+        default=None,
+        description="racing stopped this row after this many runs (below the phase's N): "
+        "it could not reach the top k; None: scored at the full N",
+    )
 
 
 class Leaderboard(BaseModel):
@@ -278,6 +433,24 @@ class Leaderboard(BaseModel):
     final: bool = Field(description="private board built from each team's final selection")
     rows: list[LeaderboardRow]
     generated_at: datetime
+    frozen_at: datetime | None = Field(
+        default=None, description="private board after the phase's end: when it was frozen"
+    )
+    snapshot_version: int | None = Field(
+        default=None, description="1: frozen at the end; higher: refrozen by an organizer"
+    )
+
+
+class RefreezeRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SnapshotPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    version: int
+    created_at: datetime
+    created_by: int | None = Field(description="the organizer; null: frozen at the end")
+    reason: str
 
 
 # Organizer dashboard -------------------------------------------------------------------------

@@ -12,8 +12,8 @@ Checks, in order:
   (zip-bomb), then a bounded real decompression so lying headers cannot get past the limit;
   a `submission.py` at the top level;
 - every `.py` file decodes as UTF-8 and parses (errors carry line numbers);
-- the entry file defines a top-level `def unlearning(net, retain_loader, forget_loader,
-  val_loader)`: four positional parameters, no other required ones.
+- the entry file binds a top-level `unlearning` that can be called with four positional
+  arguments (`harness.runs.contract`, the same check the dry-run and the sandbox make).
 
 Nothing here executes participant code: `ast.parse` only.
 """
@@ -28,6 +28,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from harness.runs.contract import ENTRY_POINT, check_entry_point
+
 __all__ = [
     "ENTRY_FILE",
     "ENTRY_FUNCTION",
@@ -39,8 +41,7 @@ __all__ = [
 ]
 
 ENTRY_FILE = "submission.py"
-ENTRY_FUNCTION = "unlearning"
-ENTRY_PARAMETERS = 4  # net, retain_loader, forget_loader, val_loader
+ENTRY_FUNCTION = ENTRY_POINT
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def validate_upload(filename: str, data: bytes, limits: UploadLimits) -> Validat
         except SyntaxError as exc:
             problems.append(UploadProblem(f"syntax error: {exc.msg}", path, exc.lineno, exc.offset))
     if ENTRY_FILE in trees:
-        problems.extend(_check_entry_function(trees[ENTRY_FILE]))
+        problems.extend(_check_entry_function(files[ENTRY_FILE]))
     if problems:
         raise UploadRejected(problems)
     return ValidatedUpload(kind, hashlib.sha256(data).hexdigest(), len(data), files)
@@ -235,49 +236,9 @@ def _read_python_members(
     return files
 
 
-def _check_entry_function(tree: ast.Module) -> list[UploadProblem]:
-    candidates = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == ENTRY_FUNCTION
+def _check_entry_function(source: str) -> list[UploadProblem]:
+    """The harness's own contract check (`harness.runs.contract`), as the dry-run runs it."""
+    return [
+        UploadProblem(p.message, p.file, p.line, p.column)
+        for p in check_entry_point(source, filename=ENTRY_FILE)
     ]
-    if not candidates:
-        return [
-            UploadProblem(
-                f"no top-level function `def {ENTRY_FUNCTION}(net, retain_loader, forget_loader, "
-                "val_loader)` found",
-                ENTRY_FILE,
-            )
-        ]
-    node = candidates[-1]  # the last definition is the one Python keeps
-    if isinstance(node, ast.AsyncFunctionDef):
-        return [
-            UploadProblem(
-                f"`{ENTRY_FUNCTION}` must be a plain def, not async", ENTRY_FILE, node.lineno
-            )
-        ]
-    args = node.args
-    positional = len(args.posonlyargs) + len(args.args)
-    required_kwonly = [
-        a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
-    ]
-    problems = []
-    if positional != ENTRY_PARAMETERS and not (positional < ENTRY_PARAMETERS and args.vararg):
-        problems.append(
-            UploadProblem(
-                f"`{ENTRY_FUNCTION}` takes {positional} positional parameters; it must take "
-                f"{ENTRY_PARAMETERS}: (net, retain_loader, forget_loader, val_loader)",
-                ENTRY_FILE,
-                node.lineno,
-            )
-        )
-    if required_kwonly:
-        problems.append(
-            UploadProblem(
-                f"`{ENTRY_FUNCTION}` has required keyword-only parameters {required_kwonly}; "
-                "the harness passes only the four positional ones",
-                ENTRY_FILE,
-                node.lineno,
-            )
-        )
-    return problems

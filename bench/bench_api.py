@@ -45,9 +45,10 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from api import crud, db  # noqa: E402
-from api.models import Phase, Role, Submission, SubmissionStatus, Team, TokenKind, User  # noqa: E402
+from api import crud  # noqa: E402
 from api.security import hash_password  # noqa: E402
+from competition import db  # noqa: E402
+from competition.models import Phase, Role, Submission, SubmissionStatus, Team, TokenKind, User  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "UNLEARN_TEST_PG_URL", "postgresql+psycopg://unlearn:unlearn@127.0.0.1:5432/unlearn_test"
@@ -189,7 +190,7 @@ def start_server(
             sys.executable,
             "-m",
             "uvicorn",
-            "api.cli:_app_without_migrations",
+            "unlearn.server:_app_without_migrations",
             "--factory",
             "--host",
             "127.0.0.1",

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.config import PhaseConfig
-from harness.dryrun import dry_run
-from harness.sandbox.local import LocalRunner
+from harness.phase import PhaseConfig
+from harness.pipeline import dry_run
+from harness.runs.sandbox.local import LocalRunner
+from unlearn.dry_run import local_processes
 
 
 def main() -> None:
@@ -34,7 +35,10 @@ def main() -> None:
         for label in ("cold", "cached"):
             started = time.perf_counter()
             report, *_ = dry_run(
-                args.submission, phase, runner=LocalRunner(), cache_dir=Path(cache)
+                args.submission,
+                phase,
+                runner=LocalRunner(processes=local_processes(1)),
+                cache_dir=Path(cache),
             )
             results[label] = {
                 "wall_s": round(time.perf_counter() - started, 1),

@@ -6,7 +6,7 @@
 Needs redis-server and PostgreSQL (scripts/start_redis.sh, scripts/start_postgres.sh): it
 starts its own Redis on a free loopback port and a fresh database, like the fault tests.
 
-1. Overhead: the same submission and seeds, (a) `harness.dryrun.dry_run` in this process,
+1. Overhead: the same submission and seeds, (a) `harness.pipeline.dry_run` in this process,
    (b) uploaded to the pipeline (API-side enqueue -> worker -> sanity run -> shards -> chord
    -> scored both splits), timed from enqueue to `finished`. The pipeline evaluates both
    splits and runs one extra sanity seed, so it is compared with two dry-runs (public and
@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.models import Phase, SubmissionStatus
-from harness.dryrun import dry_run
-from harness.sandbox.local import LocalRunner
+from competition.models import Phase, SubmissionStatus
+from harness.pipeline import dry_run
+from harness.runs.sandbox.local import LocalRunner
 from tests.worker.cluster import Cluster, cluster
 from tests.worker.services import wait_for
 from worker.phases import phase_config

@@ -12,7 +12,7 @@ interleaved so that load from other processes hits them alike:
   warm       in this process, torch and the submission's first-call imports already loaded
              (what LocalRunner costs once a dry-run process is warm);
   fresh      a new host process running the sandbox's runner (`python -m
-             harness.sandbox.runner`) without a container: import torch, read the job
+             harness.runs.sandbox.runner`) without a container: import torch, read the job
              folder, torch's one-off lazy imports (torch.optim imports torch._dynamo);
   cold       DockerRunner.run() with no standby: container start, the same runner inside,
              job folder writing, output validation, clean-up;
@@ -47,11 +47,11 @@ from pathlib import Path
 import torch
 
 from harness.models import ModelSpec, build_model
-from harness.protocol import load_submission, make_loaders, run_once
-from harness.sandbox.base import Job
-from harness.sandbox.docker import DockerRunner, write_job
-from harness.sandbox.docker_client import SandboxSettings
-from harness.sandbox.job import JobConfig
+from harness.runs.protocol import load_submission, make_loaders, run_once
+from harness.runs.sandbox.base import Job
+from harness.runs.sandbox.docker import DockerRunner, write_job
+from harness.runs.sandbox.docker_client import SandboxSettings
+from harness.runs.sandbox.job import JobConfig
 
 FINETUNE = """
 import torch
@@ -119,7 +119,7 @@ def in_fresh_process(job: Job) -> float:
         write_job(Path(folder, "job"), job, config)
         Path(folder, "out").mkdir()
         subprocess.run(
-            [sys.executable, "-m", "harness.sandbox.runner", f"{folder}/job", f"{folder}/out"],
+            [sys.executable, "-m", "harness.runs.sandbox.runner", f"{folder}/job", f"{folder}/out"],
             check=True,
             capture_output=True,
             env={**os.environ, "OMP_NUM_THREADS": "1"},
@@ -141,7 +141,7 @@ def in_sandbox(runner: DockerRunner, job: Job, *, prestart: bool = False) -> flo
 
 def dry_run_seconds(sandbox: str, out: Path) -> tuple[float, dict[str, float]]:
     """Wall time of a fresh `unlearn dry-run` process, and its report's stage timings."""
-    command = [sys.executable, "-m", "harness.cli", "dry-run", str(KIT_FINETUNE)]
+    command = [sys.executable, "-m", "unlearn.cli", "dry-run", str(KIT_FINETUNE)]
     started = time.perf_counter()
     subprocess.run(
         [*command, "--sandbox", sandbox, "--out", str(out)], check=True, capture_output=True

@@ -18,12 +18,12 @@ import time
 import numpy as np
 import torch
 
-from harness.config import RECIPES, DatasetConfig, PhaseConfig, SplitConfig
 from harness.data import load_dataset, make_splits
 from harness.evaluate import evaluate_states
-from harness.reference import model_spec_for
-from harness.score import noise_floor, score_submission
-from harness.train import TrainData, train_replicas
+from harness.phase import RECIPES, DatasetConfig, PhaseConfig, SplitConfig
+from harness.reference.cache import model_spec_for
+from harness.reference.train import TrainData, train_replicas
+from harness.scoring import noise_floor, score_submission
 
 
 def main() -> None:

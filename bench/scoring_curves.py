@@ -20,7 +20,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from harness.score import ESTIMATORS, forget_quality  # noqa: E402
+from harness.scoring import ESTIMATORS, forget_quality  # noqa: E402
 
 SHIFTS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 SIZES = (64, 128, 256, 512)

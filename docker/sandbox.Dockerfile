@@ -1,6 +1,6 @@
 # The sandbox image: Python, torch, torchvision, numpy, safetensors and the harness's
-# in-container runner (harness/{errors,models,checkpoint,protocol}.py, harness/sandbox/{job,
-# runner}.py). Nothing else: no scorer, no reference outputs, no test data, no api/worker code.
+# in-container runner (harness/{errors,models,checkpoint}.py, harness/runs/protocol.py,
+# harness/runs/sandbox/{job,runner}.py). Nothing else: no scorer, no reference outputs, no test data, no api/worker code.
 #
 # Production (a registry is reachable), from the repository root:
 #   scripts/stage_sandbox_context.sh CTX && docker build -f CTX/sandbox.Dockerfile -t IMAGE CTX
@@ -25,5 +25,5 @@ RUN /opt/venv/bin/python -m compileall -q /opt/sandbox/harness && chmod -R a+rX,
 # these defaults only make a misconfigured `docker run` less dangerous.
 USER 65534:65534
 WORKDIR /opt/sandbox
-ENTRYPOINT ["/opt/venv/bin/python", "-B", "-s", "-E", "-m", "harness.sandbox.runner"]
+ENTRYPOINT ["/opt/venv/bin/python", "-B", "-s", "-E", "-m", "harness.runs.sandbox.runner"]
 CMD ["/job", "/out"]

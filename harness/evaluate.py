@@ -3,24 +3,41 @@
     evaluate_states(spec, states, splits) -> Evaluation
 
 Input: validated state dicts (never anything a submission reported) and the phase's splits.
+Weights come from a submission, so whatever goes wrong computing with them is its fault:
+non-finite logits (finite weights large enough to overflow) or an error raised by the model
+become `BadOutput` naming the seed.
 Output per model: forget-set logits in the fixed (sorted index) order, their logit-scaled
-confidences of the true label (the statistic the scorer compares), and accuracy on the
-retain, forget and test sets. Models run in eval mode under `torch.no_grad`.
+confidences of the true label (the statistic the scorer compares), accuracy on the retain,
+forget and test sets, and the cross-entropy losses of T test examples for the population
+membership-inference attack reported beside the score (`harness.scoring.mia`). Models run
+in eval mode under `torch.no_grad`.
+
+T = min(test size, S), the examples `kept_test_rows` picks at a fixed stride through the
+test set (sorted index order): the attack balances its two classes to min(S, T) examples
+anyway, so more would add only bytes to every reference cache and shard artifact, and a
+stride rather than the first T keeps a data set stored in class order from handing the
+attack a few classes only. The forget side's losses follow from the confidences
+(`harness.scoring.mia.losses_from_confidences`), so nothing else is kept for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from harness.data import Splits
+from harness.errors import BadOutput
 from harness.models import ModelSpec, build_model
-from harness.score import logit_scaled_confidence
+from harness.scoring import logit_scaled_confidence
+from harness.scoring.mia import losses_from_confidences
 
-__all__ = ["Evaluation", "evaluate_states", "predict_logits"]
+__all__ = ["Evaluation", "evaluate_states", "predict_logits", "kept_test_rows"]
+
+
+_OPTIONAL_ARRAYS = ("test_losses",)  # absent from arrays stored by older versions
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,23 +49,46 @@ class Evaluation:
     retain_acc: np.ndarray  # float64 [N]
     forget_acc: np.ndarray  # float64 [N]
     test_acc: np.ndarray  # float64 [N]
+    # float32 [N, T]: cross-entropy on the `kept_test_rows` test examples. None in arrays
+    # stored before it was kept (reference caches, shard artifacts): the population attack
+    # is then reported as unavailable.
+    test_losses: np.ndarray | None = None
 
     @property
     def n_models(self) -> int:
         return int(self.forget_confs.shape[0])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
+        """The named arrays (for an `.npz`); `test_losses` only when present."""
+        arrays = {
             "forget_logits": self.forget_logits,
             "forget_confs": self.forget_confs,
             "retain_acc": self.retain_acc,
             "forget_acc": self.forget_acc,
             "test_acc": self.test_acc,
         }
+        if self.test_losses is not None:
+            arrays["test_losses"] = self.test_losses
+        return arrays
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Evaluation:
-        return cls(**{name: np.asarray(arrays[name]) for name in cls.__dataclass_fields__})
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Evaluation:
+        """Inverse of `to_arrays`; arrays without `test_losses` (older ones) load with None."""
+        return cls(
+            **{
+                name: np.asarray(arrays[name])
+                for name in cls.__dataclass_fields__
+                if name in arrays or name not in _OPTIONAL_ARRAYS
+            }
+        )
+
+
+def kept_test_rows(n_test: int, n_forget: int) -> np.ndarray:
+    """Positions in the test set whose losses an evaluation keeps: min(n_test, n_forget)
+    of them at a fixed stride, increasing (see the module docstring)."""
+    n_kept = min(n_test, n_forget)
+    rows: np.ndarray = np.arange(n_kept, dtype=np.int64) * n_test // max(n_kept, 1)
+    return rows
 
 
 @torch.no_grad()
@@ -64,6 +104,33 @@ def predict_logits(
     return torch.cat(chunks)
 
 
+def _outputs(
+    model: torch.nn.Module,
+    state: dict[str, torch.Tensor],
+    parts: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    *,
+    device: str,
+    seed: int,
+) -> list[tuple[str, torch.Tensor]]:
+    """Logits of one submission's weights on each part; BadOutput for anything wrong."""
+    results = []
+    try:
+        model.load_state_dict(state)
+        for part, (x, _) in parts.items():
+            results.append((part, predict_logits(model, x, device=device)))
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        raise  # the trusted side's resources: ours (the weights' size was checked already)
+    except Exception as exc:
+        raise BadOutput(f"seed {seed}: evaluating the weights failed ({exc})") from None
+    for part, out in results:
+        if not bool(torch.isfinite(out).all()):
+            raise BadOutput(
+                f"seed {seed}: the model's logits on the {part} set are not finite (NaN or "
+                "infinite: weights so large that the outputs overflow); keep weights in range"
+            )
+    return results
+
+
 def evaluate_states(
     spec: ModelSpec,
     states: Sequence[dict[str, torch.Tensor]],
@@ -71,18 +138,28 @@ def evaluate_states(
     *,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> Evaluation:
-    """Evaluate every state on the forget, retain and test sets of `splits`."""
+    """Evaluate every state on the forget, retain and test sets of `splits`.
+
+    `seeds` name the states in error messages (default: their positions).
+    """
     parts = {part: splits.tensors(part) for part in ("forget", "retain", "test")}
     model = build_model(spec).to(device)
     logits, accuracy = [], {part: [] for part in parts}  # type: ignore[var-annotated]
+    loss_rows = kept_test_rows(len(parts["test"][1]), len(parts["forget"][1]))
+    test_labels = parts["test"][1].numpy()[loss_rows]
+    test_losses = []
+    names = list(seeds) if seeds is not None else list(range(len(states)))
     for done, state in enumerate(states, start=1):
-        model.load_state_dict(state)
-        for part, (x, y) in parts.items():
-            out = predict_logits(model, x, device=device)
-            accuracy[part].append(float((out.argmax(1) == y).double().mean()))
+        for part, out in _outputs(model, state, parts, device=device, seed=names[done - 1]):
+            accuracy[part].append(float((out.argmax(1) == parts[part][1]).double().mean()))
             if part == "forget":
                 logits.append(out.numpy())
+            elif part == "test":
+                # Through the confidence, as the forget side's losses are (one formula).
+                confs = logit_scaled_confidence(out.numpy()[loss_rows], test_labels)
+                test_losses.append(losses_from_confidences(confs))
         if progress is not None:
             progress(done, len(states))
     forget_logits = np.stack(logits).astype(np.float32)
@@ -93,4 +170,5 @@ def evaluate_states(
         retain_acc=np.asarray(accuracy["retain"]),
         forget_acc=np.asarray(accuracy["forget"]),
         test_acc=np.asarray(accuracy["test"]),
+        test_losses=np.stack(test_losses).astype(np.float32),
     )

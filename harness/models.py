@@ -6,7 +6,9 @@ weights can always be checked against the architecture they claim to be. Registe
 - `mlp`: the CPU default; flatten -> hidden layers with ReLU -> logits. No BatchNorm, so
   replicas batch cleanly with `torch.func` and runs are deterministic.
 - `cnn`: a two-convolution network for small images.
-- `resnet18`: torchvision `resnet18(num_classes=K)`, the 2023 competition's model.
+- `resnet18`: torchvision `resnet18(num_classes=K)`, the 2023 competition's model (for grey
+  images, `conv1` takes one input channel; names unchanged).
+- `resnet18-small`: the same network and names at a quarter of the width, for CPU tests.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import torch
 from torch import nn
 
 from harness.errors import ConfigError
+
+SMALL_RESNET_WIDTH = 16  # channels of resnet18-small's first layer (torchvision's: 64)
 
 __all__ = ["MODELS", "ModelSpec", "build_model"]
 
@@ -73,16 +77,56 @@ def _cnn(spec: ModelSpec) -> nn.Module:
     )
 
 
+def _image_channels(spec: ModelSpec, name: str) -> int:
+    if len(spec.input_shape) != 3:
+        raise ConfigError(
+            f"{name} needs images shaped (C, H, W), got input_shape={spec.input_shape}"
+        )
+    return spec.input_shape[0]
+
+
 def _resnet18(spec: ModelSpec) -> nn.Module:
     from torchvision.models import resnet18
 
-    return resnet18(num_classes=spec.num_classes)
+    model = resnet18(num_classes=spec.num_classes)
+    channels = _image_channels(spec, "resnet18")
+    if channels != 3:  # grey images: the same layer, names and shape but its input channels
+        model.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return model
+
+
+def _resnet18_small(spec: ModelSpec) -> nn.Module:
+    """torchvision's ResNet-18 at a quarter of the width (16..128 channels), for CPU tests.
+
+    Built from torchvision's own `ResNet` and `BasicBlock`, so every attribute and parameter
+    name (`conv1`, `bn1`, `layer1`..`layer4`, `fc`, `...downsample.1.running_mean`) is the
+    one a 2023 submission reads; only the channel counts differ.
+    """
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    width = SMALL_RESNET_WIDTH
+    model = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=spec.num_classes)
+    model.inplanes = width
+    model.conv1 = nn.Conv2d(
+        _image_channels(spec, "resnet18-small"), width, 7, stride=2, padding=3, bias=False
+    )
+    model.bn1 = nn.BatchNorm2d(width)
+    model.layer1 = model._make_layer(BasicBlock, width, 2)
+    model.layer2 = model._make_layer(BasicBlock, width * 2, 2, stride=2)
+    model.layer3 = model._make_layer(BasicBlock, width * 4, 2, stride=2)
+    model.layer4 = model._make_layer(BasicBlock, width * 8, 2, stride=2)
+    model.fc = nn.Linear(width * 8, spec.num_classes)
+    for module in model.modules():  # torchvision's initialisation, on the new layers
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+    return model
 
 
 MODELS: dict[str, Callable[[ModelSpec], nn.Module]] = {
     "mlp": _mlp,
     "cnn": _cnn,
     "resnet18": _resnet18,
+    "resnet18-small": _resnet18_small,
 }
 
 

@@ -4,7 +4,8 @@
 #   scripts/setup.sh            python environment only (.venv): enough for `unlearn dry-run`
 #   scripts/setup.sh --services also the system packages and services the full test suite
 #                               needs: dockerd (+ gVisor runsc), redis-server, PostgreSQL 15,
-#                               chromium + chromedriver, and the offline sandbox image.
+#                               chromium + chromedriver (+ axe-core from npm, for the pages'
+#                               accessibility check), and the offline sandbox image.
 # Idempotent: rerunning skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +15,13 @@ with_services=0
 
 if (( with_services )); then
     export DEBIAN_FRONTEND=noninteractive
-    packages=(docker.io redis-server postgresql debootstrap chromium chromium-driver runsc)
+    packages=(docker.io docker-compose redis-server postgresql debootstrap chromium chromium-driver runsc)
     missing=()
     for p in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
     done
+    # npm for axe-core; machines that already have Node.js keep theirs (Debian's would clash).
+    command -v npm >/dev/null || missing+=(npm)
     if (( ${#missing[@]} )); then
         echo "setup: apt-get install ${missing[*]}"
         apt-get update -qq
@@ -32,6 +35,11 @@ fi
 echo "setup: pip install -e .[test] (torch comes from this machine's disk)"
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+if (( with_services )) && [[ ! -f node_modules/axe-core/axe.min.js ]]; then
+    echo "setup: npm install axe-core (the browser tests' accessibility check)"
+    npm install --no-save --no-package-lock --silent axe-core
+fi
 
 if (( with_services )); then
     for script in start_docker start_redis start_postgres build_sandbox_image; do

@@ -5,7 +5,7 @@
 
 The phase's original model and retrained reference are prepared once (and cached, the same
 cache as `unlearn dry-run`); each baseline then runs `replicas` times through the dry-run's
-own steps (`harness.dryrun`: run_seeds -> evaluate_weights -> score) and is scored with both
+own steps (`harness.pipeline`: run_seeds -> evaluate_weights -> score) and is scored with both
 estimators from the same runs. Outputs, all in starting_kit/:
 
 - `baselines.json`: every number, the phase and the machine (so the table can be redrawn
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.config import PhaseConfig
+from harness.phase import PhaseConfig
 from starting_kit.baselines import BASELINES
 
 __all__ = ["main", "measure", "write_outputs"]
@@ -66,10 +66,10 @@ def measure(
     With `partial`, the rows measured so far are written there after each baseline, so a
     long measurement that is interrupted keeps what it did.
     """
-    from harness.dryrun import evaluate_weights, prepare_phase, run_seeds, score
-    from harness.sandbox.local import LocalRunner
-    from harness.scoring.report import bootstrap_processes
-    from harness.unlearn import efficiency_gate, validated_states
+    from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
+    from harness.runs.execute import efficiency_gate, validated_states
+    from harness.runs.sandbox.local import LocalRunner
+    from harness.scoring.submission import bootstrap_processes
 
     replicas = phase.replicas
     started = time.perf_counter()

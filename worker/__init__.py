@@ -9,7 +9,7 @@ Flow (data-flow order of the modules):
     models.py          evaluation_leases, shard_runs (the database holds the truth)
     leases.py          claim, heartbeat, attempt fencing
     backend.py         EvaluationBackend + ShardArrays (what a shard returns: arrays, not weights)
-    harness_backend.py the production backend (harness.dryrun's steps, shard by shard)
+    harness_backend.py the production backend (harness.pipeline's steps, shard by shard)
     phases.py          server phase -> PhaseConfig; the reference cache in the store
     tasks/             provision, dispatch, execute, score, reconcile, cleanup
     reconcile.py       what is stuck and what to re-send

@@ -6,7 +6,8 @@ the real harness (`worker.harness_backend.HarnessBackend`) or, in the pipeline's
 tests, a fake whose only job is to take a known time.
 
 `ShardArrays` is the compact output of one shard, never weights: per seed the forget-set
-logits and logit-scaled confidences, retain/forget/test accuracy (the arrays of
+logits and logit-scaled confidences, retain/forget/test accuracy, the losses of at most S
+test examples for the population attack beside the score (the arrays of
 `harness.evaluate.Evaluation`) and the run's wall time. About 1 KB per seed and forget
 example; stored as an `.npz` in the artifact store under
 `evaluations/<submission>/attempt-<n>/shard-<k>.npz`. A shard covers one split (`public` or
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +51,8 @@ class PhaseInfo:
     split_spec: dict[str, Any]
     recipe: dict[str, Any]
     efficiency_gate: float
+    racing: dict[str, Any] | None = None  # RacingConfig.to_dict(); None: full N
+    interface: str = "tuple"
 
 
 @dataclass
@@ -61,31 +64,46 @@ class ShardArrays:
     retain_acc: np.ndarray  # (n_seeds,) float64
     forget_acc: np.ndarray  # (n_seeds,) float64
     test_acc: np.ndarray  # (n_seeds,) float64
+    # (n_seeds,) str: each run's stdout/stderr excerpt, read on the trusted side; may be empty
+    logs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.str_))
+    # (n_seeds, T) float32 test-set losses (`Evaluation.test_losses`); None in shards stored
+    # before they were kept, whose reports then give the population attack as unavailable
+    test_losses: np.ndarray | None = None
+
+    def _present(self) -> dict[str, np.ndarray]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
     @property
     def evaluation_arrays(self) -> dict[str, np.ndarray]:
         """The arrays of `harness.evaluate.Evaluation`, for `Evaluation.from_arrays`."""
-        skip = ("seeds", "seconds")
-        return {k: v for k, v in self.__dict__.items() if k not in skip}
+        skip = ("seeds", "seconds", "logs")
+        return {k: v for k, v in self._present().items() if k not in skip}
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez(buffer, **self.__dict__)
+        np.savez(buffer, **self._present())  # type: ignore[arg-type]
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ShardArrays:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            return cls(**{name: arrays[name] for name in cls.__dataclass_fields__})
+            # Shards stored before logs (or test losses) were kept lack those arrays.
+            return cls(
+                **{name: arrays[name] for name in cls.__dataclass_fields__ if name in arrays}
+            )
 
     @classmethod
     def concatenate(cls, parts: Sequence[ShardArrays]) -> ShardArrays:
-        """All shards in seed order, as if one shard had run every seed."""
+        """All shards in seed order, as if one shard had run every seed. Test losses only
+        when every shard has them (shards of one attempt stored by different versions)."""
         ordered = sorted(parts, key=lambda part: int(part.seeds[0]))
+        joined = {
+            name: [getattr(part, name) for part in ordered] for name in cls.__dataclass_fields__
+        }
         return cls(
-            **{
-                name: np.concatenate([getattr(part, name) for part in ordered])
-                for name in cls.__dataclass_fields__
+            **{  # type: ignore[arg-type]  # None only for the optional test_losses
+                name: None if any(v is None for v in values) else np.concatenate(values)
+                for name, values in joined.items()
             }
         )
 
@@ -99,6 +117,17 @@ class Scored:
 
 
 class EvaluationBackend(Protocol):
+    def prepare(
+        self,
+        *,
+        phase: PhaseInfo,
+        split: str,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> float | None:
+        """Train (or load) the split's original and reference models and publish them for
+        every worker; returns one retraining's seconds. Raises when the phase cannot run:
+        the message is what organizers are shown. `progress(stage, done, total)`."""
+
     def sanity_check(self, *, phase: PhaseInfo, submission_dir: Path) -> None:
         """One cheap run; raises `harness.errors.SubmissionError` when the submission fails."""
 
@@ -110,11 +139,21 @@ class EvaluationBackend(Protocol):
         split: str,
         seeds: Sequence[int],
         gpu: str,
+        on_seed_done: Callable[[int], None] | None = None,
     ) -> ShardArrays:
-        """Run the submission once per seed in the sandbox and evaluate the weights outside."""
+        """Run the submission once per seed in the sandbox and evaluate the weights outside.
+
+        `on_seed_done(n)` is called with the number of this shard's runs finished so far."""
 
     def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:
-        """Given every run of each split: reports per split, plus plots."""
+        """Given the runs of each split (all N, or a racing round's first n): reports per
+        split, plus plots."""
+
+    def score_round(
+        self, *, phase: PhaseInfo, runs: ShardArrays, confidence: float
+    ) -> dict[str, float]:
+        """Racing: the public split's first n runs (n = len(runs.seeds)) against the
+        reference's first n models: `RoundScore.to_dict()` at `confidence`."""
 
 
 def load_backend(dotted: str, **kwargs: Any) -> EvaluationBackend:

@@ -19,12 +19,14 @@ CPU-only), `cpu` and `gpu` (shards). A GPU machine runs one worker process per G
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu.entity import Exchange, Queue
 
-from worker.config import PipelineSettings
+from competition.settings import PipelineSettings
 
 __all__ = ["QUEUES", "app", "celery_config", "make_celery"]
 
@@ -38,7 +40,7 @@ def celery_config(settings: PipelineSettings) -> dict[str, Any]:
     broker_options = redis_options if _is_redis(settings.resolved_broker_url) else {}
     backend_options = redis_options if _is_redis(settings.resolved_result_backend) else {}
     shard_limit = settings.shard_time_limit_s
-    soft_limit = shard_limit - min(30.0, 0.1 * shard_limit)  # time to stop the container cleanly
+    soft_limit = settings.shard_soft_time_limit_s
     return {
         "broker_url": settings.resolved_broker_url,
         "result_backend": settings.resolved_result_backend,
@@ -101,3 +103,15 @@ def make_celery(settings: PipelineSettings | None = None) -> Celery:
 
 
 app = make_celery()
+
+
+def _json_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    from competition import logs
+
+    level = logging.getLevelName(loglevel.upper()) if isinstance(loglevel, str) else loglevel
+    logs.configure("json", level if isinstance(level, int) and level else logging.INFO)
+
+
+# Connected only for JSON: a receiver of `setup_logging` replaces Celery's own set-up.
+if PipelineSettings().log_format == "json":
+    setup_logging.connect(_json_logging, weak=False)

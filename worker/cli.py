@@ -8,7 +8,7 @@
     unlearn prepare-phase 3         train phase 3's original and references on the workers
                                     (both splits side by side), showing progress
 
-Broker, database and store come from `UNLEARN_*` settings (see `worker.config`); with none
+Broker, database and store come from `UNLEARN_*` settings (see `competition.settings`); with none
 set, everything runs on SQLite files under `UNLEARN_DATA_DIR`, no Redis needed.
 """
 
@@ -51,8 +51,8 @@ def worker(
 
 def beat(loglevel: Annotated[str, typer.Option()] = "info") -> None:
     """Start the scheduler that sends the reconciler and cleanup; run exactly one per system."""
+    from competition.settings import PipelineSettings
     from worker.celery_app import app
-    from worker.config import PipelineSettings
 
     settings = PipelineSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,21 +63,53 @@ def beat(loglevel: Annotated[str, typer.Option()] = "info") -> None:
 def prepare_phase(
     phase_id: Annotated[int, typer.Argument(help="the phase's id on the server")],
     wait: Annotated[bool, typer.Option(help="wait and show progress until both are done")] = True,
+    again: Annotated[
+        bool, typer.Option(help="prepare again from scratch even when ready or in progress")
+    ] = False,
+    poll_seconds: Annotated[float, typer.Option(min=0.1, help="progress refresh")] = 2.0,
 ) -> None:
-    """Train a phase's original model and N references (both splits) before it opens."""
+    """Train a phase's original model and N references (both splits) on the workers.
+
+    A phase is sent for preparation when it is created; this shows how far it got, sends it
+    again when it failed (after fixing the cause) or with --again, and exits 1 if it fails.
+    """
     import time
 
-    from worker.tasks.provision import provision
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    result = provision(phase_id)
-    typer.echo(f"sent: {', '.join(child.id for child in result.results)}")
-    while wait and not result.ready():
-        states = [
-            f"{child.state}{' ' + str(child.info) if child.state == 'PROGRESS' else ''}"
-            for child in result.results
-        ]
-        typer.echo(" | ".join(states))
-        time.sleep(5)
-    if wait:
-        for outcome in result.get(propagate=True):
-            typer.echo(outcome)
+    from competition import lifecycle, preparation
+    from competition.pipeline_models import PreparationState
+    from worker.context import get_context
+    from worker.tasks.provision import provision, send_preparation
+
+    sessions = get_context().sessions
+    with sessions() as session:
+        state = preparation.readiness(session, phase_id).state
+    if again or state == PreparationState.FAILED:
+        provision(phase_id)
+    elif state != PreparationState.READY:
+        send_preparation(phase_id)
+    if not wait:
+        typer.echo(f"phase {phase_id}: preparation sent")
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TextColumn("{task.fields[stage]}")) as bars:
+        tasks = {
+            split: bars.add_task(f"{split} split", total=None, stage="")
+            for split in lifecycle.SPLITS
+        }
+        while True:
+            with sessions() as session:
+                ready = preparation.readiness(session, phase_id)
+            for split in ready.splits:
+                stage = split.state.value + (f": {split.stage}" if split.stage else "")
+                total = split.total or None
+                bars.update(tasks[split.split], completed=split.done, total=total, stage=stage)
+            if ready.state in (PreparationState.READY, PreparationState.FAILED):
+                break
+            time.sleep(poll_seconds)
+    if ready.state == PreparationState.FAILED:
+        typer.echo(f"phase {phase_id} cannot be prepared:\n{ready.error}", err=True)
+        raise typer.Exit(1)
+    seconds = ", ".join(f"{s.split} {s.retrain_seconds or 0:.1f} s" for s in ready.splits)
+    typer.echo(f"phase {phase_id} ready (one retraining: {seconds})")

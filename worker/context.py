@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import make_engine, make_sessionmaker
-from worker.artifacts import ArtifactStore
+from competition.artifacts import ArtifactStore
+from competition.db import make_engine, make_sessionmaker
+from competition.pipeline_models import ensure_schema
+from competition.settings import PipelineSettings
 from worker.backend import EvaluationBackend, load_backend
-from worker.config import PipelineSettings
-from worker.models import ensure_schema
 
 __all__ = ["WorkerContext", "get_context", "reset"]
 

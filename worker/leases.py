@@ -23,19 +23,21 @@ from types import TracebackType
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import crud
-from api.models import Submission, SubmissionStatus, utcnow
-from worker.models import EvaluationLease, ShardRun, ShardState
+from competition import lifecycle
+from competition.models import Submission, SubmissionStatus, utcnow
+from competition.pipeline_models import EvaluationLease, ShardRun, ShardState
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "Claim",
     "Heartbeat",
+    "Periodic",
     "begin_attempt",
     "claim_shard",
     "finish_shard",
     "is_current",
+    "record_seeds_done",
     "release_shard",
     "shard_plan",
     "shard_progress",
@@ -181,6 +183,19 @@ def finish_shard(
     return shard_progress(session, submission_id=submission_id, attempt=attempt)
 
 
+def record_seeds_done(
+    session: Session, *, submission_id: int, attempt: int, shard: int, done: int
+) -> None:
+    """How many of a running shard's runs have finished (the live page's progress)."""
+    session.execute(
+        update(ShardRun)
+        .where(*_shard(submission_id, attempt, shard), ShardRun.state == ShardState.RUNNING)
+        .values(seeds_done=done)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
 def release_shard(
     session: Session, *, submission_id: int, attempt: int, shard: int, holder: str
 ) -> None:
@@ -217,33 +232,18 @@ def shard_progress(session: Session, *, submission_id: int, attempt: int) -> tup
     return int(done or 0), int(total or 0)
 
 
-class Heartbeat:
-    """A daemon thread that renews a holder's leases every `every_s` seconds until closed.
+class Periodic:
+    """A daemon thread that calls `beat()` every `every_s` seconds until closed.
 
-    Use as a context manager around the work. It renews the shard's lease (when `shard` is
-    given) and the evaluation's lease; it stops by itself when the attempt is no longer current.
+    Use as a context manager around the work; a failed beat is logged and the next one tried.
     """
 
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        *,
-        submission_id: int,
-        attempt: int,
-        holder: str,
-        lease_s: float,
-        every_s: float,
-        shard: int | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._ids = (submission_id, attempt, shard)
-        self._holder = holder
-        self._lease_s = lease_s
+    def __init__(self, *, every_s: float, name: str) -> None:
         self._every_s = every_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="lease-heartbeat", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def __enter__(self) -> Heartbeat:
+    def __enter__(self) -> Periodic:
         self._thread.start()
         return self
 
@@ -261,7 +261,35 @@ class Heartbeat:
             try:
                 self.beat()
             except Exception:  # a missed beat is survivable; the lease has slack for one
-                logger.exception("heartbeat failed for %s", self._ids)
+                logger.exception("%s: beat failed", self._thread.name)
+
+    def beat(self) -> None:
+        raise NotImplementedError
+
+
+class Heartbeat(Periodic):
+    """Renews a holder's leases every `every_s` seconds until closed.
+
+    Use as a context manager around the work. It renews the shard's lease (when `shard` is
+    given) and the evaluation's lease.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        submission_id: int,
+        attempt: int,
+        holder: str,
+        lease_s: float,
+        every_s: float,
+        shard: int | None = None,
+    ) -> None:
+        super().__init__(every_s=every_s, name="lease-heartbeat")
+        self._sessions = sessions
+        self._ids = (submission_id, attempt, shard)
+        self._holder = holder
+        self._lease_s = lease_s
 
     def beat(self) -> None:
         submission_id, attempt, shard = self._ids
@@ -288,4 +316,4 @@ class Heartbeat:
                 .execution_options(synchronize_session=False)
             )
             # Worker liveness for the organizers' dashboard (`workers` table).
-            crud.heartbeat(session, hostname=self._holder, submission_id=submission_id)
+            lifecycle.heartbeat(session, hostname=self._holder, submission_id=submission_id)

@@ -5,7 +5,8 @@ Mapping (`phase_config`): `Phase.dataset` is a dataset kind (`mnist1d`, `digits`
 `kind:/path` for data on the workers' disk (`cifar10:/srv/unlearn/datasets/cifar10`);
 `split_spec` holds `SplitConfig` fields; `recipe` holds `TrainRecipe` fields, or
 `{"preset": "competition", ...overrides}`, plus the model's `hidden` sizes and
-`run_batch_size` if wanted; `efficiency_gate` is `max_run_fraction`.
+`run_batch_size` if wanted; `efficiency_gate` is `max_run_fraction`; `interface` the batch
+shape. The mapping and its validation live in `harness.phase_schema.server_phase`.
 
 Reference cache (`pull_cache`, `push_cache`): the original model and the retrained
 reference are trained once (`worker.tasks.provision`) and kept under
@@ -16,12 +17,12 @@ phases never collide). A worker copies what it lacks before preparing a phase.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
-from harness.config import RECIPES, PhaseConfig
-from worker.artifacts import ArtifactStore
+from competition.artifacts import ArtifactStore
+from harness.phase import PhaseConfig
+from harness.phase_schema import server_phase
 from worker.backend import PhaseInfo
 
 logger = logging.getLogger(__name__)
@@ -30,27 +31,19 @@ __all__ = ["CACHE_PREFIX", "phase_config", "pull_cache", "push_cache"]
 
 CACHE_PREFIX = "reference-cache"
 CACHED_FOLDERS = ("originals", "references")
-PHASE_LEVEL_FIELDS = ("hidden", "run_batch_size", "original_seed")
 
 
 def phase_config(phase: PhaseInfo) -> PhaseConfig:
     """The harness configuration of a server phase; `ConfigError` says what to fix."""
-    recipe = dict(phase.recipe)
-    extras = {name: recipe.pop(name) for name in PHASE_LEVEL_FIELDS if name in recipe}
-    preset = recipe.pop("preset", "cpu-default")
-    base = dataclasses.asdict(RECIPES[preset]) if preset in RECIPES else {}
-    kind, _, path = phase.dataset.partition(":")
-    return PhaseConfig.from_dict(
-        {
-            "dataset": {"kind": kind, "path": path or None},
-            "split": dict(phase.split_spec),
-            "model": phase.model,
-            "recipe": {**base, **recipe},
-            "replicas": phase.replicas,
-            "estimator": phase.estimator,
-            "max_run_fraction": phase.efficiency_gate,
-            **extras,
-        }
+    return server_phase(
+        dataset=phase.dataset,
+        model=phase.model,
+        replicas=phase.replicas,
+        estimator=phase.estimator,
+        split_spec=phase.split_spec,
+        recipe=phase.recipe,
+        efficiency_gate=phase.efficiency_gate,
+        interface=phase.interface,
     )
 
 

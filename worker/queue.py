@@ -18,7 +18,8 @@ __all__ = ["CeleryQueue"]
 
 
 class CeleryQueue:
-    """`api.queue.EvaluationQueue` that sends `worker.start_evaluation` on the control queue."""
+    """The `EvaluationQueue` of `competition.queue`: sends `worker.start_evaluation` and
+    `worker.request_preparation` (control)."""
 
     def __init__(self, app: Celery | None = None) -> None:
         if app is None:
@@ -28,13 +29,26 @@ class CeleryQueue:
         self.app = app
 
     def enqueue(self, submission_id: int) -> None:
+        self._send(
+            "worker.start_evaluation",
+            {"submission_id": submission_id},
+            lost=f"submission {submission_id} stays queued for the reconciler",
+        )
+
+    def prepare_phase(self, phase_id: int) -> None:
+        # To the control queue: a worker there knows which queue trains (cpu or gpu).
+        self._send(
+            "worker.request_preparation",
+            {"phase_id": phase_id},
+            lost=f"phase {phase_id} stays pending for the reconciler",
+        )
+
+    def _send(self, task: str, kwargs: dict[str, int], *, lost: str) -> None:
+        """Send to the control queue; an unreachable broker is logged, never raised: the
+        committed row is the record, and the reconciler re-sends what was lost."""
         try:
-            self.app.signature(
-                "worker.start_evaluation", kwargs={"submission_id": submission_id}
-            ).apply_async(queue="control", retry=True, retry_policy={"max_retries": 2})
-        except Exception:
-            logger.warning(
-                "broker unreachable; submission %d stays queued for the reconciler",
-                submission_id,
-                exc_info=True,
+            self.app.signature(task, kwargs=kwargs).apply_async(
+                queue="control", retry=True, retry_policy={"max_retries": 2}
             )
+        except Exception:
+            logger.warning("broker unreachable; %s", lost, exc_info=True)

@@ -16,6 +16,8 @@ Rules, for the submission's current attempt:
 - pending shards and nobody has beaten for the broker's visibility timeout: their messages
   were lost (e.g. Redis restarted without persistence) -> re-send them.
 A retry past `max_attempts` attempts fails the submission as a system error (quota refunded).
+- a phase's split pending for `queued_grace_s`, or preparing past its lease: its preparation
+  message was lost or its worker died -> `prepare` (`competition.preparation.stuck`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import Submission, SubmissionStatus, utcnow
-from worker.config import PipelineSettings
+from competition import preparation
+from competition.models import Submission, SubmissionStatus, utcnow
+from competition.pipeline_models import EvaluationLease, ShardRun, ShardState
+from competition.settings import PipelineSettings
 from worker.leases import IN_PROGRESS
-from worker.models import EvaluationLease, ShardRun, ShardState
 from worker.recovery import retry_or_fail
 
 logger = logging.getLogger(__name__)
@@ -49,9 +52,10 @@ class Resend:
     sanity: list[tuple[int, int]] = field(default_factory=list)
     shards: list[tuple[int, int, int]] = field(default_factory=list)
     finish: list[tuple[int, int]] = field(default_factory=list)
+    prepare: list[tuple[int, str]] = field(default_factory=list)  # (phase, split)
 
     def __bool__(self) -> bool:
-        return bool(self.start or self.sanity or self.shards or self.finish)
+        return bool(self.start or self.sanity or self.shards or self.finish or self.prepare)
 
 
 def find_stuck(
@@ -74,6 +78,7 @@ def find_stuck(
         if _check_one(session, row, settings=settings, now=now, resend=resend):
             resend.start.append(row.id)
     session.commit()
+    resend.prepare = preparation.stuck(session, grace_s=settings.queued_grace_s, now=now)
     return resend
 
 

@@ -9,11 +9,12 @@ keeps dying. `phase_info` copies what an evaluation needs from the server's `Pha
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from api import crud
-from api.models import FailureCategory, Phase
+from competition import errors, lifecycle
+from competition.models import FailureCategory, Phase
 from harness.errors import SubmissionError
 from worker.backend import PhaseInfo
 
@@ -39,48 +40,62 @@ def retry_or_fail(
     """True when the submission was re-queued as attempt + 1 (the caller must re-send it)."""
     try:
         if attempt < max_attempts:
-            crud.requeue_for_retry(
+            lifecycle.requeue_for_retry(
                 session, submission_id=submission_id, attempt=attempt, reason=reason
             )
             logger.warning("submission %d attempt %d retried: %s", submission_id, attempt, reason)
             return True
         logger.error("submission %d failed after %d attempts: %s", submission_id, attempt, reason)
-        crud.mark_failed(
+        lifecycle.mark_failed(
             session,
             submission_id=submission_id,
+            attempt=attempt,
             category=category,
             message=SYSTEM_FAILURE_MESSAGE.format(attempts=attempt),
             system_error=True,
         )
-    except (crud.StaleAttempt, crud.Conflict, crud.NotFound) as exc:
+    except (errors.StaleAttempt, errors.Conflict, errors.NotFound) as exc:
         logger.info("submission %d: retry skipped (%s)", submission_id, exc)
     return False
 
 
 def phase_info(phase: Phase) -> PhaseInfo:
+    """The phase as an evaluation needs it, with its hidden leaderboard seeds filled in.
+
+    Fails closed: a phase without server-made seeds is never evaluated on default ones.
+    """
+    if phase.hidden_seeds is None:
+        raise RuntimeError(f"phase {phase.id} has no leaderboard seeds; run the migrations")
     return PhaseInfo(
         id=phase.id,
         dataset=phase.dataset,
         model=phase.model,
         replicas=phase.replicas,
         estimator=phase.estimator,
-        split_spec=dict(phase.split_spec or {}),
+        split_spec={**(phase.split_spec or {}), **phase.hidden_seeds.split_seeds()},
         recipe=dict(phase.recipe or {}),
         efficiency_gate=phase.efficiency_gate,
+        racing=dict(phase.racing) if phase.racing else None,
+        interface=phase.interface,
     )
 
 
-SPLITS = ("public", "private")
+def plan_shards(
+    replicas: int, shard_size: int, *, rounds: Sequence[int] = ()
+) -> list[tuple[str, list[int]]]:
+    """Per split, seeds 0..replicas-1 cut into consecutive shards of at most `shard_size`.
 
-
-def plan_shards(replicas: int, shard_size: int) -> list[tuple[str, list[int]]]:
-    """Per split, seeds 0..replicas-1 cut into consecutive shards of at most `shard_size`."""
+    `rounds` (racing's round sizes) are cut points too, so that no shard straddles two
+    rounds and a round is a set of whole shards.
+    """
     if replicas <= 0:
         raise ValueError(f"a phase needs at least one replica, got {replicas}")
+    cuts = sorted({0, replicas, *(n for n in rounds if 0 < n < replicas)})
     return [
-        (split, list(range(start, min(start + shard_size, replicas))))
-        for split in SPLITS
-        for start in range(0, replicas, shard_size)
+        (split, list(range(start, min(start + shard_size, end))))
+        for split in lifecycle.SPLITS
+        for begin, end in zip(cuts, cuts[1:], strict=False)
+        for start in range(begin, end, shard_size)
     ]
 
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+from competition.artifacts import ArtifactStore
 from harness.errors import InvalidSubmission
-from worker.artifacts import ArtifactStore
 
 __all__ = ["staged_submission"]
 

@@ -8,13 +8,14 @@ authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at l
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hmac
+import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from api import crud
 from api.deps import (
@@ -29,39 +30,59 @@ from api.deps import (
 )
 from api.errors import APIError
 from api.leaderboard import compute_leaderboard
-from api.models import Submission, TokenKind, User, utcnow
+from api.pages import accounts, console, phase
+from api.pages.accounts import start_session
+from api.pages.render import STATIC_DIR, login_redirect, render
 from api.ratelimit import rate_limited
 from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_logs, can_see_private, submission_view, visible_splits
+from competition.models import Submission, SubmissionStatus, User, utcnow
 
-PAGES_DIR = Path(__file__).resolve().parent
-STATIC_DIR = PAGES_DIR / "static"
-templates = Jinja2Templates(directory=PAGES_DIR / "templates")
 router = APIRouter()
-
-
-def _render(
-    request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
-) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, {"user": user, **context}, status_code=status_code
-    )
-
-
-def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResponse:
-    phases, _ = crud.list_phases(session, limit=100, offset=0)
-    return _render(request, "index.html", user, phases=phases, now=utcnow())
+    organizer = user is not None and user.is_organizer
+    phases, _ = crud.list_phases(session, limit=100, offset=0, include_archived=organizer)
+    return render(request, "index.html", user, phases=phases, now=utcnow())
+
+
+LOGIN_CSRF_COOKIE = "unlearn_login_csrf"
+LOGIN_CSRF_SECONDS = 3600
+
+
+def _login_page(
+    request: Request, user: User | None, *, next: str, error: str | None, status_code: int = 200
+) -> HTMLResponse:
+    """The login form with a fresh anti-CSRF token, in the form and in a cookie: a login
+    posted from another site lacks the cookie's value (login CSRF, hole 8 of issue 11)."""
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        user,
+        status_code=status_code,
+        next=_safe_next(next),
+        error=error,
+        csrf_token=token,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=LOGIN_CSRF_SECONDS,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.environment == "production",
+    )
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, user: OptionalUser, next: str = "/") -> HTMLResponse:
-    return _render(request, "login.html", user, next=_safe_next(next), error=None)
+    return _login_page(request, user, next=next, error=None)
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(rate_limited("login"))])
@@ -72,29 +93,26 @@ def login(
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "/",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf_token):
+        return _login_page(
+            request,
+            None,
+            status_code=403,
+            next=next,
+            error="This login form has expired or was sent from another site; log in here.",
+        )
     user = crud.authenticate(session, email=email, password=password)
     if user is None:
-        return _render(
-            request,
-            "login.html",
-            None,
-            status_code=401,
-            next=_safe_next(next),
-            error="Wrong e-mail or password.",
+        return _login_page(
+            request, None, status_code=401, next=next, error="Wrong e-mail or password."
         )
-    plaintext, _ = crud.create_token(
-        session, user=user, kind=TokenKind.SESSION, ttl=timedelta(hours=settings.session_ttl_hours)
+    response = start_session(
+        RedirectResponse(_safe_next(next), status_code=303), session, settings, user
     )
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        plaintext,
-        max_age=int(settings.session_ttl_hours * 3600),
-        httponly=True,
-        samesite="lax",
-        secure=settings.environment == "production",
-    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
@@ -109,8 +127,15 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 
 def _safe_next(target: str) -> str:
-    # Only local paths: an open redirect after login is a phishing aid.
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """`target` when it is a path on this site, else "/": an open redirect after login is a
+    phishing aid. Browsers read a backslash as a slash (`/\\evil.example` is
+    `//evil.example`, another host) and drop tabs and newlines, so neither may appear."""
+    if not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 @router.get("/phases/{phase_id}/leaderboard", response_class=HTMLResponse)
@@ -123,8 +148,11 @@ def leaderboard_page(
     private_allowed = can_see_private(user, phase, utcnow())
     if split == "private" and not private_allowed:
         split = "public"
-    board = compute_leaderboard(session, phase, split)  # type: ignore[arg-type]
-    return _render(
+    if split == "private":
+        board = crud.private_board(session, phase, utcnow())
+    else:
+        board = compute_leaderboard(session, phase, "public")
+    return render(
         request,
         "leaderboard.html",
         user,
@@ -140,9 +168,9 @@ def submit_form(
     request: Request, phase_id: int, session: SessionDep, user: OptionalUser
 ) -> Response:
     if user is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     phase = crud.get_phase(session, phase_id)
-    return _render(request, "submit.html", user, phase=phase, problems=[], error=None)
+    return render(request, "submit.html", user, phase=phase, problems=[], error=None)
 
 
 @router.post(
@@ -161,7 +189,7 @@ def submit_upload(
     user: OptionalUser,
 ) -> Response:
     if user is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     phase = crud.get_phase(session, phase_id)
     try:
         submission = submit(
@@ -175,7 +203,7 @@ def submit_upload(
             phase_id=phase_id,
         )
     except UploadRejected as exc:
-        return _render(
+        return render(
             request,
             "submit.html",
             user,
@@ -186,7 +214,7 @@ def submit_upload(
         )
     except (APIError, crud.CrudError) as exc:
         status = exc.status_code if isinstance(exc, APIError) else 409
-        return _render(
+        return render(
             request,
             "submit.html",
             user,
@@ -201,7 +229,7 @@ def submit_upload(
 @router.get("/submissions", response_class=HTMLResponse)
 def submissions_page(request: Request, session: SessionDep, user: OptionalUser) -> Response:
     if user is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     if not user.is_organizer and user.team_id is None:
         rows: list[Submission] = []
         total = 0
@@ -216,7 +244,7 @@ def submissions_page(request: Request, session: SessionDep, user: OptionalUser) 
         )
     now = utcnow()
     views = [submission_view(s, user, now) for s in rows]
-    return _render(request, "submissions.html", user, submissions=views, total=total)
+    return render(request, "submissions.html", user, submissions=views, total=total)
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
@@ -224,10 +252,10 @@ def submission_page(
     request: Request, submission_id: int, session: SessionDep, store: StoreDep, user: OptionalUser
 ) -> Response:
     if user is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     submission = session.get(Submission, submission_id)
     if submission is None or not can_see_submission(user, submission):
-        return _render(
+        return render(
             request,
             "error.html",
             user,
@@ -235,14 +263,14 @@ def submission_page(
             message=f"Submission {submission_id} not found.",
         )
     now = utcnow()
-    logs_shown = can_see_logs(user, submission.phase)
+    logs_shown = can_see_logs(user, submission)
     logs = ""
     if logs_shown and submission.logs_key and store.exists(submission.logs_key):
         logs = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
     results = crud.results_for(
         session, submission_id=submission.id, splits=visible_splits(user, submission.phase, now)
     )
-    return _render(
+    return render(
         request,
         "submission.html",
         user,
@@ -252,22 +280,49 @@ def submission_page(
         results=results,
         logs=logs,
         logs_shown=logs_shown,
+        progress=crud.submission_progress(
+            session, submission, splits=visible_splits(user, submission.phase, now)
+        ),
         plot_name=lambda key: Path(key).name,
+        plot_alt=_plot_alt,
     )
+
+
+PLOT_TITLES = {
+    "epsilons": "Histogram of per-example epsilon over the forget set; the examples at the "
+    "cap have their own bar",
+    "worst_examples": "Confidence distributions of the forget examples with the largest "
+    "epsilon, unlearned vs retrained",
+    "accuracies": "Retain, forget and test accuracy per model, unlearned vs retrained",
+}
+
+
+def _plot_alt(key: str) -> str:
+    stem = Path(key).stem
+    return PLOT_TITLES.get(stem, stem.replace("_", " "))
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+def admin_page(
+    request: Request,
+    session: SessionDep,
+    user: OptionalUser,
+    phase_id: int | None = None,
+    status: str = "",
+    done: str = "",
+) -> Response:
     if user is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     if not user.is_organizer:
-        return _render(
+        return render(
             request, "error.html", user, status_code=403, message="The dashboard is for organizers."
         )
-    recent, _ = crud.list_submissions(
-        session, team_id=None, phase_id=None, status=None, limit=50, offset=0
+    chosen = SubmissionStatus(status) if status in set(SubmissionStatus) else None
+    recent, total = crud.list_submissions(
+        session, team_id=None, phase_id=phase_id, status=chosen, limit=100, offset=0
     )
-    return _render(
+    phases, _ = crud.list_phases(session, limit=200, offset=0)
+    return render(
         request,
         "admin.html",
         user,
@@ -275,4 +330,16 @@ def admin_page(request: Request, session: SessionDep, user: OptionalUser) -> Res
         failures=crud.failures_by_category(session),
         workers=crud.list_workers(session),
         recent=recent,
+        total=total,
+        phases=phases,
+        preparations={p.id: crud.phase_readiness(session, p).state.value for p in phases},
+        filters={"phase_id": phase_id, "status": chosen.value if chosen else ""},
+        all_statuses=list(SubmissionStatus),
+        done=done,
     )
+
+
+for _module in (accounts, phase, console):
+    router.include_router(_module.router)
+
+__all__ = ["STATIC_DIR", "router"]

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from api import crud
 from api.deps import Organizer, PaginationDep, SessionDep
 from api.errors import ERROR_RESPONSES
-from api.models import Role
 from api.schemas import (
     FailureCount,
     Page,
@@ -20,6 +19,7 @@ from api.schemas import (
     UserPublic,
     WorkerPublic,
 )
+from competition.models import Role
 
 router = APIRouter(prefix="/admin", tags=["admin"], responses=ERROR_RESPONSES)
 

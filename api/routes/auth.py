@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request, status
 from api import crud
 from api.deps import CurrentUser, SessionDep, SettingsDep, request_token
 from api.errors import ERROR_RESPONSES, APIError
-from api.models import TokenKind
 from api.ratelimit import rate_limited
 from api.schemas import (
     LoginRequest,
@@ -20,6 +19,7 @@ from api.schemas import (
     TokenPublic,
     UserPublic,
 )
+from competition.models import TokenKind
 
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 

@@ -1,8 +1,10 @@
 """Leaderboards as JSON, and their export as CSV or JSON files.
 
 The public board is open to everyone. The private board is open to organizers always and to
-everyone once the phase has ended. Answers come from `LeaderboardCache` (short TTL): a cache
-hit on the public board costs no database query.
+everyone once the phase has ended, from when it is frozen (`crud.private_board`): later
+changes reach it only when an organizer refreezes it, and each version is in its history.
+Answers come from `LeaderboardCache` (short TTL): a cache hit on the public board costs no
+database query.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import crud
-from api.deps import get_optional_user
+from api.deps import OptionalUser, Organizer, SessionDep, get_optional_user
 from api.errors import ERROR_RESPONSES, APIError
 from api.leaderboard import LeaderboardCache, compute_leaderboard, to_csv
-from api.models import utcnow
-from api.schemas import Leaderboard
+from api.schemas import Leaderboard, RefreezeRequest, SnapshotPublic
 from api.visibility import can_see_private
+from competition.models import utcnow
 
 router = APIRouter(prefix="/phases/{phase_id}", tags=["leaderboard"], responses=ERROR_RESPONSES)
 PhaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -47,7 +49,10 @@ def _board_json_sync(request: Request, phase_id: int, split: str) -> bytes:
 
         def build() -> bytes:
             phase = crud.get_phase(session, phase_id)
-            board = compute_leaderboard(session, phase, split)  # type: ignore[arg-type]
+            if split == "private":
+                board = crud.private_board(session, phase, utcnow())
+            else:
+                board = compute_leaderboard(session, phase, "public")
             return board.model_dump_json().encode("utf-8")
 
         return cache.get_or_build((phase_id, split), build)
@@ -80,3 +85,31 @@ async def export_leaderboard(
         return Response(body, media_type="application/json", headers=headers)
     board = Leaderboard.model_validate_json(body)
     return Response(to_csv(board), media_type="text/csv", headers=headers)
+
+
+@router.post("/leaderboard/refreeze", response_model=Leaderboard)
+def refreeze_private_board(
+    phase_id: PhaseId,
+    body: RefreezeRequest,
+    request: Request,
+    session: SessionDep,
+    organizer: Organizer,
+) -> Leaderboard:
+    """Organizers, after the phase's end: freeze the private board again from today's scores
+    (after a rescore or a disqualification), with the reason; a new version in its history."""
+    board = crud.refreeze(
+        session, crud.get_phase(session, phase_id), organizer=organizer, reason=body.reason
+    )
+    request.app.state.leaderboard_cache.invalidate()
+    return board
+
+
+@router.get("/leaderboard/history", response_model=list[SnapshotPublic])
+def private_board_history(
+    phase_id: PhaseId, session: SessionDep, user: OptionalUser
+) -> list[SnapshotPublic]:
+    """Every frozen version of the private board: when, by whom (null: at the end), why."""
+    phase = crud.get_phase(session, phase_id)
+    if not can_see_private(user, phase, utcnow()):
+        raise APIError(403, "the private leaderboard is shown when the phase ends")
+    return [SnapshotPublic.model_validate(s) for s in crud.snapshot_history(session, phase)]

@@ -1,16 +1,29 @@
-"""Phases: listed by anyone, created and changed by organizers; a team's quota in a phase."""
+"""Phases: listed by anyone, created and changed by organizers; a team's quota in a phase;
+the leaderboard seeds, for organizers only."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api import crud
-from api.deps import CurrentUser, Organizer, PaginationDep, SessionDep
+from api.deps import CurrentUser, OptionalUser, Organizer, PaginationDep, QueueDep, SessionDep
 from api.errors import ERROR_RESPONSES, APIError
-from api.models import utcnow
-from api.schemas import Page, PhaseCreate, PhasePublic, PhaseUpdate, QuotaPublic
+from api.schemas import (
+    Message,
+    Page,
+    PhaseCreate,
+    PhasePublic,
+    PhaseSecretsPublic,
+    PhaseUpdate,
+    PreparationPublic,
+    QuotaPublic,
+    SplitPreparationPublic,
+)
+from competition.models import Phase, User, utcnow
 
 router = APIRouter(prefix="/phases", tags=["phases"], responses=ERROR_RESPONSES)
 PhaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -23,8 +36,13 @@ def list_phases(session: SessionDep, page: PaginationDep) -> Page[PhasePublic]:
 
 
 @router.post("", response_model=PhasePublic, status_code=201)
-def create_phase(body: PhaseCreate, session: SessionDep, _organizer: Organizer) -> PhasePublic:
-    return PhasePublic.model_validate(crud.create_phase(session, body))
+def create_phase(
+    body: PhaseCreate, session: SessionDep, _organizer: Organizer, queue: QueueDep
+) -> PhasePublic:
+    """Create a phase; its preparation (the reference models) starts on the workers."""
+    phase = crud.create_phase(session, body)
+    queue.prepare_phase(phase.id)
+    return PhasePublic.model_validate(phase)
 
 
 @router.get("/{phase_id}", response_model=PhasePublic)
@@ -34,10 +52,79 @@ def read_phase(phase_id: PhaseId, session: SessionDep) -> PhasePublic:
 
 @router.patch("/{phase_id}", response_model=PhasePublic)
 def update_phase(
-    phase_id: PhaseId, body: PhaseUpdate, session: SessionDep, _organizer: Organizer
+    phase_id: PhaseId,
+    body: PhaseUpdate,
+    session: SessionDep,
+    _organizer: Organizer,
+    queue: QueueDep,
 ) -> PhasePublic:
+    """Change a phase. Dataset, model, recipe, replicas and splits only before the first
+    submission (409 after), checked like a new phase (422); the phase is then prepared again."""
     phase = crud.get_phase(session, phase_id)
-    return PhasePublic.model_validate(crud.update_phase(session, phase, body))
+    try:
+        retrain = crud.update_phase(session, phase, body)
+    except ValidationError as exc:
+        session.rollback()
+        raise RequestValidationError(exc.errors()) from None
+    if retrain:
+        queue.prepare_phase(phase.id)
+    return PhasePublic.model_validate(phase)
+
+
+@router.get("/{phase_id}/preparation", response_model=PreparationPublic)
+def read_preparation(
+    phase_id: PhaseId, session: SessionDep, user: OptionalUser
+) -> PreparationPublic:
+    """Whether the phase can run: each split's reference models (pending, preparing with
+    progress, ready, failed). Organizers also see why a preparation failed."""
+    return preparation_public(session, crud.get_phase(session, phase_id), user)
+
+
+@router.post("/{phase_id}/prepare", response_model=PreparationPublic, status_code=202)
+def prepare_again(
+    phase_id: PhaseId, session: SessionDep, organizer: Organizer, queue: QueueDep
+) -> PreparationPublic:
+    """Prepare the phase again, e.g. after fixing what made its preparation fail."""
+    phase = crud.get_phase(session, phase_id)
+    crud.prepare_again(session, phase)
+    queue.prepare_phase(phase.id)
+    return preparation_public(session, phase, organizer)
+
+
+def preparation_public(session: SessionDep, phase: Phase, user: User | None) -> PreparationPublic:
+    ready = crud.phase_readiness(session, phase)
+    return PreparationPublic(
+        phase_id=phase.id,
+        state=ready.state,
+        splits=[SplitPreparationPublic.model_validate(split) for split in ready.splits],
+        error=(ready.error or None) if user is not None and user.is_organizer else None,
+    )
+
+
+@router.get("/{phase_id}/secrets", response_model=PhaseSecretsPublic)
+def read_secrets(
+    phase_id: PhaseId, session: SessionDep, _organizer: Organizer
+) -> PhaseSecretsPublic:
+    """Organizers: the seeds of the public and private leaderboard splits."""
+    phase = crud.get_phase(session, phase_id)
+    return PhaseSecretsPublic.model_validate(crud.phase_secrets(session, phase))
+
+
+@router.delete("/{phase_id}", response_model=Message)
+def delete_phase(phase_id: PhaseId, session: SessionDep, _organizer: Organizer) -> Message:
+    """Delete a phase nobody has submitted to; one with submissions can be archived."""
+    phase = crud.get_phase(session, phase_id)
+    crud.delete_phase(session, phase)
+    return Message(message=f"phase {phase_id} deleted")
+
+
+@router.post("/{phase_id}/archive", response_model=PhasePublic)
+def archive_phase(
+    phase_id: PhaseId, session: SessionDep, _organizer: Organizer, undo: bool = False
+) -> PhasePublic:
+    """Hide the phase and close it to uploads (`undo=true` brings it back)."""
+    phase = crud.get_phase(session, phase_id)
+    return PhasePublic.model_validate(crud.archive_phase(session, phase, archived=not undo))
 
 
 @router.get("/{phase_id}/quota", response_model=QuotaPublic)

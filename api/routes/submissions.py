@@ -1,5 +1,5 @@
 """Submissions: upload (quota, validation, store, enqueue), read, cancel, choose final, and
-the organizer's rescore and disqualify.
+the organizer's rescore, disqualify and reinstate; live progress.
 
 Upload order matters and is the contract with the workers: validate -> charge quota, store
 the code and commit the row as `queued` (one transaction) -> `queue.enqueue(id)`. A failing
@@ -27,22 +27,23 @@ from api.deps import (
     VisibleSubmission,
 )
 from api.errors import ERROR_RESPONSES, APIError
-from api.models import Submission, SubmissionStatus, User, utcnow
-from api.queue import EvaluationQueue
 from api.ratelimit import rate_limited
 from api.schemas import (
     DisqualifyRequest,
     ErrorDetail,
     LogsPublic,
     Page,
+    ProgressPublic,
     ResultPublic,
     SubmissionEventPublic,
     SubmissionPublic,
     ValidationReport,
 )
-from api.storage import ArtifactStore
 from api.upload import UploadLimits, UploadRejected, validate_upload
 from api.visibility import can_see_logs, submission_view, visible_splits
+from competition.artifacts import ArtifactStore
+from competition.models import Submission, SubmissionStatus, User, utcnow
+from competition.queue import EvaluationQueue
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,15 @@ def read_submission(submission: VisibleSubmission, user: CurrentUser) -> Submiss
     return submission_view(submission, user, utcnow())
 
 
+@router.get("/submissions/{submission_id}/progress", response_model=ProgressPublic)
+def read_progress(
+    submission: VisibleSubmission, session: SessionDep, user: CurrentUser
+) -> ProgressPublic:
+    """Stage, runs done out of N per split you may see, elapsed and estimated time left."""
+    splits = visible_splits(user, submission.phase, utcnow())
+    return crud.submission_progress(session, submission, splits=splits)
+
+
 @router.get("/submissions/{submission_id}/events", response_model=list[SubmissionEventPublic])
 def read_events(submission: VisibleSubmission) -> list[SubmissionEventPublic]:
     """Every status transition with its time, oldest first."""
@@ -212,7 +222,7 @@ def download_code(submission: VisibleSubmission, store: StoreDep) -> Response:
 
 @router.get("/submissions/{submission_id}/logs", response_model=LogsPublic)
 def read_logs(submission: VisibleSubmission, store: StoreDep, user: CurrentUser) -> LogsPublic:
-    shown = can_see_logs(user, submission.phase)
+    shown = can_see_logs(user, submission)
     text = ""
     if shown and submission.logs_key and store.exists(submission.logs_key):
         text = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
@@ -316,5 +326,18 @@ def disqualify(
 ) -> SubmissionPublic:
     """Organizers: remove a submission from every leaderboard (recorded with the reason)."""
     submission = crud.disqualify(session, submission_id=submission_id, reason=body.reason)
+    request.app.state.leaderboard_cache.invalidate()
+    return submission_view(submission, organizer, utcnow())
+
+
+@router.post("/submissions/{submission_id}/reinstate", response_model=SubmissionPublic)
+def reinstate(
+    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    request: Request,
+    session: SessionDep,
+    organizer: Organizer,
+) -> SubmissionPublic:
+    """Organizers: undo a disqualification (recorded in the history)."""
+    submission = crud.reinstate(session, submission_id=submission_id)
     request.app.state.leaderboard_cache.invalidate()
     return submission_view(submission, organizer, utcnow())

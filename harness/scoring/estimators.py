@@ -1,7 +1,7 @@
 """The estimator registry and ``forget_quality``: confidences in, epsilons + points + F out.
 
 Every estimator takes the same two [N models, S forget examples] confidence matrices (see
-``harness.confidence``) and a seed, and returns a ``ForgetResult``. The API and the worker
+``harness.scoring.confidence``) and a seed, and returns a ``ForgetResult``. The API and the worker
 pick one by name from ``ESTIMATORS``; tests loop over the registry to check the invariants
 that all of them share.
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.scoring import neurips2023_kernel
 from harness.scoring.calibrated import calibrated_epsilons
 from harness.scoring.neurips2023 import neurips2023_epsilons
 from harness.scoring.points import (
@@ -72,6 +73,9 @@ class Estimator:
     compute_epsilons: EpsilonFunction  # trusts its inputs: validated [N, S] float64
     deterministic: bool  # False: the result depends on `seed`
     min_models: int = MIN_MODELS
+    # True when compute_epsilons runs without the GIL (compiled), so that threads score
+    # bootstrap replicates side by side with no worker processes to start.
+    threads_parallel: bool = False
 
     def epsilons(
         self, unlearned: np.ndarray, retrained: np.ndarray, *, seed: int = 0
@@ -107,6 +111,7 @@ ESTIMATORS: dict[str, Estimator] = {
             unlearned, retrained
         ),
         deterministic=True,
+        threads_parallel=neurips2023_kernel.available(),
     ),
     "calibrated": Estimator(
         name="calibrated",

@@ -1,7 +1,7 @@
 """The NeurIPS 2023 forget-quality estimator, reproduced exactly and computed fast.
 
 Input: unlearned and retrained confidence matrices [N models, S forget examples] (see
-``harness.confidence``). Output: one epsilon per forget example, as the organisers' released
+``harness.scoring.confidence``). Output: one epsilon per forget example, as the organisers' released
 scorer (google-deepmind/unlearning_evaluation, ``metric.py``) computes it:
 
 * the side with the larger median is "positive" (ties: unlearned);
@@ -48,6 +48,8 @@ import logging
 import math
 
 import numpy as np
+
+from harness.scoring import neurips2023_kernel
 
 __all__ = [
     "DELTA",
@@ -418,12 +420,16 @@ def _left_edge(right: np.ndarray, width: float, column: np.ndarray) -> np.ndarra
     return np.where(column == LEFT_EDGES_PER_WINDOW - 1, stops, inner)
 
 
-def neurips2023_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+def neurips2023_epsilons(
+    unlearned: np.ndarray, retrained: np.ndarray, *, compiled: bool | None = None
+) -> np.ndarray:
     """Per-example epsilon of the NeurIPS 2023 rule, float64 [S], in [0, 50].
 
     Args:
         unlearned, retrained: [N, S] float64 confidences, already validated (finite, same
             shape, N >= 2).
+        compiled: use the compiled kernel (``neurips2023_kernel``, same numbers, ~5x
+            faster); None: whenever numba is installed and N fits the epsilon table.
     """
     n_models, n_examples = unlearned.shape
     retrained_is_positive = np.median(retrained, axis=0) > np.median(unlearned, axis=0)
@@ -432,6 +438,18 @@ def neurips2023_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.nda
     # Columns are independent; a contiguous copy per column keeps the loop cache-friendly.
     positive_t = np.ascontiguousarray(positive.T)
     negative_t = np.ascontiguousarray(negative.T)
+    fits_table = n_models <= _MAX_TABLE_MODELS
+    if compiled is None:
+        compiled = neurips2023_kernel.available() and fits_table
+    if compiled:
+        if not fits_table:
+            raise ValueError(
+                f"the compiled kernel reads the epsilon table, built up to "
+                f"{_MAX_TABLE_MODELS} models per side; got {n_models}"
+            )
+        return neurips2023_kernel.kernel_epsilons(
+            positive_t, negative_t, neurips2023_epsilon_table(n_models)
+        )
     return np.array(
         [_example_epsilon(positive_t[i], negative_t[i]) for i in range(n_examples)],
         dtype=np.float64,

@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from api import db
-from api.config import Settings
 from api.main import create_app
-from api.models import Base
+from competition import db
+from competition.models import Base
+from competition.settings import Settings
 from tests.api.factories import World, build_world
 from tests.api.fakes import CommitCheckingQueue
 

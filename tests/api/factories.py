@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api import crud, schemas
-from api.models import Phase, Role, Team, TokenKind, User, utcnow
 from api.security import hash_password
+from competition import lifecycle
+from competition.models import Phase, Role, Team, TokenKind, User, utcnow
 
 PASSWORD = "correct horse battery staple"
 
@@ -127,7 +128,7 @@ def make_zip(files: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED
 def report(
     score: float, *, half_width: float = 0.02, estimator: str = "neurips2023"
 ) -> dict[str, Any]:
-    """A report shaped like `harness.score.ScoreReport.to_dict()`."""
+    """A report shaped like `harness.scoring.ScoreReport.to_dict()`."""
     return {
         "estimator": estimator,
         "forget_quality": score,
@@ -153,26 +154,31 @@ def finish(
     private: float,
     half_width: float = 0.02,
     plot_keys: tuple[str, ...] = (),
+    stopped_at: int | None = None,
 ) -> None:
-    """Drive a queued submission to `finished` the way a worker does."""
-    submission = crud.start_sanity_check(session, submission_id=submission_id, worker="w1")
+    """Drive a queued submission to `finished` the way a worker does (`stopped_at`: a
+    racing phase stopped it after that many runs)."""
+    racing = {"racing": {"n": stopped_at, "provisional": True}} if stopped_at else {}
+    submission = lifecycle.start_sanity_check(session, submission_id=submission_id, worker="w1")
     attempt = submission.attempt
     if submission.status.value == "sanity_check":
-        crud.record_sanity_check(session, submission_id=submission_id, attempt=attempt, passed=True)
-    crud.start_scoring(session, submission_id=submission_id, attempt=attempt)
-    crud.record_result(
+        lifecycle.record_sanity_check(
+            session, submission_id=submission_id, attempt=attempt, passed=True
+        )
+    lifecycle.start_scoring(session, submission_id=submission_id, attempt=attempt)
+    lifecycle.record_result(
         session,
         submission_id=submission_id,
         attempt=attempt,
         split="public",
-        report=report(public, half_width=half_width),
+        report={**report(public, half_width=half_width), **racing},
         plot_keys=plot_keys,
     )
-    crud.record_result(
+    lifecycle.record_result(
         session,
         submission_id=submission_id,
         attempt=attempt,
         split="private",
-        report=report(private, half_width=half_width),
+        report={**report(private, half_width=half_width), **racing},
         plot_keys=plot_keys,
     )

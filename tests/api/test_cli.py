@@ -1,8 +1,9 @@
-"""`api.cli`: create-organizer bootstraps the first organizer; serve starts the embedded
+"""`unlearn.server`: create-organizer bootstraps the first organizer; serve starts the embedded
 default (SQLite + local artifacts) with no other service and answers on loopback."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,11 +12,15 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import typer
 from typer.testing import CliRunner
 
-from api import cli, crud, db
-from api.config import Settings
+from api import crud
+from competition import db, preparation
+from competition.pipeline_models import PreparationState
+from competition.settings import Settings
+from unlearn import server as cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,6 +55,40 @@ def test_create_organizer_makes_a_login(monkeypatch, tmp_path):
     assert again.exit_code == 1
 
 
+PHASE = {
+    "name": "dev",
+    "dataset": "mnist1d",
+    "model": "mlp",
+    "replicas": 4,
+    "estimator": "neurips2023",
+    "starts_at": "2026-01-01T00:00:00Z",
+    "ends_at": "2027-01-01T00:00:00Z",
+}
+
+
+# The new phase's preparation goes through the embedded broker: kombu's SQLAlchemy transport
+# declares a `noload` relationship, deprecated in SQLAlchemy 2.1.
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+def test_create_phase_from_json_and_refuse_bad_fields(monkeypatch, tmp_path):
+    monkeypatch.setenv("UNLEARN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("UNLEARN_DATABASE_URL", raising=False)
+    spec = tmp_path / "phase.json"
+    spec.write_text(json.dumps(PHASE))
+    result = CliRunner().invoke(_app(), ["admin", "create-phase", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "phase 'dev' created (id 1)" in result.output
+    assert "preparation sent" in result.output
+    engine = db.make_engine(Settings().resolved_database_url)
+    with db.make_sessionmaker(engine)() as session:
+        assert crud.get_phase(session, 1).replicas == 4
+        assert preparation.readiness(session, 1).state == PreparationState.PENDING
+    engine.dispose()
+    spec.write_text(json.dumps({**PHASE, "name": "other", "replicas": 1}))
+    bad = CliRunner().invoke(_app(), ["admin", "create-phase", str(spec)])
+    assert bad.exit_code == 2
+    assert "replicas" in bad.output
+
+
 def test_serve_runs_embedded_default_without_services(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -57,7 +96,16 @@ def test_serve_runs_embedded_default_without_services(tmp_path):
     env = {**os.environ, "UNLEARN_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
     env.pop("UNLEARN_DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "unlearn.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

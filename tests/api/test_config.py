@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.config import Settings
+from competition.settings import Settings
 
 
 def test_settings_embedded_default_is_sqlite_under_data_dir(monkeypatch, tmp_path):
@@ -38,3 +38,48 @@ def test_settings_file_missing_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("UNLEARN_SETTINGS_FILE", str(tmp_path / "nope.toml"))
     with pytest.raises(ValueError, match="is not a file"):
         Settings()
+
+
+def test_pipeline_sandbox_settings_nest_under_unlearn_sandbox(monkeypatch):
+    from competition.settings import PipelineSettings
+
+    monkeypatch.setenv("UNLEARN_SANDBOX__RUNTIME", "runsc")
+    monkeypatch.setenv("UNLEARN_SANDBOX__MEMORY", "2g")
+    monkeypatch.setenv("UNLEARN_SANDBOX__IMAGE", "unlearn-sandbox:0123")
+    sandbox = PipelineSettings().sandbox.settings_for(gpu="1")
+    assert (sandbox.runtime, sandbox.memory, sandbox.image, sandbox.gpu) == (
+        "runsc",
+        "2g",
+        "unlearn-sandbox:0123",
+        "1",
+    )
+    assert sandbox.pids_limit == 256  # unset knobs keep the core's safe defaults
+
+
+def test_pipeline_sandbox_kind_alone_and_bad_knobs(monkeypatch):
+    from competition.settings import PipelineSettings
+
+    monkeypatch.setenv("UNLEARN_SANDBOX", "local")
+    assert PipelineSettings().sandbox.kind == "local"
+    monkeypatch.delenv("UNLEARN_SANDBOX")
+    monkeypatch.setenv("UNLEARN_SANDBOX__CPUS", "0")
+    with pytest.raises(ValidationError, match="sandbox.cpus"):
+        PipelineSettings()
+    monkeypatch.delenv("UNLEARN_SANDBOX__CPUS")
+    monkeypatch.setenv("UNLEARN_SANDBOX__RUNTIMEE", "runsc")
+    with pytest.raises(ValidationError, match="runtimee"):
+        PipelineSettings()
+
+
+def test_pipeline_sandbox_kind_and_nested_knobs_together(monkeypatch):
+    from competition.settings import PipelineSettings
+
+    monkeypatch.setenv("UNLEARN_SANDBOX", "docker")  # as docker-compose.yml sets both
+    monkeypatch.setenv("UNLEARN_SANDBOX__IMAGE", "unlearn-sandbox:0123")
+    monkeypatch.setenv("UNLEARN_SANDBOX__RUNTIME", "runsc")
+    sandbox = PipelineSettings().sandbox
+    assert (sandbox.kind, sandbox.image, sandbox.runtime) == (
+        "docker",
+        "unlearn-sandbox:0123",
+        "runsc",
+    )

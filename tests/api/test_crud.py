@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from api import crud
-from api.models import FailureCategory, Result, SubmissionStatus, utcnow
+from competition import lifecycle
+from competition.models import FailureCategory, Result, SubmissionStatus, utcnow
 from tests.api.factories import VALID_SOURCE, finish, report
 
 S = SubmissionStatus
@@ -22,26 +23,26 @@ def queued_id(client, world) -> int:
 
 
 def _to_scoring(session, submission_id: int) -> None:
-    crud.start_sanity_check(session, submission_id=submission_id, worker="w1")
-    crud.record_sanity_check(session, submission_id=submission_id, attempt=1, passed=True)
-    crud.start_scoring(session, submission_id=submission_id, attempt=1)
+    lifecycle.start_sanity_check(session, submission_id=submission_id, worker="w1")
+    lifecycle.record_sanity_check(session, submission_id=submission_id, attempt=1, passed=True)
+    lifecycle.start_scoring(session, submission_id=submission_id, attempt=1)
 
 
 def test_record_result_is_idempotent_and_finishes_after_both_splits(session, queued_id):
     _to_scoring(session, queued_id)
     for _ in range(2):  # a redelivered message stores the same row again, not a second one
-        crud.record_result(
+        lifecycle.record_result(
             session, submission_id=queued_id, attempt=1, split="public", report=report(0.7)
         )
     assert crud.get_submission(session, queued_id).status == S.SCORING
-    crud.record_result(
+    lifecycle.record_result(
         session,
         submission_id=queued_id,
         attempt=1,
         split="private",
         report=report(0.6, half_width=0.05),
     )
-    crud.record_result(
+    lifecycle.record_result(
         session,
         submission_id=queued_id,
         attempt=1,
@@ -69,7 +70,7 @@ def test_record_result_refuses_stale_attempt_after_rescore(session, queued_id):
     finish(session, queued_id, public=0.5, private=0.4)
     crud.rescore(session, submission_id=queued_id)
     with pytest.raises(crud.StaleAttempt):
-        crud.record_result(
+        lifecycle.record_result(
             session, submission_id=queued_id, attempt=1, split="public", report=report(0.9)
         )
     assert crud.get_submission(session, queued_id).public_score == pytest.approx(0.5)
@@ -78,7 +79,7 @@ def test_record_result_refuses_stale_attempt_after_rescore(session, queued_id):
 def test_record_result_validates_report(session, queued_id):
     _to_scoring(session, queued_id)
     with pytest.raises(ValueError, match="final_score"):
-        crud.record_result(
+        lifecycle.record_result(
             session,
             submission_id=queued_id,
             attempt=1,
@@ -86,7 +87,7 @@ def test_record_result_validates_report(session, queued_id):
             report={"final_score": float("nan")},
         )
     with pytest.raises(ValueError, match="split"):
-        crud.record_result(
+        lifecycle.record_result(
             session,
             submission_id=queued_id,
             attempt=1,
@@ -97,9 +98,10 @@ def test_record_result_validates_report(session, queued_id):
 
 def test_mark_failed_refunds_only_system_errors(session, queued_id, world):
     day = utcnow().date()
-    crud.mark_failed(
+    lifecycle.mark_failed(
         session,
         submission_id=queued_id,
+        attempt=1,
         category=FailureCategory.TIMEOUT,
         message="ran past 600 s",
         system_error=False,
@@ -110,8 +112,13 @@ def test_mark_failed_refunds_only_system_errors(session, queued_id, world):
         crud.quota_used(session, team_id=world.alice.team_id, phase_id=world.phase_id, day=day) == 1
     )
     # failing again is a no-op, and does not refund behind the participant's back
-    crud.mark_failed(
-        session, submission_id=queued_id, category="system", message="x", system_error=True
+    lifecycle.mark_failed(
+        session,
+        submission_id=queued_id,
+        attempt=1,
+        category="system",
+        message="x",
+        system_error=True,
     )
     assert (
         crud.quota_used(session, team_id=world.alice.team_id, phase_id=world.phase_id, day=day) == 1
@@ -127,10 +134,11 @@ def test_mark_failed_system_error_refunds_once(session, client, world):
         ).json()["id"]
         for _ in range(2)
     ]
-    crud.start_sanity_check(session, submission_id=ids[0], worker="w1")
-    crud.mark_failed(
+    lifecycle.start_sanity_check(session, submission_id=ids[0], worker="w1")
+    lifecycle.mark_failed(
         session,
         submission_id=ids[0],
+        attempt=1,
         category="scorer",
         message="scorer crashed",
         system_error=True,
@@ -145,9 +153,9 @@ def test_mark_failed_system_error_refunds_once(session, client, world):
 
 
 def test_sanity_check_failure_stops_before_the_expensive_run(session, queued_id):
-    submission = crud.start_sanity_check(session, submission_id=queued_id, worker="w1")
+    submission = lifecycle.start_sanity_check(session, submission_id=queued_id, worker="w1")
     assert submission.status == S.SANITY_CHECK
-    crud.record_sanity_check(
+    lifecycle.record_sanity_check(
         session,
         submission_id=queued_id,
         attempt=1,
@@ -161,7 +169,7 @@ def test_sanity_check_failure_stops_before_the_expensive_run(session, queued_id)
     )
     assert submission.sanity_check_passed is False
     with pytest.raises(crud.Conflict):
-        crud.start_running(session, submission_id=queued_id, attempt=1, worker="w1")
+        lifecycle.start_scoring(session, submission_id=queued_id, attempt=1)
 
 
 def test_phase_without_sanity_check_goes_straight_to_running(session, queued_id, world):
@@ -169,11 +177,12 @@ def test_phase_without_sanity_check_goes_straight_to_running(session, queued_id,
     phase.sanity_check_required = False
     session.commit()
     assert (
-        crud.start_sanity_check(session, submission_id=queued_id, worker="w1").status == S.RUNNING
+        lifecycle.start_sanity_check(session, submission_id=queued_id, worker="w1").status
+        == S.RUNNING
     )
 
 
-def test_claim_next_takes_each_queued_submission_once(session, client, world):
+def test_start_sanity_check_takes_each_queued_submission_once(session, client, world):
     ids = [
         client.post(
             f"/api/v1/phases/{world.phase_id}/submissions",
@@ -182,29 +191,44 @@ def test_claim_next_takes_each_queued_submission_once(session, client, world):
         ).json()["id"]
         for _ in range(2)
     ]
-    assert crud.list_queued(session) == ids
-    claimed = [crud.claim_next(session, worker="w1").id, crud.claim_next(session, worker="w2").id]
-    assert claimed == ids
-    assert crud.claim_next(session, worker="w1") is None
+    for submission_id, worker in zip(ids, ("w1", "w2"), strict=True):
+        lifecycle.start_sanity_check(session, submission_id=submission_id, worker=worker)
+    with pytest.raises(crud.Conflict):
+        lifecycle.start_sanity_check(session, submission_id=ids[0], worker="w2")
     assert {w.hostname for w in crud.list_workers(session)} == {"w1", "w2"}
 
 
 def test_requeue_for_retry_bumps_attempt(session, queued_id):
-    crud.start_sanity_check(session, submission_id=queued_id, worker="w1")
-    submission = crud.requeue_for_retry(
+    lifecycle.start_sanity_check(session, submission_id=queued_id, worker="w1")
+    submission = lifecycle.requeue_for_retry(
         session, submission_id=queued_id, attempt=1, reason="OOM on host"
     )
     assert (submission.status, submission.attempt) == (S.QUEUED, 2)
     with pytest.raises(crud.StaleAttempt):
-        crud.start_running(session, submission_id=queued_id, attempt=1, worker="w1")
+        lifecycle.start_scoring(session, submission_id=queued_id, attempt=1)
 
 
 def test_attach_logs_and_heartbeat(session, queued_id, app):
-    key = crud.attach_logs(
+    key = lifecycle.attach_logs(
         session, app.state.store, submission_id=queued_id, attempt=1, text="epoch 1"
     )
     assert app.state.store.get_bytes(key) == b"epoch 1"
-    crud.heartbeat(session, hostname="gpu-1", submission_id=queued_id)
-    crud.heartbeat(session, hostname="gpu-1", submission_id=None)
+    lifecycle.heartbeat(session, hostname="gpu-1", submission_id=queued_id)
+    lifecycle.heartbeat(session, hostname="gpu-1", submission_id=None)
     workers = crud.list_workers(session)
     assert [(w.hostname, w.current_submission_id) for w in workers] == [("gpu-1", None)]
+
+
+def test_mark_failed_refuses_a_stale_attempt(session, queued_id):
+    lifecycle.start_sanity_check(session, submission_id=queued_id, worker="w1")
+    lifecycle.requeue_for_retry(session, submission_id=queued_id, attempt=1, reason="worker lost")
+    with pytest.raises(crud.StaleAttempt):
+        lifecycle.mark_failed(
+            session,
+            submission_id=queued_id,
+            attempt=1,
+            category="exception",
+            message="late report from the lost worker",
+            system_error=False,
+        )
+    assert crud.get_submission(session, queued_id).status == S.QUEUED

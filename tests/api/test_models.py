@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.models import (
+from competition.models import (
     TERMINAL_STATUSES,
     TRANSITIONS,
     IllegalTransition,
@@ -34,7 +34,7 @@ def _queued_submission(client, world):
 
 
 def test_transition_records_event_with_time(client, world, session):
-    from api.models import Submission
+    from competition.models import Submission
 
     submission = session.get(Submission, _queued_submission(client, world))
     before = submission.updated_at
@@ -52,7 +52,7 @@ def test_transition_records_event_with_time(client, world, session):
 
 @pytest.mark.parametrize("target", [S.FINISHED, S.SCORING, S.RECEIVED, S.VALIDATED])
 def test_transition_refuses_illegal_moves(client, world, session, target):
-    from api.models import Submission
+    from competition.models import Submission
 
     submission = session.get(Submission, _queued_submission(client, world))
     with pytest.raises(IllegalTransition, match="cannot go from queued"):

@@ -1,7 +1,7 @@
 """End to end over HTTP: a participant uploads, a Celery worker evaluates, the leaderboard shows it.
 
 Real Redis, real PostgreSQL, and the deployment's own processes (uvicorn running
-`worker.server:create_app`, `celery worker`, `celery beat`) on loopback. The server is
+`unlearn.server:create_app`, `celery worker`, `celery beat`) on loopback. The server is
 restarted while the evaluation runs: the evaluation must not notice.
 """
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api import crud
-from api.models import Role, SubmissionStatus
+from competition.models import Role, SubmissionStatus
 from tests.worker.cluster import cluster
 from tests.worker.pipeline_fakes import expected_score
 from tests.worker.services import wait_for
@@ -94,9 +94,9 @@ def test_upload_over_http_is_evaluated_and_ranked_across_an_api_restart(tmp_path
 def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run(
     tmp_path: Path,
 ) -> None:
-    from api.models import Phase
-    from harness.dryrun import dry_run
-    from harness.sandbox.local import LocalRunner
+    from competition.models import Phase
+    from harness.pipeline import dry_run
+    from harness.runs.sandbox.local import LocalRunner
     from tests.worker.test_harness_backend import SUBMISSION as FINETUNE
     from worker.phases import phase_config
     from worker.recovery import phase_info

@@ -1,7 +1,7 @@
-"""Loads the golden cases of the NeurIPS 2023 scorer from the shared fixtures directory.
+"""Loads the golden cases of the NeurIPS 2023 scorer from the repository's test fixtures.
 
-CI checks the repository out with ``shared/`` beside the clone, so the fixtures live at
-``<repo root>/../shared/fixtures`` (see that directory's README for how they were made).
+The file lives in ``tests/fixtures/`` (its README says how the cases were produced), so
+that a fresh clone runs these tests with nothing beside it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES_DIR = REPO_ROOT.parent / "shared" / "fixtures"
+FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
 GOLDEN_FILE = FIXTURES_DIR / "neurips2023_forget_score_golden.npz"
 GOLDEN_CASES = ("mixed_n64", "same_n128", "heavy_n256", "mixed_n512")
 
@@ -20,7 +20,7 @@ def load_golden() -> dict[str, np.ndarray]:
     """Every array of the golden file, by key; fails loudly when the file is missing."""
     if not GOLDEN_FILE.is_file():
         raise FileNotFoundError(
-            f"golden fixtures not found at {GOLDEN_FILE}; check out shared/ beside the repository"
+            f"golden fixtures not found at {GOLDEN_FILE}; restore tests/fixtures/ from git"
         )
     with np.load(GOLDEN_FILE) as archive:
         return {key: archive[key] for key in archive.files}

@@ -23,7 +23,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness import cli_participant
+from unlearn import participant as cli_participant
 
 pytest.importorskip("api.main", reason="the API server is not in this tree")
 
@@ -48,8 +48,9 @@ def _free_port() -> int:
 
 
 def _create_organizer(data_dir: Path) -> None:
-    from api import crud, db
-    from api.models import Role
+    from api import crud
+    from competition import db
+    from competition.models import Role
 
     url = f"sqlite:///{(data_dir / 'unlearn.sqlite').resolve()}"
     db.upgrade_to_head(url)
@@ -95,7 +96,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "unlearn.cli",
             "serve",
             "--host",
             "127.0.0.1",
@@ -183,6 +184,13 @@ def invoke(server: Server, tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
+def _token(server: Server, account: tuple[str, str]) -> str:
+    response = httpx.post(
+        f"{server.url}/api/v1/auth/login", json={"email": account[0], "password": account[1]}
+    )
+    return str(response.json()["token"])
+
+
 def _login(invoke) -> None:  # type: ignore[no-untyped-def]
     result = invoke("login", "--email", PARTICIPANT[0], "--password", PARTICIPANT[1])
     assert result.exit_code == 0, result.output
@@ -190,14 +198,22 @@ def _login(invoke) -> None:  # type: ignore[no-untyped-def]
 
 def _score_first_queued(server: Server, final_score: float) -> int:
     """Do what an evaluation worker does once it has scored a submission on both splits."""
-    from api import crud, db
+    from sqlalchemy import select
+
+    from competition import db, lifecycle
+    from competition.models import Submission, SubmissionStatus
 
     engine = db.make_engine(f"sqlite:///{(server.data_dir / 'unlearn.sqlite').resolve()}")
     with db.make_sessionmaker(engine)() as session:
-        submission = crud.claim_next(session, worker="test-worker")
-        assert submission is not None
+        queued = session.scalar(
+            select(Submission.id).where(Submission.status == SubmissionStatus.QUEUED)
+        )
+        assert queued is not None
+        submission = lifecycle.start_sanity_check(
+            session, submission_id=queued, worker="test-worker"
+        )
         for split in ("public", "private"):
-            crud.record_result(
+            lifecycle.record_result(
                 session,
                 submission_id=submission.id,
                 attempt=submission.attempt,
@@ -211,6 +227,21 @@ def _score_first_queued(server: Server, final_score: float) -> int:
                     "retain_accuracy": 0.97,
                     "test_accuracy": 0.61,
                     "efficiency_ratio": 0.12,
+                    "mia": {
+                        "lira": {"auc": 0.547},
+                        "population": {
+                            "accuracy": 0.6123,
+                            "accuracy_std": 0.02,
+                            "models": 8,
+                            "n_per_class": 100,
+                            "retrained": {
+                                "accuracy": 0.5031,
+                                "accuracy_std": 0.015,
+                                "models": 8,
+                                "n_per_class": 100,
+                            },
+                        },
+                    },
                 },
             )
         submission_id = submission.id
@@ -267,10 +298,21 @@ def test_submit_status_leaderboard_and_every_refusal(
     assert "finished" in result.output
     assert "0.4200 [0.3700, 0.4700]" in result.output
     assert "noise floor 0.9000" in result.output and "test accuracy: 0.6100" in result.output
+    assert "population attack accuracy 0.612 (retrained models 0.503" in result.output
+    assert "per-example LiRA AUC 0.547" in result.output
 
     result = invoke("leaderboard", "--phase", server.open_phase)
     assert result.exit_code == 0, result.output
     assert "Lovelace" in result.output and "0.4200 [0.3700, 0.4700]" in result.output
+
+    organizer = _token(server, ORGANIZER)
+    httpx.post(
+        f"{server.url}/api/v1/submissions/{submission_id}/disqualify",
+        json={"reason": "uses the test labels"},
+        headers={"Authorization": f"Bearer {organizer}"},
+    ).raise_for_status()
+    result = invoke("status")
+    assert "DISQUALIFIED by the organizers: uses the test labels" in result.output
 
     result = invoke("status", 999_999)
     assert result.exit_code == 1 and "not_found" in result.output
@@ -299,3 +341,24 @@ def test_environment_wins_over_the_config_file(tmp_path: Path) -> None:
         "t",
         "http://h:2/api/v1",
     )
+
+
+def test_dry_run_of_the_servers_phase_takes_its_configuration(
+    server: Server, tmp_path: Path
+) -> None:
+    from unlearn.cli import app
+
+    env = {"UNLEARN_CONFIG": str(tmp_path / "config.toml"), "UNLEARN_TOKEN": ""}
+
+    def dry_run(*args: object) -> typer.testing.Result:
+        return CliRunner().invoke(
+            app, ["dry-run", str(FINETUNE), "--server", server.url, *map(str, args)], env=env
+        )
+
+    # The server's phase uses the calibrated estimator (at least 8 models); the CLI's own
+    # default (neurips2023) would accept 4, so this refusal shows the phase was fetched.
+    result = dry_run("--phase", server.open_phase, "--replicas", 4, "--cache-dir", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "'calibrated' estimator needs at least 8" in " ".join(result.output.split())
+    missing = dry_run("--phase", 9999)
+    assert missing.exit_code == 1 and "not_found" in missing.output, missing.output

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
-from harness.score import forget_quality
+from harness.scoring import forget_quality
+from unlearn.cli import app
 
 runner = CliRunner()
 

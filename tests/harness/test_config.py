@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import RECIPES, DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
 from harness.errors import ConfigError
+from harness.phase import RECIPES, DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
 
 
 def test_phase_config_round_trips_through_json() -> None:

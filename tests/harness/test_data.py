@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.config import DatasetConfig, SplitConfig
 from harness.data import LabelledData, load_dataset, make_splits
 from harness.errors import ConfigError, DatasetNotFound
+from harness.phase import DatasetConfig, SplitConfig
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
-from harness.config import DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
-from harness.dryrun import dry_run
-from harness.sandbox.local import LocalRunner
+from harness.phase import DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
+from harness.pipeline import dry_run
+from harness.report.build import summary_rows
+from harness.runs.sandbox.local import LocalRunner
+from unlearn.cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "starting_kit" / "examples"
 SMALL = ["--dataset", "digits", "--epochs", "3", "--replicas", "6"]
+POPULATION_ROW = (
+    "population attack accuracy unlearned / retrained (beside the score, 0.5 = no trace)"
+)
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
@@ -43,15 +48,37 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     assert report["replicas"] == 6 and len(report["epsilons"]) == report["sizes"]["forget"]
     assert report["reference"]["cached"] is False
     assert report["noise_floor"] is None, "6 replicas cannot be split into two halves of 4"
+    assert 0.0 <= report["mia"]["lira"]["auc"] <= 1.0  # beside the score, in its own key
+    assert "LiRA attack AUC (beside the score" in output
+    population = report["mia"]["population"]  # the starting kit's attack, beside the score
+    assert population["models"] == 6 and population["n_per_class"] >= 10
+    for side in (population, population["retrained"]):
+        assert 0.0 <= side["accuracy"] <= 1.0 and side["accuracy_std"] >= 0.0
+    rows = dict(summary_rows(report))
+    row = rows[POPULATION_ROW]
+    assert row.startswith(
+        f"{population['accuracy']:.3f} ± {population['accuracy_std']:.3f} / "
+        f"{population['retrained']['accuracy']:.3f} ± "
+    ), row
+    assert "population attack" in output
     for plot in ("epsilons.png", "worst_examples.png", "accuracies.png"):
         assert (tmp_path / "ft" / plot).stat().st_size > 1000
 
+    # A reference cached by an older version has no test-set losses: it still loads, and
+    # only the retrained side of the population attack is missing.
+    (stored,) = (tmp_path / "cache" / "references").glob("*/reference.npz")
+    with np.load(stored) as arrays:
+        older = {name: arrays[name] for name in arrays.files if name != "test_losses"}
+    np.savez(stored, **older)  # type: ignore[arg-type]
     code, output = _invoke(
         [str(EXAMPLES / "do_nothing.py"), *SMALL, *cache, "--out", str(tmp_path / "dn")]
     )
     assert code == 0, output
     again = json.loads((tmp_path / "dn" / "report.json").read_text())
     assert again["reference"]["cached"] is True
+    assert again["mia"]["population"]["accuracy"] is not None
+    assert again["mia"]["population"]["retrained"] is None
+    assert " / unavailable (6 models" in dict(summary_rows(again))[POPULATION_ROW]
     assert again["reference"]["key"] == report["reference"]["key"]
     assert again["forget_quality"] == 0.0, "a deterministic unlearner hits the spike guard"
 

@@ -11,11 +11,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from harness.errors import BadOutput, SubmissionCrashed
 from harness.models import ModelSpec
-from harness.protocol import ReturnedModelIgnored, shuffled_loader
-from harness.sandbox.base import Job
-from harness.sandbox.local import LocalRunner
-from harness.train import init_state
-from harness.unlearn import efficiency_gate, validated_states
+from harness.reference.train import init_state
+from harness.runs.execute import efficiency_gate, validated_states
+from harness.runs.protocol import ReturnedModelIgnored, shuffled_loader
+from harness.runs.sandbox.base import Job
+from harness.runs.sandbox.local import LocalRunner
 
 SPEC = ModelSpec("mlp", num_classes=3, input_shape=(5,), hidden=(8,))
 
@@ -125,7 +125,7 @@ def test_crash_reports_the_submissions_own_frames(tmp_path: Path) -> None:
     assert isinstance(outcomes[0].error, SubmissionCrashed)
     assert "seed 7" in outcomes[0].error.message
     assert "helper" in outcomes[0].log_excerpt and "boom in helper" in outcomes[0].log_excerpt
-    assert "harness/protocol.py" not in outcomes[0].log_excerpt
+    assert "harness/runs/protocol.py" not in outcomes[0].log_excerpt
     with pytest.raises(SubmissionCrashed):
         validated_states(outcomes, init_state(SPEC, 0))
 
@@ -152,11 +152,21 @@ def test_efficiency_gate_compares_the_median_run_with_one_retraining(tmp_path: P
     assert not failed.passed and "FAILS" in failed.message
 
 
-def test_a_returned_copy_is_ignored_with_a_warning(tmp_path: Path) -> None:
+def test_a_returned_model_of_the_same_architecture_is_scored(tmp_path: Path) -> None:
     job = _job(tmp_path, RETURNS_A_COPY, [0])
-    with pytest.warns(ReturnedModelIgnored, match="Change `net` in place"):
-        outcomes = LocalRunner().run(job)
-    [state] = validated_states(outcomes, job.original)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReturnedModelIgnored)
+        [state] = validated_states(LocalRunner().run(job), job.original)
+    assert all(torch.count_nonzero(state[k]) == 0 for k in state)
+
+
+def test_a_returned_model_of_another_architecture_is_ignored_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    source = "import torch\ndef unlearning(net, r, f, v):\n    return torch.nn.Linear(2, 2)\n"
+    job = _job(tmp_path, source, [0])
+    with pytest.warns(ReturnedModelIgnored, match="net`'s weights are kept"):
+        [state] = validated_states(LocalRunner().run(job), job.original)
     assert all(torch.equal(state[k], job.original[k]) for k in state)
 
 
@@ -166,3 +176,49 @@ def test_returning_net_itself_is_not_warned_about(tmp_path: Path) -> None:
         warnings.simplefilter("error", ReturnedModelIgnored)
         [outcome] = LocalRunner().run(_job(tmp_path, source, [0]))
     assert outcome.ok
+
+
+def test_local_runner_keeps_each_runs_output_when_asked(tmp_path: Path) -> None:
+    chatty = NOISY_FINETUNE + '\nprint("hello from the run")\n'
+    source = chatty.replace(
+        "def unlearning(net, retain_loader, forget_loader, val_loader):\n",
+        "def unlearning(net, retain_loader, forget_loader, val_loader):\n"
+        "    import sys\n    print('epoch 1 loss 0.5')\n    print('a warning', file=sys.stderr)\n",
+    )
+    outcomes = LocalRunner(capture_output=True).run(_job(tmp_path, source, [0, 1]))
+    assert [o.log_excerpt for o in outcomes] == ["epoch 1 loss 0.5\na warning\n"] * 2
+    quiet = LocalRunner().run(_job(tmp_path, source, [0]))
+    assert quiet[0].log_excerpt == ""
+
+
+def test_captured_output_keeps_its_end_and_counts_what_was_cut() -> None:
+    from harness.runs.sandbox.local import _Tail
+
+    sink = _Tail(10)
+    sink.write("a" * 25)
+    sink.write("bbbbb")
+    assert sink.text() == "[… 20 earlier characters cut]\naaaaabbbbb"
+
+
+def test_local_runner_gives_the_same_weights_when_seeds_run_in_forked_processes(
+    tmp_path: Path,
+) -> None:
+    job = _job(tmp_path, NOISY_FINETUNE, [0, 1, 2, 0])
+    done: list[int] = []
+    serial = validated_states(LocalRunner().run(job), job.original)
+    forked_outcomes = LocalRunner(processes=2).run(job, on_seed_done=done.append)
+    forked = validated_states(forked_outcomes, job.original)
+    assert [o.seed for o in forked_outcomes] == [0, 1, 2, 0] and done == [0, 1, 2, 0]
+    for one, other in zip(serial, forked, strict=True):
+        assert all(torch.equal(one[k], other[k]) for k in one)
+
+
+def test_local_runner_reports_a_crash_from_a_forked_process(tmp_path: Path) -> None:
+    outcomes = LocalRunner(processes=2).run(_job(tmp_path, CRASHES, [7, 8]))
+    assert all(isinstance(o.error, SubmissionCrashed) for o in outcomes)
+    assert "seed 8" in outcomes[1].error.message and "boom in helper" in outcomes[1].log_excerpt
+
+
+def test_local_runner_refuses_zero_processes() -> None:
+    with pytest.raises(ValueError, match="processes must be >= 1; got 0"):
+        LocalRunner(processes=0)

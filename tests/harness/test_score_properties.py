@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.reference_scorers import searchsorted_epsilons
-from harness.score import ESTIMATORS, forget_quality
-from harness.scoring import neurips2023
+from harness.scoring import ESTIMATORS, forget_quality, neurips2023
 from harness.scoring.calibrated import certified_epsilon_table
 from harness.scoring.neurips2023 import (
     EPSILON_CAP,
@@ -229,3 +228,25 @@ def test_neurips2023_gives_the_same_epsilons_without_the_table(
     with_table = neurips2023_epsilons(unlearned, retrained)
     monkeypatch.setattr(neurips2023, "_MAX_TABLE_MODELS", 8)
     np.testing.assert_array_equal(neurips2023_epsilons(unlearned, retrained), with_table)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=seeds,
+    n_models=st.integers(4, 96),
+    kind=st.sampled_from(["gaussian", "quantised", "on_left_edges"]),
+)
+def test_neurips2023_kernel_equals_the_numpy_path(seed: int, n_models: int, kind: str) -> None:
+    pytest.importorskip("numba")
+    unlearned, retrained = _adversarial_pair(seed, n_models, kind)
+    np.testing.assert_array_equal(
+        neurips2023_epsilons(unlearned, retrained, compiled=True),
+        neurips2023_epsilons(unlearned, retrained, compiled=False),
+    )
+
+
+def test_neurips2023_kernel_refuses_more_models_than_the_table_holds() -> None:
+    pytest.importorskip("numba")
+    unlearned, retrained = _gaussian_pair(3, 1025, 1)
+    with pytest.raises(ValueError, match="1024 models per side; got 1025"):
+        neurips2023_epsilons(unlearned, retrained, compiled=True)

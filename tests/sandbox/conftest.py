@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from harness.models import ModelSpec, build_model
-from harness.sandbox.base import Job
-from harness.sandbox.docker_client import SandboxSettings
+from harness.runs.sandbox.base import Job
+from harness.runs.sandbox.docker_client import SandboxSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = ModelSpec(name="mlp", num_classes=3, input_shape=(8,), hidden=(16,))
@@ -96,7 +96,7 @@ def test_settings(sandbox_image: str) -> SandboxSettings:
 
 @pytest.fixture(scope="session")
 def runsc_settings(test_settings: SandboxSettings) -> SandboxSettings:
-    from harness.sandbox.docker_client import daemon_runtimes
+    from harness.runs.sandbox.docker_client import daemon_runtimes
 
     if "runsc" not in daemon_runtimes():
         pytest.skip("gVisor (runsc) is not registered with the Docker daemon")

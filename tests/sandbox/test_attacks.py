@@ -1,7 +1,9 @@
 """The attack suite: every hostile submission in attacks/ against the real sandbox.
 
 Each attack's header declares the outcome per seed (`# expect:`) and, optionally, text the
-error must contain (`# message:`). Deny-probes (files defining `probe()`) must report no
+error must contain (`# message:`); timing attacks at least a run time per seed
+(`# min-seconds:`), output attacks the category of the trusted evaluation of their weights
+(`# evaluated:`). Deny-probes (files defining `probe()`) must report no
 escape. After every run no sandbox container may be left behind. The control run switches
 confinement off and shows that the deny-probes marked `# control: escapes` then do fail,
 so they pass for the right reason. The same probes run again under gVisor when the daemon
@@ -21,8 +23,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.sandbox.docker import OWNER, DockerRunner
-from harness.sandbox.docker_client import LABEL, SandboxSettings
+from harness.errors import SubmissionError
+from harness.evaluate import evaluate_states
+from harness.runs.execute import validated_states
+from harness.runs.sandbox.base import Job
+from harness.runs.sandbox.docker import OWNER, DockerRunner
+from harness.runs.sandbox.docker_client import LABEL, SandboxSettings
 
 pytestmark = pytest.mark.docker
 
@@ -38,6 +44,8 @@ class Attack:
     message: str
     control_escapes: bool
     is_probe: bool
+    min_seconds: float = 0.0  # each seed's measured run time must be at least this
+    evaluated: str = ""  # the category the trusted evaluation of its weights must give
 
     @property
     def name(self) -> str:
@@ -62,6 +70,8 @@ def load_attacks() -> list[Attack]:
                 message=_header(text, "message"),
                 control_escapes=_header(text, "control") == "escapes",
                 is_probe="def probe()" in text,
+                min_seconds=float(_header(text, "min-seconds") or 0.0),
+                evaluated=_header(text, "evaluated"),
             )
         )
     return attacks
@@ -178,14 +188,23 @@ def test_deny_attack(
     assert tuple(_category(o) for o in outcomes) == attack.expect, report
     for outcome in outcomes:
         assert len(outcome.log_excerpt) <= settings.log_excerpt_chars
-    if attack.message:
+    if attack.message and not attack.evaluated:
         assert any(attack.message in o.error.message for o in outcomes if o.error), report
+    assert all(o.seconds >= attack.min_seconds for o in outcomes), [o.seconds for o in outcomes]
+    if attack.evaluated:
+        with pytest.raises(SubmissionError) as caught:
+            _evaluate(outcomes, make_job(attack.path, seeds=seeds))
+        assert caught.value.category == attack.evaluated
+        assert attack.message in caught.value.message
     assert _sandbox_containers() == [], "a sandbox container was left behind"
     assert not list(runner.work_dir.iterdir()), "a job folder was left behind"
 
     if "timeout" in attack.expect:  # stopped by the caller's clock, SIGKILL after the grace
-        deadline = TIMEOUT_STARTUP_S + TIMEOUT_LIMIT_S * len(seeds) + settings.stop_grace_s
-        assert elapsed < deadline + 15, f"took {elapsed:.1f} s against a {deadline:.0f} s limit"
+        deadline = TIMEOUT_STARTUP_S + TIMEOUT_LIMIT_S * len(seeds)
+        measured = sum(o.seconds for o in outcomes)  # hand-over to the stop, outside clock
+        assert deadline <= measured < deadline + 2, f"ran {measured:.1f} s, deadline {deadline} s"
+        # Whole call: also the container's start-up before the hand-over, and the clean-up.
+        assert elapsed < deadline + settings.stop_grace_s + 45, f"took {elapsed:.1f} s"
     if attack.name == "background_process":
         assert _host_processes("sleep 31337") == []
     if attack.name == "out_pickle":
@@ -193,6 +212,37 @@ def test_deny_attack(
     if attack.name == "reuse_result":
         first, second = (o.state for o in outcomes)
         assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+@dataclass(frozen=True)
+class _JobSplits:
+    """The job's tensors as the trusted evaluation reads a phase's splits (test: val)."""
+
+    job: Job
+
+    def tensors(self, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return {"forget": self.job.forget, "retain": self.job.retain, "test": self.job.val}[part]
+
+
+def _evaluate(outcomes, job: Job):  # type: ignore[no-untyped-def]
+    """The trusted side's checks and evaluation of the weights, as the worker runs them."""
+    states = validated_states(outcomes, job.original)
+    return evaluate_states(job.spec, states, _JobSplits(job), seeds=[o.seed for o in outcomes])  # type: ignore[arg-type]
+
+
+TIMING_ATTACKS = [a for a in ALL_ATTACKS if a.min_seconds]
+
+
+@pytest.mark.parametrize("attack", TIMING_ATTACKS, ids=lambda a: a.name)
+def test_control_timing_attacks_win_when_the_runners_clock_is_believed(
+    attack: Attack, test_settings: SandboxSettings, make_job, tmp_path: Path
+) -> None:
+    """With outside timing off, each timing attack gets a run time under its floor: the
+    `min-seconds` check above can fail, so it passes for the right reason."""
+    runner = DockerRunner(test_settings, work_dir=tmp_path / "jobs", outside_timing=False)
+    outcomes = runner.run(make_job(attack.path, seeds=tuple(range(len(attack.expect)))))
+    seconds = sorted(o.seconds for o in outcomes)
+    assert seconds[len(seconds) // 2] < attack.min_seconds, seconds
 
 
 def test_control_run_without_confinement_lets_probes_escape(
@@ -232,7 +282,7 @@ def test_deny_probes_under_gvisor(
     tmp_path: Path, runsc_settings: SandboxSettings, make_job, caplog: pytest.LogCaptureFixture
 ):
     runner = DockerRunner(replace(runsc_settings, log_excerpt_chars=100_000))
-    with caplog.at_level(logging.WARNING, logger="harness.sandbox.docker"):
+    with caplog.at_level(logging.WARNING, logger="harness.runs.sandbox.docker"):
         runner.self_check()
     assert "pids_limit 256 under gVisor" in caplog.text  # the tests' 256 is below the advice
     outcome, report = _probe_report(runner, tmp_path, PROBES, make_job)

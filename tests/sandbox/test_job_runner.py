@@ -16,20 +16,28 @@ import pytest
 import torch
 
 from harness.errors import BadOutput, ConfigError, SubmissionCrashed, TimeLimitExceeded
-from harness.sandbox.docker import _Verdict, collect_outputs, trusted_seconds, write_job
-from harness.sandbox.job import (
+from harness.runs.sandbox.docker import write_job
+from harness.runs.sandbox.job import (
     JobConfig,
+    StatusUnreadable,
+    parse_status,
     read_job_folder,
-    read_status,
     wait_until_ready,
 )
-from harness.sandbox.runner import run_job
+from harness.runs.sandbox.outputs import (
+    Verdict,
+    collect_outputs,
+    outside_seconds,
+    read_output_folder,
+    weights_limit,
+)
+from harness.runs.sandbox.runner import run_job
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _verdict(**overrides: object) -> _Verdict:
+def _verdict(**overrides: object) -> Verdict:
     fields: dict[str, object] = dict(
         exit_code=0,
         timed_out=False,
@@ -40,10 +48,15 @@ def _verdict(**overrides: object) -> _Verdict:
         memory="1g",
         log_tail="",
         runtime=None,
-        startup_s=60.0,
     )
     fields.update(overrides)
-    return _Verdict(**fields)  # type: ignore[arg-type]
+    return Verdict(**fields)  # type: ignore[arg-type]
+
+
+def _collect(out: Path, *, seeds, original, verdict):  # type: ignore[no-untyped-def]
+    """The trusted side's judgement of a host folder (the container's /out, copied out)."""
+    files = read_output_folder(out, seeds=seeds, limit=weights_limit(original))
+    return collect_outputs(files, seeds=seeds, original=original, verdict=verdict)
 
 
 def _write(tmp_path: Path, job, seeds=(0, 1)) -> Path:  # type: ignore[no-untyped-def]
@@ -70,7 +83,7 @@ def test_runner_writes_valid_weights_per_seed(tmp_path, make_job):
     out = tmp_path / "out"
     out.mkdir()
     assert run_job(_write(tmp_path, job), out) == 0
-    outcomes = collect_outputs(out, seeds=(0, 1), original=job.original, verdict=_verdict())
+    outcomes = _collect(out, seeds=(0, 1), original=job.original, verdict=_verdict())
     assert [o.ok for o in outcomes] == [True, True]
     first, second = (o.state for o in outcomes)
     assert any(not torch.equal(first[k], second[k]) for k in first)  # seeds differ
@@ -88,7 +101,7 @@ def test_a_submission_that_breaks_stdout_still_gets_every_seed(tmp_path, make_jo
     out = tmp_path / "out"
     out.mkdir()
     assert run_job(_write(tmp_path, job), out) == 0
-    outcomes = collect_outputs(out, seeds=(0, 1), original=job.original, verdict=_verdict())
+    outcomes = _collect(out, seeds=(0, 1), original=job.original, verdict=_verdict())
     assert [o.ok for o in outcomes] == [True, True]
 
 
@@ -97,7 +110,7 @@ def test_runner_reports_an_exception_with_own_frames(tmp_path, make_job):
     out = tmp_path / "out"
     out.mkdir()
     run_job(_write(tmp_path, job, seeds=(3,)), out)
-    [outcome] = collect_outputs(out, seeds=(3,), original=job.original, verdict=_verdict())
+    [outcome] = _collect(out, seeds=(3,), original=job.original, verdict=_verdict())
     assert isinstance(outcome.error, SubmissionCrashed)
     assert "ZeroDivisionError" in outcome.error.message
     assert "_helper_that_divides" in outcome.error.log_excerpt
@@ -106,7 +119,7 @@ def test_runner_reports_an_exception_with_own_frames(tmp_path, make_job):
 
 def test_missing_weights_after_a_timeout_are_a_timeout(tmp_path, make_job):
     job = make_job(SUBMISSIONS / "do_nothing.py")
-    [outcome] = collect_outputs(
+    [outcome] = _collect(
         tmp_path, seeds=(0,), original=job.original, verdict=_verdict(timed_out=True)
     )
     assert isinstance(outcome.error, TimeLimitExceeded)
@@ -120,27 +133,47 @@ def test_forged_status_cannot_claim_a_timeout_or_success(tmp_path, make_job):
         "7": {"ok": True},
     }
     (tmp_path / "status.json").write_text(json.dumps(forged))
-    statuses = read_status(tmp_path, (0, 1))
+    statuses = parse_status((tmp_path / "status.json").read_bytes(), (0, 1))
     assert set(statuses) == {0, 1} and len(statuses[0].message) == 2000
-    first, second = collect_outputs(
+    first, second = _collect(
         tmp_path, seeds=(0, 1), original=job.original, verdict=_verdict(exit_code=0)
     )
     assert isinstance(first.error, SubmissionCrashed)  # not the forged "timeout"
     assert isinstance(second.error, BadOutput) and "left no weights" in second.error.message
 
 
-@pytest.mark.parametrize("content", [b"\xff" * 10, b"[1, 2", b'"a string"'])
-def test_unreadable_status_is_ignored(tmp_path, content):
-    (tmp_path / "status.json").write_bytes(content)
-    assert read_status(tmp_path, (0,)) == {}
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\xff" * 10, "not valid JSON"),
+        (b"[1, 2", "not valid JSON"),
+        (b'"a string"', "holds a str"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_status_file_the_runner_cannot_have_written_is_invalid_output(
+    tmp_path, make_job, content, why
+):
+    job = make_job(SUBMISSIONS / "finetune.py")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_job(_write(tmp_path, job), out) == 0  # valid weights for both seeds
+    with pytest.raises(StatusUnreadable, match=why):
+        parse_status(content, (0,))
+    (out / "status.json").write_bytes(content)
+    outcomes = _collect(out, seeds=(0, 1), original=job.original, verdict=_verdict())
+    assert [o.error.category for o in outcomes] == ["invalid_output"] * 2  # type: ignore[union-attr]
+    assert all(why in o.error.message for o in outcomes)  # type: ignore[union-attr]
 
 
-def test_status_behind_a_symlink_is_not_followed(tmp_path):
+def test_status_behind_a_symlink_is_not_followed(tmp_path, make_job):
+    job = make_job(SUBMISSIONS / "do_nothing.py")
     secret = tmp_path / "secret.json"
     secret.write_text(json.dumps({"0": {"ok": False, "category": "exception", "message": "s"}}))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "status.json").symlink_to(secret)
-    assert read_status(tmp_path / "out", (0,)) == {}
+    [outcome] = _collect(tmp_path / "out", seeds=(0,), original=job.original, verdict=_verdict())
+    assert outcome.error is not None and "cannot be read as a plain file" in outcome.error.message
 
 
 def test_job_folder_is_marked_ready_last_and_refuses_a_used_folder(tmp_path, make_job):
@@ -158,7 +191,7 @@ def test_a_standby_runner_without_a_job_gives_up_with_exit_status_3(tmp_path):
     (tmp_path / "job").mkdir()
     (tmp_path / "out").mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "harness.sandbox.runner", "job", "out", "--standby", "0.2"],
+        [sys.executable, "-m", "harness.runs.sandbox.runner", "job", "out", "--standby", "0.2"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -169,29 +202,23 @@ def test_a_standby_runner_without_a_job_gives_up_with_exit_status_3(tmp_path):
     assert "no job arrived within 0.2 s" in result.stderr
 
 
-def test_honest_claims_that_account_for_the_wall_time_are_kept():
-    claims = [1.0, 2.0, 3.0]
-    assert trusted_seconds(claims, wall_s=10.0, startup_s=5.0) == claims
+def test_outside_seconds_split_the_wall_time_equally():
+    assert outside_seconds(12.0, 3) == [4.0, 4.0, 4.0]
+    assert outside_seconds(-1.0, 2) == [0.0, 0.0]
 
 
-def test_forged_claims_are_scaled_to_the_containers_wall_time():
-    # Three seeds that claim a millisecond each in a container that ran 65 s, with a 5 s
-    # start-up budget: 60 s are owed, shared in the claims' proportions.
-    seconds = trusted_seconds([0.001, 0.001, 0.002], wall_s=65.0, startup_s=5.0)
-    assert seconds == pytest.approx([15.0, 15.0, 30.0])
-    assert trusted_seconds([0.0, -4.0], wall_s=65.0, startup_s=5.0) == [30.0, 30.0]
-    # Clipped to the wall time first; a missing claim counts as the whole wall time.
-    assert trusted_seconds([1e9, None], wall_s=7.0, startup_s=5.0) == [7.0, 7.0]
-
-
-def test_collect_outputs_reports_trusted_seconds(tmp_path, make_job):
+def test_collect_outputs_reports_the_outside_time_whatever_the_status_claims(tmp_path, make_job):
     job = make_job(SUBMISSIONS / "finetune.py")
     out = tmp_path / "out"
     out.mkdir()
     assert run_job(_write(tmp_path, job), out) == 0
-    forged = {"0": {"ok": True, "seconds": 0.001}, "1": {"ok": True, "seconds": 0.001}}
+    forged = {"0": {"ok": True, "seconds": 0.001}, "1": {"ok": True, "seconds": 40.0}}
     (out / "status.json").write_text(json.dumps(forged))
-    verdict = _verdict(wall_s=42.0, startup_s=2.0)
-    outcomes = collect_outputs(out, seeds=(0, 1), original=job.original, verdict=verdict)
+    outcomes = _collect(out, seeds=(0, 1), original=job.original, verdict=_verdict(wall_s=42.0))
     assert [o.ok for o in outcomes] == [True, True]
-    assert [o.seconds for o in outcomes] == pytest.approx([20.0, 20.0])
+    assert [o.seconds for o in outcomes] == pytest.approx([21.0, 21.0])
+    # The control: with outside timing off, the claims are believed.
+    claimed = _collect(
+        out, seeds=(0, 1), original=job.original, verdict=_verdict(outside_timing=False)
+    )
+    assert [o.seconds for o in claimed] == pytest.approx([0.001, 40.0])

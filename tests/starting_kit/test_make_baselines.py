@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import RECIPES, DatasetConfig, PhaseConfig
+from harness.phase import RECIPES, DatasetConfig, PhaseConfig
 from starting_kit.make_baselines import measure, write_outputs
 
 
 @pytest.mark.slow
-# harness/reference.py leaves a SpooledTemporaryFile unclosed when it builds a reference.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_measure_and_write_a_small_baseline_table(tmp_path: Path) -> None:
     phase = PhaseConfig(
         dataset=DatasetConfig("digits"),

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from api.db import make_engine, make_sessionmaker, upgrade_to_head
-from api.models import Result, SubmissionStatus
+from competition.artifacts import ArtifactStore
+from competition.db import make_engine, make_sessionmaker, upgrade_to_head
+from competition.models import Result, SubmissionStatus
+from competition.pipeline_models import ShardRun
+from competition.settings import PipelineSettings
 from tests.worker.factories import FAKE_BACKEND, Pipeline
 from tests.worker.services import (
     ManagedProcess,
@@ -28,10 +31,7 @@ from tests.worker.services import (
     wait_for,
     worker,
 )
-from worker.artifacts import ArtifactStore
 from worker.celery_app import make_celery
-from worker.config import PipelineSettings
-from worker.models import ShardRun
 from worker.queue import CeleryQueue
 
 

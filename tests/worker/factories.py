@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import crud
-from api.models import Phase, Role, Submission, utcnow
 from api.upload import ValidatedUpload
+from competition import lifecycle
+from competition.artifacts import ArtifactStore
+from competition.models import Phase, Role, Submission, User, utcnow
+from competition.pipeline_models import PhasePreparation, PreparationState
 from worker import context
-from worker.artifacts import ArtifactStore
 
 FAKE_BACKEND = "tests.worker.pipeline_fakes:SleepyBackend"
 
@@ -46,7 +48,10 @@ class Pipeline:
         dataset: str = "tiny",
         recipe: dict[str, Any] | None = None,
         split_spec: dict[str, Any] | None = None,
+        prepared: bool = True,
     ) -> int:
+        """A phase; `prepared` marks both splits' reference models ready, as after
+        `worker.prepare_phase` (its backend then loads or trains them on first use)."""
         with self.sessions() as session:
             now = utcnow()
             phase = Phase(
@@ -64,10 +69,15 @@ class Pipeline:
                 efficiency_gate=efficiency_gate,
             )
             session.add(phase)
+            session.flush()
+            if prepared:
+                ready = PreparationState.READY
+                for split in lifecycle.SPLITS:
+                    session.add(PhasePreparation(phase_id=phase.id, split=split, state=ready))
             session.commit()
             return phase.id
 
-    def mnist1d_phase(self, *, replicas: int = 8, name: str = "dev") -> int:
+    def mnist1d_phase(self, *, replicas: int = 8, name: str = "dev", prepared: bool = True) -> int:
         """A real phase small enough for a test: MNIST-1D, an MLP with one hidden layer of 16
         trained for one epoch, about 70 forget examples (the bootstrap costs per example)."""
         return self.phase(
@@ -76,11 +86,12 @@ class Pipeline:
             dataset="mnist1d",
             recipe={"epochs": 1, "hidden": [16], "batch_size": 256},
             split_spec={"forget_fraction": 0.02},
+            prepared=prepared,
         )
 
     def submit(self, phase_id: int, source: str = SUBMISSION, *, email: str = "a@b.cd") -> int:
         with self.sessions() as session:
-            user = session.query(crud.User).filter_by(email=email).one_or_none()
+            user = session.query(User).filter_by(email=email).one_or_none()
             if user is None:
                 user = crud.create_user(
                     session,

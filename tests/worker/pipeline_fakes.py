@@ -5,24 +5,28 @@ shard computes, only how long it takes and that it is deterministic. `SleepyBack
 `UNLEARN_TEST_SECONDS_PER_SEED` per seed, appends one line per executed shard to
 `<data_dir>/executions.log` (so tests count real executions, duplicates included), and
 derives every number from the seeds, so any two runs of the same seeds agree. The sanity
-check runs the real static check of the submission protocol.
+check runs the real static check of the submission protocol. `prepare` reports progress
+and logs to `<data_dir>/preparations.log`, and fails for a phase on `cifar10:<folder>` (data
+the workers do not have), as a real preparation would.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.protocol import check_source
+from harness.runs.execute import efficiency_gate
+from harness.runs.protocol import check_source
 from worker.backend import PhaseInfo, Scored, ShardArrays
 
 N_FORGET = 16
 RETRAIN_SECONDS = 1.0  # the fake phase's retraining time, for the efficiency gate
+UNPREPARABLE = "cifar10:"  # a phase on this dataset fails to prepare ("no dataset at ...")
 
 
 class SleepyBackend:
@@ -30,16 +34,42 @@ class SleepyBackend:
         self.seconds_per_seed = float(os.environ.get("UNLEARN_TEST_SECONDS_PER_SEED", "0.05"))
         self.log = Path(settings.data_dir) / "executions.log"
 
+    def prepare(
+        self,
+        *,
+        phase: PhaseInfo,
+        split: str,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> float | None:
+        if phase.dataset.startswith(UNPREPARABLE):  # data the workers do not have
+            raise FileNotFoundError(f"no dataset at {phase.dataset.partition(':')[2]}")
+        for done in range(phase.replicas + 1):
+            if progress is not None:
+                progress("reference", done, phase.replicas)
+        with (Path(self.log.parent) / "preparations.log").open("a") as log:
+            log.write(f"{phase.id} {split}\n")
+        return RETRAIN_SECONDS
+
     def sanity_check(self, *, phase: PhaseInfo, submission_dir: Path) -> None:
         check_source((submission_dir / "submission.py").read_text())
 
     def run_shard(
-        self, *, phase: PhaseInfo, submission_dir: Path, split: str, seeds: Sequence[int], gpu: str
+        self,
+        *,
+        phase: PhaseInfo,
+        submission_dir: Path,
+        split: str,
+        seeds: Sequence[int],
+        gpu: str,
+        on_seed_done: Callable[[int], None] | None = None,
     ) -> ShardArrays:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as handle:
             handle.write(f"{os.getpid()} {split} {list(seeds)}\n")
-        time.sleep(self.seconds_per_seed * len(seeds))
+        for done in range(1, len(seeds) + 1):
+            time.sleep(self.seconds_per_seed)
+            if on_seed_done is not None:
+                on_seed_done(done)
         confs = np.stack([np.random.default_rng(seed).normal(size=N_FORGET) for seed in seeds])
         n = len(seeds)
         return ShardArrays(
@@ -50,12 +80,13 @@ class SleepyBackend:
             retain_acc=np.full(n, 0.9),
             forget_acc=np.full(n, 0.5),
             test_acc=np.full(n, 0.8),
+            logs=np.asarray([f"printed by {split} seed {seed}" for seed in seeds], dtype=np.str_),
         )
 
     def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:
         reports = {}
         for split, arrays in runs.items():
-            expected = np.arange(phase.replicas)
+            expected = np.arange(len(arrays.seeds))  # all N, or a racing stop's first n
             if not np.array_equal(arrays.seeds, expected):
                 raise AssertionError(f"{split} seeds {arrays.seeds.tolist()} != {expected}")
             value = float(np.mean(arrays.forget_confs))
@@ -64,13 +95,20 @@ class SleepyBackend:
                 "final_score_ci": [value - 1, value + 1],
                 "estimator": phase.estimator,
                 "forget_quality": value,
-                "run_seconds_median": self.seconds_per_seed,
-                "retrain_seconds": RETRAIN_SECONDS,
-                "run_fraction": self.seconds_per_seed / RETRAIN_SECONDS,
-                "max_run_fraction": phase.efficiency_gate,
-                "eligible": self.seconds_per_seed / RETRAIN_SECONDS <= phase.efficiency_gate,
+                **efficiency_gate(
+                    arrays.seconds,
+                    retrain_seconds=RETRAIN_SECONDS,
+                    max_fraction=phase.efficiency_gate,
+                ).report_fields(),
             }
         return Scored(reports=reports, plots={"confidences": b"\x89PNG fake"})
+
+    def score_round(
+        self, *, phase: PhaseInfo, runs: ShardArrays, confidence: float
+    ) -> dict[str, float]:
+        """A racing round: the seeds' mean confidence, interval +- 1 / sqrt(n)."""
+        value, n = float(np.mean(runs.forget_confs)), len(runs.seeds)
+        return {"n": n, "score": value, "low": value - n**-0.5, "high": value + n**-0.5}
 
 
 def expected_score(replicas: int) -> float:

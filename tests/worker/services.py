@@ -195,6 +195,6 @@ def beat(env: dict[str, str], *, log_dir: Path) -> ManagedProcess:
 
 
 def api_server(env: dict[str, str], *, port: int, log_dir: Path) -> ManagedProcess:
-    """The deployment's ASGI app (`worker.server:create_app`) under uvicorn on loopback."""
-    args = ["uvicorn", "--factory", "worker.server:create_app", "--host", "127.0.0.1"]
+    """The deployment's ASGI app (`unlearn.server:create_app`) under uvicorn on loopback."""
+    args = ["uvicorn", "--factory", "unlearn.server:create_app", "--host", "127.0.0.1"]
     return ManagedProcess(args + ["--port", str(port)], env=env, log=log_dir / "api.log").start()

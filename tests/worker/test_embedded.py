@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from api.db import make_engine, make_sessionmaker, upgrade_to_head
-from api.models import SubmissionStatus
+from competition import preparation
+from competition.artifacts import ArtifactStore
+from competition.db import make_engine, make_sessionmaker, upgrade_to_head
+from competition.models import SubmissionStatus
+from competition.pipeline_models import PreparationState
+from competition.settings import PipelineSettings
 from tests.worker.factories import FAKE_BACKEND, Pipeline
 from tests.worker.pipeline_fakes import expected_score
 from tests.worker.services import child_env, wait_for, worker
-from worker.artifacts import ArtifactStore
 from worker.celery_app import make_celery
-from worker.config import PipelineSettings
 from worker.queue import CeleryQueue
 
 pytestmark = [
@@ -44,9 +46,12 @@ def test_embedded_worker_without_broker_services_finishes_a_submission(tmp_path:
         sessions=make_sessionmaker(engine),
         store=ArtifactStore(config.resolved_artifacts_url),
     )
-    submission_id = pipeline.submit(pipeline.phase(replicas=4))
+    # A new phase, as the API leaves it: sent to prepare, the submission queued behind it.
+    phase_id = pipeline.phase(replicas=4, prepared=False)
+    submission_id = pipeline.submit(phase_id)
     app = make_celery(config)
     try:
+        CeleryQueue(app).prepare_phase(phase_id)
         CeleryQueue(app).enqueue(submission_id)
     finally:
         app.close()
@@ -63,3 +68,5 @@ def test_embedded_worker_without_broker_services_finishes_a_submission(tmp_path:
         process.stop()
         engine.dispose()
     assert pipeline.submission(submission_id).public_score == pytest.approx(expected_score(4))
+    with pipeline.sessions() as session:
+        assert preparation.readiness(session, phase_id).state == PreparationState.READY

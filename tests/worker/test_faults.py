@@ -4,7 +4,8 @@ Each test starts its own Redis and database, worker and beat processes running t
 backend (`pipeline_fakes.SleepyBackend`, one second per seed), and breaks something on
 purpose: a worker SIGKILLed mid-shard, Redis restarted with messages queued, two workers on
 one evaluation. The database must end with every submission finished and exactly one result
-per split.
+per split. A phase prepared through the broker holds its submissions until it is ready, and
+fails them (refunded) when it cannot be prepared.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from competition import preparation
+from competition.models import FailureCategory, SubmissionStatus
+from competition.pipeline_models import PreparationState, ShardState
 from tests.worker.cluster import Cluster, cluster
-from tests.worker.pipeline_fakes import expected_score
+from tests.worker.pipeline_fakes import UNPREPARABLE, expected_score
 from tests.worker.services import wait_for
-from worker.models import ShardState
+from worker.celery_app import make_celery
+from worker.queue import CeleryQueue
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -78,3 +83,35 @@ def test_two_workers_share_the_shards_of_one_evaluation(cluster: Cluster) -> Non
     assert len(pids) == 2, pids
     assert len(holders) == 1  # same host, two worker processes
     assert cluster.results(submission_id) == 2
+
+
+def test_phase_preparation_through_the_broker_gates_and_then_starts_submissions(
+    cluster: Cluster,
+) -> None:
+    ready_phase = cluster.phase(name="prepared-later", replicas=2, prepared=False)
+    broken = cluster.phase(
+        name="no-data", replicas=4, prepared=False, dataset=f"{UNPREPARABLE}/srv/absent"
+    )
+    waiting = cluster.submit(ready_phase)
+    doomed = cluster.submit(broken, email="b@b.cd")
+    cluster.worker("only")
+    # The API's request: the control queue hands both splits to the training queue.
+    app = make_celery(cluster.settings)
+    try:
+        CeleryQueue(app).prepare_phase(ready_phase)
+    finally:
+        app.close()
+    cluster.enqueue(waiting)
+    cluster.enqueue(doomed)  # its start sends the preparation itself, which fails
+    cluster.wait_finished([waiting])
+    with cluster.sessions() as session:
+        assert preparation.readiness(session, ready_phase).state == PreparationState.READY
+
+    def doomed_failed() -> bool:
+        return cluster.submission(doomed).status == SubmissionStatus.FAILED
+
+    wait_for(doomed_failed, timeout_s=60, what="the unpreparable phase's submission to fail")
+    assert cluster.submission(doomed).failure_category == FailureCategory.PHASE_UNAVAILABLE
+    with cluster.sessions() as session:
+        ready = preparation.readiness(session, broken)
+    assert ready.state == PreparationState.FAILED and "/srv/absent" in ready.error

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from api.models import FailureCategory, Result, SubmissionStatus
+from api.leaderboard import compute_leaderboard
+from competition.models import FailureCategory, Phase, Result, SubmissionStatus
+from competition.pipeline_models import ShardRun, ShardState
 from tests.worker.pipeline_fakes import expected_score
-from worker.models import ShardRun, ShardState
 from worker.tasks.dispatch import start_evaluation
 from worker.tasks.score import finish_evaluation
 
@@ -34,6 +35,21 @@ def test_start_evaluation_runs_every_shard_and_records_both_splits(pipeline) -> 
     assert all(s.state == ShardState.DONE and s.tries == 1 for s in shards)
     assert sorted(r.split for r in results) == ["private", "public"]
     assert pipeline.store.exists(results[0].plot_keys[0])
+
+
+def test_evaluation_stores_development_split_logs_per_seed_only(pipeline) -> None:
+    submission_id = pipeline.submit(pipeline.phase(replicas=3))
+    start_evaluation.delay(submission_id=submission_id)
+    submission = pipeline.submission(submission_id)
+    assert submission.logs_key
+    logs = pipeline.store.get_bytes(submission.logs_key).decode()
+    assert logs == "".join(
+        f"== seed {seed} ==\nprinted by public seed {seed}\n" for seed in range(3)
+    )
+    assert "private" not in logs
+    with pipeline.sessions() as session:
+        shards = session.scalars(select(ShardRun)).all()
+    assert all(s.seeds_done == len(s.seeds) for s in shards)  # the live progress, per run
 
 
 def test_start_evaluation_is_a_noop_when_delivered_twice(pipeline) -> None:
@@ -78,6 +94,57 @@ def test_runs_over_the_efficiency_gate_fail_as_too_slow_and_stay_off_the_board(p
     assert submission.failure_category == FailureCategory.TOO_SLOW
     assert "5.0% of one retraining" in submission.failure_message
     assert "at most 1.0%" in submission.failure_message
+    assert submission.failure_split == "public"  # both too slow: the public figures are shown
     assert submission.public_score is None
     with pipeline.sessions() as session:
         assert session.scalars(select(Result)).all() == []
+
+
+def _racing_phase(pipeline, *, name: str, top_k: int = 1) -> int:
+    phase_id = pipeline.phase(replicas=8, name=name)
+    with pipeline.sessions() as session:
+        phase = session.get(Phase, phase_id)
+        phase.racing = {"top_k": top_k, "first_round": 2}
+        session.commit()
+    return phase_id
+
+
+def test_racing_phase_runs_rounds_and_stops_a_row_out_of_reach(pipeline) -> None:
+    """Rounds 2, 4, 8 as successive chords: the first row runs all 8 seeds (no board yet);
+    a second one far below it stops after round 2 and is marked provisional."""
+    phase_id = _racing_phase(pipeline, name="race")
+    leader = pipeline.submit(phase_id)
+    start_evaluation.delay(submission_id=leader)
+    first = pipeline.submission(leader)
+    assert first.status == SubmissionStatus.FINISHED and first.provisional_runs is None
+    with pipeline.sessions() as session:
+        report = session.scalars(select(Result.report).where(Result.split == "public")).one()
+    assert report["racing"]["n"] == 8 and not report["racing"]["provisional"]
+    assert [r["n"] for r in report["racing"]["profile"]] == [2, 4, 8]
+    # Push the leader's round scores far above anything the fake can score.
+    with pipeline.sessions() as session:
+        result = session.scalars(select(Result).where(Result.split == "public")).one()
+        raised = dict(result.report)
+        raised["racing"] = {
+            **raised["racing"],
+            "profile": [
+                {"n": r["n"], "score": 100.0, "low": 99.0, "high": 101.0}
+                for r in raised["racing"]["profile"]
+            ],
+        }
+        result.report = raised
+        session.commit()
+    (Path(pipeline.data_dir) / "executions.log").unlink()
+    weak = pipeline.submit(phase_id, email="b@b.cd")
+    start_evaluation.delay(submission_id=weak)
+    second = pipeline.submission(weak)
+    assert second.status == SubmissionStatus.FINISHED
+    assert second.provisional_runs == 2
+    log = (Path(pipeline.data_dir) / "executions.log").read_text().splitlines()
+    assert sorted(line.split(" ", 2)[2] for line in log) == ["[0, 1]", "[0, 1]"]
+    with pipeline.sessions() as session:
+        board = compute_leaderboard(session, session.get(Phase, phase_id), "public")
+    assert {row.submission_id: row.provisional_runs for row in board.rows} == {
+        leader: None,
+        weak: 2,
+    }

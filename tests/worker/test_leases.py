@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from api.models import Worker
+from competition.models import Worker
+from competition.pipeline_models import EvaluationLease, ShardRun
 from tests.worker.factories import Pipeline
 from tests.worker.test_reconcile import _claim, _running
 from worker import leases
-from worker.models import EvaluationLease, ShardRun
 
 
 def test_heartbeat_renews_shard_and_evaluation_leases_and_reports_the_worker(

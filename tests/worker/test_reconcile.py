@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from api import crud
-from api.models import FailureCategory, SubmissionStatus, utcnow
+from competition import lifecycle
+from competition.models import FailureCategory, SubmissionStatus, utcnow
+from competition.pipeline_models import ShardRun, ShardState
 from tests.worker.factories import Pipeline
 from worker import leases
 from worker.context import get_context
-from worker.models import ShardRun, ShardState
 from worker.reconcile import find_stuck
 from worker.recovery import plan_shards
 
@@ -18,7 +18,7 @@ def _running(pipeline: Pipeline, replicas: int = 4) -> int:
     """A submission claimed, past its sanity check, with its shards planned."""
     submission_id = pipeline.submit(pipeline.phase(replicas=replicas, sanity=False))
     with pipeline.sessions() as session:
-        crud.start_sanity_check(session, submission_id=submission_id, worker="w")
+        lifecycle.start_sanity_check(session, submission_id=submission_id, worker="w")
         leases.begin_attempt(
             session,
             submission_id=submission_id,
@@ -72,7 +72,7 @@ def test_poison_shard_retries_the_attempt_then_fails_as_system_error(pipeline: P
     for attempt in (1, 2):
         with pipeline.sessions() as session:
             if attempt == 2:
-                crud.start_sanity_check(session, submission_id=submission_id, worker="w")
+                lifecycle.start_sanity_check(session, submission_id=submission_id, worker="w")
                 leases.begin_attempt(
                     session,
                     submission_id=submission_id,
@@ -105,7 +105,7 @@ def test_poison_shard_retries_the_attempt_then_fails_as_system_error(pipeline: P
 def test_stale_attempt_cannot_claim_or_finish_the_new_one(pipeline: Pipeline) -> None:
     submission_id = _running(pipeline)
     with pipeline.sessions() as session:
-        crud.requeue_for_retry(session, submission_id=submission_id, attempt=1, reason="test")
+        lifecycle.requeue_for_retry(session, submission_id=submission_id, attempt=1, reason="test")
         assert (
             leases.claim_shard(
                 session, submission_id=submission_id, attempt=1, shard=1, holder="w", lease_s=4

@@ -1,7 +1,8 @@
 """Celery tasks of the evaluation pipeline, one job per module, in data-flow order.
 
-    provision.prepare_phase      train the original and the N references of a phase (sharded)
-    dispatch.start_evaluation    claim a queued submission, plan its shards
+    provision.prepare_phase      train one split's original and N references; ready or failed
+    provision.request_preparation  the API's request: send both splits to the training queue
+    dispatch.start_evaluation    claim a queued submission of a ready phase, plan its shards
     execute.run_sanity           one cheap run before spending the N runs
     execute.run_shard            one sandbox container for a few seeds + trusted evaluation
     score.finish_evaluation      chord callback: score, store the result and plots

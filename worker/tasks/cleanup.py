@@ -11,10 +11,10 @@ import logging
 
 from sqlalchemy import select
 
-from api.models import TERMINAL_STATUSES, Submission
+from competition.models import TERMINAL_STATUSES, Submission
+from competition.pipeline_models import EvaluationLease
 from worker.celery_app import app
 from worker.context import get_context
-from worker.models import EvaluationLease
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ __all__ = ["cleanup"]
 def cleanup() -> dict[str, int]:
     ctx = get_context()
     reaped = 0
-    if ctx.settings.sandbox == "docker":
-        from harness.sandbox.docker import reap_orphans
+    if ctx.settings.sandbox.kind == "docker":
+        from harness.runs.sandbox.reaper import reap_orphans
 
         reaped = len(reap_orphans() or [])
     with ctx.sessions() as session:

@@ -1,12 +1,16 @@
 """Claim a queued submission and send its work: the sanity run, or the shards as a chord.
 
 `start_evaluation(submission_id=)` is what the API's queue sends after the upload commits.
-It moves the row queued -> sanity_check (or running), records the attempt's shard plan
-(`worker.leases.begin_attempt`), commits, and only then enqueues the next step. A duplicate
-message finds the row no longer queued and does nothing.
+A submission whose phase is not prepared yet stays queued (the preparation starts it when
+both splits are ready, `worker.tasks.provision`); one whose phase failed to prepare fails as
+a system error, refunded. Otherwise it moves the row queued -> sanity_check (or running),
+records the attempt's shard plan (`worker.leases.begin_attempt`), commits, and only then
+enqueues the next step. A duplicate message finds the row no longer queued and does nothing.
 
 `dispatch_shards` sends the shards that are not done yet as a Celery group whose chord
-callback is `finish_evaluation`; it is also what the reconciler re-sends.
+callback is `finish_evaluation`; it is also what the reconciler re-sends. In a racing
+phase (`worker.racing`) it sends only the shards of the round in progress: each round is
+its own chord, and `finish_evaluation` sends the next one.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 import logging
 
 from celery import chord, group
+from sqlalchemy.orm import Session
 
-from api import crud
-from api.models import SubmissionStatus
-from worker import leases
+from competition import errors, lifecycle, preparation, records
+from competition.models import Submission, SubmissionStatus
+from competition.pipeline_models import PreparationState, ShardRun, ShardState
+from worker import leases, racing
 from worker.celery_app import app
 from worker.context import get_context
-from worker.models import ShardRun, ShardState
 from worker.recovery import phase_info, plan_shards
+from worker.tasks.provision import send_preparation
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +38,25 @@ __all__ = ["dispatch_shards", "start_evaluation"]
 def start_evaluation(*, submission_id: int) -> str:
     ctx = get_context()
     with ctx.sessions() as session:
+        waiting = _phase_not_ready(session, submission_id)
+    if waiting:
+        return waiting
+    with ctx.sessions() as session:
         try:
-            submission = crud.start_sanity_check(
+            submission = lifecycle.start_sanity_check(
                 session, submission_id=submission_id, worker=ctx.holder
             )
-        except (crud.Conflict, crud.NotFound) as exc:
+        except (errors.Conflict, errors.NotFound) as exc:
             logger.info("start_evaluation(%d) skipped: %s", submission_id, exc)
             return "skipped"
         attempt, status = submission.attempt, submission.status
-        shards = plan_shards(phase_info(submission.phase).replicas, ctx.settings.shard_size)
+        phase = phase_info(submission.phase)
+        config = racing.config_of(phase)
+        shards = plan_shards(
+            phase.replicas,
+            ctx.settings.shard_size,
+            rounds=config.rounds(phase.replicas) if config else (),
+        )
         leases.begin_attempt(
             session,
             submission_id=submission_id,
@@ -58,8 +74,26 @@ def start_evaluation(*, submission_id: int) -> str:
     return status.value
 
 
+def _phase_not_ready(session: Session, submission_id: int) -> str:
+    """'' when the submission's phase is ready (or the submission is no longer queued);
+    else hold it queued and have the phase prepared, or fail it when the phase cannot run."""
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.status != SubmissionStatus.QUEUED:
+        return ""  # start_sanity_check says why it does nothing
+    ready = preparation.readiness(session, submission.phase_id)
+    if ready.state == PreparationState.READY:
+        return ""
+    if ready.state == PreparationState.FAILED:
+        preparation.fail_waiting(session, submission.phase_id)
+        return "phase_unavailable"
+    # Pending or preparing: the preparation starts the phase's queued submissions when ready.
+    send_preparation(submission.phase_id)
+    return "waiting_for_phase"
+
+
 def dispatch_shards(*, submission_id: int, attempt: int) -> int:
-    """Send every shard of the attempt that is not done as one chord; returns how many."""
+    """Send every shard of the attempt (racing: of its current round) that is not done as
+    one chord; returns how many."""
     ctx = get_context()
     with ctx.sessions() as session:
         rows = session.execute(
@@ -69,6 +103,16 @@ def dispatch_shards(*, submission_id: int, attempt: int) -> int:
                 ShardRun.state != ShardState.DONE,
             )
         ).all()
+        phase = phase_info(records.get_submission(session, submission_id).phase)
+        config = racing.config_of(phase)
+        if config is not None:
+            _, n = racing.current_round(
+                session,
+                submission_id=submission_id,
+                attempt=attempt,
+                rounds=config.rounds(phase.replicas),
+            )
+            rows = [row for row in rows if max(row.seeds) < n]
     ids = {"submission_id": submission_id, "attempt": attempt}
     header = group(
         app.signature("worker.run_shard", kwargs={**ids, "shard": row.shard}).set(

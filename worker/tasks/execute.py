@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from api import crud
+from competition import errors, lifecycle, records
+from competition.run_logs import PER_SEED_CHARS, tail
 from harness.errors import SubmissionError
 from worker import leases
 from worker.backend import shard_key
@@ -41,7 +42,7 @@ def run_sanity(*, submission_id: int, attempt: int) -> str:
     with ctx.sessions() as session:
         if not leases.is_current(session, submission_id=submission_id, attempt=attempt):
             return "stale"
-        submission = crud.get_submission(session, submission_id)
+        submission = records.get_submission(session, submission_id)
         phase, code = phase_info(submission.phase), (submission.code_key, submission.kind)
     message = ""
     beat = _heartbeat(submission_id, attempt, shard=None)
@@ -52,14 +53,14 @@ def run_sanity(*, submission_id: int, attempt: int) -> str:
             message = f"{exc.category}: {exc.message}"
     with ctx.sessions() as session:
         try:
-            crud.record_sanity_check(
+            lifecycle.record_sanity_check(
                 session,
                 submission_id=submission_id,
                 attempt=attempt,
                 passed=not message,
                 message=message,
             )
-        except (crud.StaleAttempt, crud.Conflict) as exc:
+        except (errors.StaleAttempt, errors.Conflict) as exc:
             logger.info("sanity result of %d/%d dropped: %s", submission_id, attempt, exc)
             return "stale"
     if not message:
@@ -78,7 +79,7 @@ def run_shard(*, submission_id: int, attempt: int, shard: int) -> dict[str, Any]
         if claim is not leases.Claim.CLAIMED:
             return {"shard": shard, "claim": claim.value}
         split, seeds = leases.shard_plan(session, **ids, shard=shard)
-        submission = crud.get_submission(session, submission_id)
+        submission = records.get_submission(session, submission_id)
         phase, code = phase_info(submission.phase), (submission.code_key, submission.kind)
     try:
         with (
@@ -91,9 +92,12 @@ def run_shard(*, submission_id: int, attempt: int, shard: int) -> dict[str, Any]
                 split=split,
                 seeds=seeds,
                 gpu=ctx.settings.worker_gpu,
+                on_seed_done=lambda done: _record_seeds_done(**ids, shard=shard, done=done),
             )
     except SubmissionError as exc:
-        _fail(submission_id, exc)
+        if split == "public" and exc.log_excerpt:  # the private split's output stays hidden
+            _attach_failure_log(submission_id, attempt, seeds, exc.log_excerpt)
+        _fail(submission_id, attempt, exc, split=split)
         return {"shard": shard, "claim": "claimed", "failed": exc.category}
     except Exception:
         with ctx.sessions() as session:
@@ -105,20 +109,45 @@ def run_shard(*, submission_id: int, attempt: int, shard: int) -> dict[str, Any]
         done, total = leases.finish_shard(
             session, **ids, shard=shard, output_key=key, seconds=float(np.sum(runs.seconds))
         )
-    if done == total:  # the chord's callback may be lost with the broker: send it ourselves
+    # The chord's callback may be lost with the broker: send it ourselves. A racing round
+    # may end at any shard; finish_evaluation finds out which (cheap when it is not yet).
+    if done == total or phase.racing:
         app.signature("worker.finish_evaluation", kwargs=ids).apply_async(queue="control")
     return {"shard": shard, "split": split, "key": key, "seeds": runs.seeds.tolist()}
 
 
-def _fail(submission_id: int, error: SubmissionError) -> None:
-    """The participant's code failed: fail the submission with its own message."""
+def _record_seeds_done(*, submission_id: int, attempt: int, shard: int, done: int) -> None:
+    # Progress is for people watching; a failed write must never fail the run.
+    try:
+        with get_context().sessions() as session:
+            leases.record_seeds_done(
+                session, submission_id=submission_id, attempt=attempt, shard=shard, done=done
+            )
+    except Exception:
+        logger.warning("progress of %d/%d shard %d not recorded", submission_id, attempt, shard)
+
+
+def _attach_failure_log(submission_id: int, attempt: int, seeds: list[int], text: str) -> None:
+    ctx = get_context()
+    logs = f"== the run that failed (one of seeds {seeds}) ==\n{tail(text, PER_SEED_CHARS)}\n"
+    with ctx.sessions() as session:
+        lifecycle.attach_logs(
+            session, ctx.store, submission_id=submission_id, attempt=attempt, text=logs
+        )
+
+
+def _fail(submission_id: int, attempt: int, error: SubmissionError, *, split: str) -> None:
+    """The participant's code failed: fail the submission with its own message (shown to the
+    team only for a public-split run: `split` decides)."""
     with get_context().sessions() as session:
-        crud.mark_failed(
+        lifecycle.mark_failed(
             session,
             submission_id=submission_id,
+            attempt=attempt,
             category=failure_category(error),
             message=error.message,
             system_error=False,
+            split=split,
         )
 
 

@@ -39,7 +39,12 @@ def reconcile() -> dict[str, int]:
         app.signature(
             "worker.finish_evaluation", kwargs={"submission_id": submission_id, "attempt": attempt}
         ).apply_async(queue="control")
-    counts = {kind: len(getattr(resend, kind)) for kind in ("start", "sanity", "shards", "finish")}
+    for phase_id, split in resend.prepare:
+        app.signature(
+            "worker.prepare_phase", kwargs={"phase_id": phase_id, "split": split}
+        ).apply_async(queue=ctx.settings.shard_queue)
+    kinds = ("start", "sanity", "shards", "finish", "prepare")
+    counts = {kind: len(getattr(resend, kind)) for kind in kinds}
     if resend:
         logger.warning("reconcile re-sent %s", counts)
     return counts

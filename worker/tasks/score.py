@@ -2,9 +2,12 @@
 
 `finish_evaluation(submission_id=, attempt=)` runs when every shard of the attempt is done
 (sent by the chord, by the last shard, or by the reconciler: whichever comes first wins and
-the others find nothing to do). It reads the shards' compact arrays from the artifact
+the others find nothing to do). In a racing phase it runs after each round's chord and
+first asks `worker.racing.race_round` whether to send the next round or to stop; a result
+that stopped before N carries `report["racing"]` with `provisional: true` and the N it
+stopped at, which the board shows. It reads the shards' compact arrays from the artifact
 store, where they are fenced by attempt, so a broker that lost the chord's results costs
-nothing. `crud.record_result` upserts per (submission, split, attempt) and moves the
+nothing. `lifecycle.record_result` upserts per (submission, split, attempt) and moves the
 submission to finished, which is what the leaderboard reads. A submission whose runs fail
 the phase's efficiency gate (a report with `eligible: false`) fails as `too_slow` instead,
 with the numbers in its message, and never reaches the board.
@@ -15,17 +18,16 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from sqlalchemy import select
-
-from api import crud
-from api.models import FailureCategory
-from harness.config import SplitName
-from worker import leases
+from competition import errors, lifecycle, records
+from competition.models import FailureCategory
+from competition.run_logs import compose_logs
+from harness.phase import LeaderboardSplit
+from worker import leases, racing
 from worker.backend import ShardArrays
 from worker.celery_app import app
 from worker.context import get_context
-from worker.models import ShardRun
 from worker.recovery import phase_info
+from worker.tasks.dispatch import dispatch_shards
 
 logger = logging.getLogger(__name__)
 
@@ -40,28 +42,41 @@ def finish_evaluation(
     ids = {"submission_id": submission_id, "attempt": attempt}
     with ctx.sessions() as session:
         done, total = leases.shard_progress(session, **ids)
-        if total == 0 or done < total:
+        if total == 0:
             return f"waiting ({done}/{total} shards)"
+        phase = phase_info(records.get_submission(session, submission_id).phase)
+        config = racing.config_of(phase)
+        if config is None and done < total:
+            return f"waiting ({done}/{total} shards)"
+        n_final, reason = phase.replicas, "full"
+        if config is not None:
+            if not leases.is_current(session, **ids):
+                return "skipped"
+            try:
+                with _heartbeat(ids):  # a round's scoring runs a bootstrap
+                    step, n_final, reason = racing.race_round(
+                        session,
+                        backend=ctx.backend,
+                        store=ctx.store,
+                        phase=phase,
+                        config=config,
+                        **ids,
+                    )
+            except Exception as exc:
+                return _scoring_failed(ids, exc)
+            if step != "stop":
+                session.close()
+                if step == "next":
+                    dispatch_shards(**ids)
+                return f"round {n_final}: {step}"
         try:
-            submission = crud.start_scoring(session, **ids)
-        except (crud.StaleAttempt, crud.Conflict) as exc:
+            lifecycle.start_scoring(session, **ids)
+        except (errors.StaleAttempt, errors.Conflict) as exc:
             logger.info("finish_evaluation(%d/%d) skipped: %s", submission_id, attempt, exc)
             return "skipped"
-        phase = phase_info(submission.phase)
-        outputs = session.execute(
-            select(ShardRun.split, ShardRun.output_key).where(
-                ShardRun.submission_id == submission_id, ShardRun.attempt == attempt
-            )
-        ).all()
-    beat = leases.Heartbeat(
-        ctx.sessions,
-        **ids,
-        holder=ctx.holder,
-        lease_s=ctx.settings.lease_s,
-        every_s=ctx.settings.heartbeat_s,
-    )
+        outputs = racing.round_outputs(session, **ids, n=n_final)
     try:
-        with beat:
+        with _heartbeat(ids):
             runs = {
                 split: ShardArrays.concatenate(
                     [
@@ -72,27 +87,32 @@ def finish_evaluation(
                 )
                 for split in sorted({split for split, _ in outputs})
             }
+            _attach_logs(runs, **ids)
             scored = ctx.backend.score(phase=phase, runs=runs)
+            if config is not None:
+                race = _race_report(ctx, phase, config, outputs, ids, n_final, reason)
+                for report in scored.reports.values():
+                    report["racing"] = race
     except Exception as exc:
-        logger.exception("scoring submission %d attempt %d failed", submission_id, attempt)
-        with ctx.sessions() as session:
-            crud.mark_failed(
-                session,
-                submission_id=submission_id,
-                category=FailureCategory.SCORER,
-                message=f"scoring failed: {type(exc).__name__}",
-                system_error=True,
-            )
-        return "failed"
-    too_slow = [report for report in scored.reports.values() if report.get("eligible") is False]
+        return _scoring_failed(ids, exc)
+    too_slow = sorted(  # public first: its figures may be shown, the private ones never
+        (
+            (split, report)
+            for split, report in scored.reports.items()
+            if report.get("eligible") is False
+        ),
+        key=lambda pair: pair[0] != "public",
+    )
     if too_slow:
         with ctx.sessions() as session:
-            crud.mark_failed(
+            lifecycle.mark_failed(
                 session,
                 submission_id=submission_id,
+                attempt=attempt,
                 category=FailureCategory.TOO_SLOW,
-                message=too_slow_message(too_slow[0]),
+                message=too_slow_message(too_slow[0][1]),
                 system_error=False,
+                split=too_slow[0][0],
             )
         return "too_slow"
     plot_keys = []
@@ -102,17 +122,79 @@ def finish_evaluation(
     with ctx.sessions() as session:
         for split, report in scored.reports.items():
             try:
-                crud.record_result(
+                lifecycle.record_result(
                     session,
                     **ids,
-                    split=cast(SplitName, split),
+                    split=cast(LeaderboardSplit, split),
                     report=report,
                     plot_keys=plot_keys,
                 )
-            except (crud.StaleAttempt, crud.Conflict) as exc:
+            except (errors.StaleAttempt, errors.Conflict) as exc:
                 logger.info("result of %d/%d dropped: %s", submission_id, attempt, exc)
                 return "stale"
     return "finished"
+
+
+def _attach_logs(runs: dict[str, ShardArrays], *, submission_id: int, attempt: int) -> None:
+    """The development split's run output, for the team (the private split's is never kept)."""
+    public = runs.get("public")
+    if public is None or len(public.logs) != len(public.seeds):
+        return
+    text = compose_logs(public.seeds.tolist(), [str(x) for x in public.logs])
+    with get_context().sessions() as session:
+        lifecycle.attach_logs(
+            session, get_context().store, submission_id=submission_id, attempt=attempt, text=text
+        )
+
+
+def _scoring_failed(ids: dict[str, int], exc: Exception) -> str:
+    """Our scorer failed (not the submission): a system error, the quota refunded."""
+    logger.exception("scoring submission %d attempt %d failed", *ids.values())
+    with get_context().sessions() as session:
+        lifecycle.mark_failed(
+            session,
+            submission_id=ids["submission_id"],
+            attempt=ids["attempt"],
+            category=FailureCategory.SCORER,
+            message=f"scoring failed: {type(exc).__name__}",
+            system_error=True,
+        )
+    return "failed"
+
+
+def _heartbeat(ids: dict[str, int]) -> leases.Heartbeat:
+    ctx = get_context()
+    return leases.Heartbeat(
+        ctx.sessions,
+        **ids,
+        holder=ctx.holder,
+        lease_s=ctx.settings.lease_s,
+        every_s=ctx.settings.heartbeat_s,
+    )
+
+
+def _race_report(
+    ctx: Any,
+    phase: Any,
+    config: Any,
+    outputs: list[tuple[str, str]],
+    ids: dict[str, int],
+    n_final: int,
+    reason: str,
+) -> dict[str, Any]:
+    """The race's record for the result: the profile, with the full-N round scored at the
+    racing interval when the race went the distance (other rows race against it)."""
+    profile = racing.load_profile(ctx.store, ids["submission_id"], ids["attempt"])
+    if n_final not in profile:
+        profile = racing.score_public_round(
+            backend=ctx.backend,
+            store=ctx.store,
+            phase=phase,
+            config=config,
+            outputs=outputs,
+            **ids,
+        )
+    return racing.racing_report(profile, n=n_final, n_total=phase.replicas, reason=reason)
 
 
 def too_slow_message(report: dict[str, Any]) -> str:

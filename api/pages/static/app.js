@@ -1,8 +1,42 @@
 // Live updates without reloads: poll the JSON API every few seconds and patch the page.
-// Elements opt in with data-poll="<api url>"; buttons with data-post="<api url>" act on click.
+// Elements opt in with data-poll="<api url>"; buttons with data-post="<api url>" act on click;
+// <time datetime> shows in the viewer's time zone; [data-until] counts down to a moment.
 "use strict";
 
-const POLL_MS = 4000;
+const POLL_MS = 3000;
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
+  const whole = Math.max(0, Math.round(seconds));
+  const d = Math.floor(whole / 86400), h = Math.floor((whole % 86400) / 3600);
+  const m = Math.floor((whole % 3600) / 60), s = whole % 60;
+  if (d) return d + " d " + h + " h";
+  if (h) return h + " h " + String(m).padStart(2, "0") + " min";
+  if (m) return m + " min " + String(s).padStart(2, "0") + " s";
+  return s + " s";
+}
+
+function localTimes() {
+  // dateStyle cannot be combined with timeZoneName: name the parts instead.
+  const format = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  });
+  for (const element of document.querySelectorAll("time[datetime]")) {
+    const moment = new Date(element.getAttribute("datetime"));
+    if (!isNaN(moment)) { element.title = element.getAttribute("datetime"); element.textContent = format.format(moment); }
+  }
+}
+
+function countdowns() {
+  const elements = document.querySelectorAll("[data-until]");
+  const tick = () => {
+    for (const element of elements) {
+      element.textContent = duration((new Date(element.dataset.until) - Date.now()) / 1000);
+    }
+  };
+  tick();
+  if (elements.length) setInterval(tick, 1000);
+}
 
 function text(value, digits) {
   if (value === null || value === undefined) return "";
@@ -21,7 +55,9 @@ function renderLeaderboard(table, board) {
     const tr = document.createElement("tr");
     tr.dataset.submission = row.submission_id;
     const ci = row.ci_low === null ? "" : "[" + text(row.ci_low, 4) + ", " + text(row.ci_high, 4) + "]";
-    const cells = [row.rank, row.team_name, text(row.score, 4), ci, row.tied_with_above ? "≈" : "",
+    const score = text(row.score, 4) +
+      (row.provisional_runs === null ? "" : " provisional, N=" + row.provisional_runs);
+    const cells = [row.rank, row.team_name, score, ci, row.tied_with_above ? "≈" : "",
                    row.submitted_at.replace("T", " ").slice(0, 19)];
     for (const value of cells) {
       const td = document.createElement("td");
@@ -49,8 +85,22 @@ function renderSubmissions(table, page) {
   }
 }
 
-function renderSubmission(element, s) {
-  element.querySelector("#status").textContent = s.status;
+function renderProgress(element, p) {
+  const status = element.querySelector("#status");
+  status.textContent = p.status;
+  status.className = "status status-" + p.status;
+  element.querySelector("#stage").textContent = p.terminal ? "" : " · " + p.stage;
+  for (const split of p.splits) {
+    const bar = document.getElementById("progress-" + split.split);
+    if (bar) { bar.max = split.runs_total; bar.value = split.runs_done; }
+    const label = document.getElementById("runs-" + split.split);
+    if (label) label.textContent = split.runs_done + " of " + split.runs_total + " runs";
+  }
+  element.querySelector("#elapsed").textContent = duration(p.elapsed_s);
+  element.querySelector("#remaining").textContent = p.terminal ? "–"
+    : (p.remaining_s === null ? "estimated after the first runs" : duration(p.remaining_s));
+  // A finished evaluation brings its report, plots and logs: load them once.
+  if (p.terminal && element.dataset.terminal !== "true") window.location.reload();
 }
 
 function renderOverview(section, overview) {
@@ -60,10 +110,23 @@ function renderOverview(section, overview) {
   }
 }
 
+function renderPreparation(section, p) {
+  for (const split of p.splits) {
+    const item = document.getElementById("prep-" + split.split);
+    if (!item) continue;
+    const detail = split.state === "preparing" && split.total
+      ? " · " + split.stage + " " + split.done + " of " + split.total : "";
+    item.querySelector(".prep-split-state").textContent = split.state + detail;
+  }
+  // A change of the phase's state changes what the page says and offers: load it again.
+  if (p.state !== section.dataset.state) window.location.reload();
+}
+
 const RENDERERS = {
+  preparation: renderPreparation,
   leaderboard: renderLeaderboard,
   submissions: renderSubmissions,
-  submission: renderSubmission,
+  progress: renderProgress,
   queue: renderOverview,
 };
 
@@ -83,6 +146,7 @@ function wireActions() {
   for (const button of document.querySelectorAll("button[data-post]")) {
     button.addEventListener("click", async () => {
       let body = null;
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
       if (button.dataset.reason) {
         const reason = window.prompt("Reason for disqualification:");
         if (!reason) return;
@@ -101,4 +165,9 @@ function wireActions() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => { startPolling(); wireActions(); });
+document.addEventListener("DOMContentLoaded", () => {
+  // One part failing (an old browser) must not stop the others.
+  for (const start of [localTimes, countdowns, startPolling, wireActions]) {
+    try { start(); } catch (error) { console.warn(error); }
+  }
+});

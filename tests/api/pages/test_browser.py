@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api import crud
+from competition import lifecycle
 from tests.api.factories import PASSWORD, VALID_SOURCE, report
 
 pytestmark = pytest.mark.browser
@@ -76,13 +76,13 @@ def test_browser_login_upload_status_and_leaderboard(
     submission_id = int(browser.current_url.rstrip("/").rsplit("/", 1)[1])
 
     # A worker finishes it; the open page updates itself by polling, without a reload.
-    crud.start_sanity_check(session, submission_id=submission_id, worker="w1")
-    crud.record_sanity_check(session, submission_id=submission_id, attempt=1, passed=True)
-    crud.start_scoring(session, submission_id=submission_id, attempt=1)
-    crud.record_result(
+    lifecycle.start_sanity_check(session, submission_id=submission_id, worker="w1")
+    lifecycle.record_sanity_check(session, submission_id=submission_id, attempt=1, passed=True)
+    lifecycle.start_scoring(session, submission_id=submission_id, attempt=1)
+    lifecycle.record_result(
         session, submission_id=submission_id, attempt=1, split="public", report=report(0.42)
     )
-    crud.record_result(
+    lifecycle.record_result(
         session, submission_id=submission_id, attempt=1, split="private", report=report(0.4)
     )
     wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "finished"))

@@ -5,10 +5,21 @@ from __future__ import annotations
 from tests.api.factories import PASSWORD, VALID_SOURCE, finish
 
 
+def form_token(client) -> str:
+    """The login form's anti-CSRF token (also left in the client's cookie jar)."""
+    assert client.get("/login").status_code == 200
+    return str(client.cookies.get("unlearn_login_csrf"))
+
+
 def login(client, email: str) -> None:
     response = client.post(
         "/login",
-        data={"email": email, "password": PASSWORD, "next": "/submissions"},
+        data={
+            "email": email,
+            "password": PASSWORD,
+            "next": "/submissions",
+            "csrf_token": form_token(client),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -25,7 +36,10 @@ def test_index_lists_phases_for_anonymous(client, world):
 
 
 def test_login_page_rejects_wrong_password(client, world):
-    response = client.post("/login", data={"email": world.alice.email, "password": "nope"})
+    response = client.post(
+        "/login",
+        data={"email": world.alice.email, "password": "nope", "csrf_token": form_token(client)},
+    )
     assert response.status_code == 401
     assert "Wrong e-mail or password" in response.text
 
@@ -33,7 +47,12 @@ def test_login_page_rejects_wrong_password(client, world):
 def test_login_redirect_refuses_other_sites(client, world):
     response = client.post(
         "/login",
-        data={"email": world.alice.email, "password": PASSWORD, "next": "//evil.example/"},
+        data={
+            "email": world.alice.email,
+            "password": PASSWORD,
+            "next": "//evil.example/",
+            "csrf_token": form_token(client),
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/"
@@ -54,7 +73,7 @@ def test_upload_form_shows_line_numbered_errors_then_accepts(client, world):
     )
     assert good.status_code == 303
     detail = client.get(good.headers["location"])
-    assert '<dd class="status" id="status">queued</dd>' in detail.text
+    assert 'id="status">queued</span>' in detail.text
     assert "received → validated" in detail.text
 
 
@@ -68,6 +87,14 @@ def test_submission_pages_hide_other_teams(client, world):
     assert client.get(f"/submissions/{sub_id}").status_code == 404
     assert f'data-id="{sub_id}"' not in client.get("/submissions").text
     assert client.get("/admin").status_code == 403
+
+
+def test_submit_page_shows_the_dry_run_command_of_its_phase(client, world):
+    login(client, world.alice.email)
+    page = client.get(f"/phases/{world.phase_id}/submit")
+    assert page.status_code == 200
+    assert f"unlearn dry-run submission.py --phase {world.phase_id}" in page.text
+    assert "<code>tuple</code> interface" in page.text
 
 
 def test_pages_redirect_anonymous_to_login(client, world):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import crud
+from competition import lifecycle
 from tests.api.factories import VALID_SOURCE
 
 
@@ -15,9 +15,14 @@ def test_overview_counts_states_failures_and_workers(client, world, session):
         ).json()["id"]
         for _ in range(3)
     ]
-    crud.start_sanity_check(session, submission_id=ids[0], worker="gpu-1")
-    crud.mark_failed(
-        session, submission_id=ids[1], category="timeout", message="t", system_error=False
+    lifecycle.start_sanity_check(session, submission_id=ids[0], worker="gpu-1")
+    lifecycle.mark_failed(
+        session,
+        submission_id=ids[1],
+        attempt=1,
+        category="timeout",
+        message="t",
+        system_error=False,
     )
     url = "/api/v1/admin/overview"
     assert client.get(url).status_code == 401

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from api.models import ApiToken
+from competition.models import ApiToken
 from tests.api.factories import PASSWORD
 
 

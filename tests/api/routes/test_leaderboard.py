@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from api import crud
-from api.models import utcnow
+from competition.models import utcnow
 from tests.api.factories import VALID_SOURCE, add_team, add_user, finish
 
 
@@ -51,6 +51,24 @@ def test_public_board_ranks_best_per_team_earlier_wins_ties(client, world, score
     ]
     assert board["rows"][0]["ci_low"] == pytest.approx(0.69)
     assert [r["tie_group"] for r in board["rows"]] == [1, 1, 2]
+
+
+def test_board_marks_rows_racing_stopped_with_their_n(client, world, session, scored):
+    team_d = add_team(session, "Team D")
+    erin = add_user(session, email="erin@example.org", team=team_d)
+    d = submit(client, erin, world.phase_id)
+    finish(session, d, public=0.10, private=0.10, stopped_at=32)
+    board = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard").json()
+    marks = {r["submission_id"]: r["provisional_runs"] for r in board["rows"]}
+    assert marks == {scored["a_high"]: None, scored["b"]: None, scored["c"]: None, d: 32}
+    exported = client.get(
+        f"/api/v1/phases/{world.phase_id}/leaderboard/export?format=csv",
+        headers=world.organizer.headers,
+    )
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [r["provisional_runs"] for r in rows] == ["", "", "", "32"]
+    page = client.get(f"/phases/{world.phase_id}/leaderboard")
+    assert page.status_code == 200 and "provisional, N=32" in page.text
 
 
 def test_private_board_hidden_from_participants_until_end(client, world, scored, session):

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from api import crud
-from api.models import Role, SubmissionStatus, utcnow
+from competition import lifecycle
+from competition.models import Role, SubmissionStatus, User, utcnow
 from tests.api.factories import VALID_SOURCE, add_team, add_user, finish, make_zip
 
 pytestmark = []
@@ -280,12 +281,13 @@ def test_logs_hidden_when_phase_hides_them(client, world, session, app):
     phase.show_logs = False
     session.commit()
     sub_id = upload(client, world.alice, world.phase_id).json()["id"]
-    crud.attach_logs(
+    lifecycle.attach_logs(
         session, app.state.store, submission_id=sub_id, attempt=1, text="secret row 17"
     )
-    crud.mark_failed(
+    lifecycle.mark_failed(
         session,
         submission_id=sub_id,
+        attempt=1,
         category="exception",
         message="unlearning raised ValueError",
         system_error=False,
@@ -342,8 +344,8 @@ def test_cancel_before_running_refunds_quota(client, world):
 
 def test_cancel_while_running_still_counts(client, world, session):
     sub_id = upload(client, world.alice, world.phase_id).json()["id"]
-    crud.start_sanity_check(session, submission_id=sub_id, worker="w1")
-    crud.record_sanity_check(session, submission_id=sub_id, attempt=1, passed=True)
+    lifecycle.start_sanity_check(session, submission_id=sub_id, worker="w1")
+    lifecycle.record_sanity_check(session, submission_id=sub_id, attempt=1, passed=True)
     response = client.post(f"/api/v1/submissions/{sub_id}/cancel", headers=world.alice.headers)
     assert response.json()["counts_against_quota"] is True
 
@@ -448,8 +450,13 @@ def test_in_flight_cap_refuses_uploads_until_one_ends(client, world, session):
     )
     assert used == 2  # the refused upload was not charged
     assert upload(client, world.carol, world.phase_id).status_code == 201  # other team
-    crud.mark_failed(
-        session, submission_id=ids[0], category="exception", message="x", system_error=False
+    lifecycle.mark_failed(
+        session,
+        submission_id=ids[0],
+        attempt=1,
+        category="exception",
+        message="x",
+        system_error=False,
     )
     assert upload(client, world.bob, world.phase_id).status_code == 201
     _set_phase(client, world, max_in_flight=0)  # 0 lifts the cap
@@ -486,21 +493,27 @@ def test_in_flight_cap_holds_under_concurrent_uploads(live_server, world, sessio
 def test_system_failure_refund_allows_another_upload(client, world, session):
     ids = [upload(client, world.alice, world.phase_id).json()["id"] for _ in range(3)]
     assert upload(client, world.alice, world.phase_id).status_code == 429
-    crud.mark_failed(
+    lifecycle.mark_failed(
         session,
         submission_id=ids[0],
+        attempt=1,
         category="worker_lost",
         message="node died",
         system_error=True,
     )
     assert upload(client, world.alice, world.phase_id).status_code == 201
-    crud.mark_failed(
-        session, submission_id=ids[1], category="exception", message="bug", system_error=False
+    lifecycle.mark_failed(
+        session,
+        submission_id=ids[1],
+        attempt=1,
+        category="exception",
+        message="bug",
+        system_error=False,
     )
     assert upload(client, world.alice, world.phase_id).status_code == 429
 
 
 def test_organizer_role_enum_round_trips(session, world):
-    user = session.get(crud.User, world.organizer.user_id)
+    user = session.get(User, world.organizer.user_id)
     assert user.role is Role.ORGANIZER
     assert SubmissionStatus("queued") is SubmissionStatus.QUEUED

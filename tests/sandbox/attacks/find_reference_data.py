@@ -17,7 +17,7 @@ DATA_KEYS = {
     f"{split}_{part}" for split in ("retain", "forget", "val") for part in ("inputs", "targets")
 }
 SUSPICIOUS = ("test", "retrain", "reference", "score", "label", "logit", "secret")
-HARNESS = {"__init__.py", "errors.py", "models.py", "checkpoint.py", "protocol.py", "sandbox"}
+HARNESS = {"__init__.py", "errors.py", "models.py", "checkpoint.py", "runs"}
 
 
 def probe():

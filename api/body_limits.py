@@ -1,0 +1,141 @@
+"""Request bodies bounded while they stream in, and uploads authenticated before they do.
+
+`BodyLimit` is pure ASGI middleware, in front of every route, so nothing below it (FastAPI's
+multipart parser, which spools files to disk) ever sees more than the limit:
+
+- upload routes (`POST /api/v1/phases/{id}/submissions`, `/api/v1/submissions/validate`,
+  the page's `POST /phases/{id}/submit`) first check the bearer token or session cookie
+  against the database, before a byte of the body is read: no login, no body read (401,
+  or a redirect to the login page for the browser form). Their limit is
+  `max_upload_bytes` plus room for the multipart envelope;
+- every other request may send at most `max_request_bytes` (JSON bodies are small);
+- a declared `Content-Length` over the limit is refused (413) at once; a body without
+  one (chunked) is counted as it arrives and refused when it passes the limit.
+
+The accepted body (at most the limit, in memory) is then handed to the app unchanged.
+Clients sending `Expect: 100-continue` are refused before they send anything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import crud
+from api.deps import SESSION_COOKIE
+from api.errors import error_response
+
+__all__ = ["MULTIPART_ENVELOPE_BYTES", "BodyLimit", "upload_route"]
+
+# Boundaries and part headers around the file; the exact check is on the file's bytes.
+MULTIPART_ENVELOPE_BYTES = 64 * 1024
+_UPLOAD_ROUTES = (
+    (re.compile(r"^/api/v1/phases/\d+/submissions/?$"), "api"),
+    (re.compile(r"^/api/v1/submissions/validate/?$"), "api"),
+    (re.compile(r"^/phases/\d+/submit/?$"), "page"),
+)
+
+
+def upload_route(method: str, path: str) -> str | None:
+    """ "api" or "page" for a route that takes an upload, else None."""
+    if method != "POST":
+        return None
+    for pattern, kind in _UPLOAD_ROUTES:
+        if pattern.match(path):
+            return kind
+    return None
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = scope["app"].state.settings
+        kind = upload_route(scope["method"], scope["path"])
+        if kind is not None:
+            if not await self._authenticated(scope):
+                await self._refuse_anonymous(kind, scope, receive, send)
+                return
+            limit = settings.max_upload_bytes + MULTIPART_ENVELOPE_BYTES
+        else:
+            limit = settings.max_request_bytes
+        declared = HTTPConnection(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(limit, scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left; nothing to answer
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await self._too_large(limit, scope, receive, send)
+                return
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    @staticmethod
+    async def _authenticated(scope: Scope) -> bool:
+        connection = HTTPConnection(scope)
+        scheme, _, value = connection.headers.get("authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ""
+        token = token or connection.cookies.get(SESSION_COOKIE, "")
+        if not token or len(token) > 200:
+            return False
+        sessions = scope["app"].state.sessionmaker
+
+        def lookup() -> bool:
+            with sessions() as session:
+                return crud.user_for_token(session, token) is not None
+
+        return await run_in_threadpool(lookup)
+
+    @staticmethod
+    async def _refuse_anonymous(kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+        response: Response
+        if kind == "page":
+            response = RedirectResponse(f"/login?next={scope['path']}", status_code=303)
+        else:
+            response = error_response(
+                401,
+                "not_authenticated",
+                "log in first: send `Authorization: Bearer <token>` (POST /api/v1/auth/login); "
+                "the upload was not read",
+                headers={"WWW-Authenticate": "Bearer", "Connection": "close"},
+            )
+        await response(scope, receive, send)
+
+    @staticmethod
+    async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413,
+            "payload_too_large",
+            f"request body is over the limit of {limit} bytes; send a smaller file",
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            message: dict[str, Any] = {"type": "http.request", "body": body, "more_body": False}
+            return message
+        return await receive()  # later calls wait for the disconnect, as before
+
+    return replayed

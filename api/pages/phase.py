@@ -1,0 +1,59 @@
+"""The phase page, where a competition lives: overview (the organizer's Markdown), rules with
+a countdown, whether the phase is prepared (organizers also see why it failed, and prepare it
+again), data and starting kit (the exact dry-run command), the public leaderboard, and the
+viewer's team's submissions with the quota left today."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api import crud
+from api.deps import OptionalUser, SessionDep
+from api.leaderboard import compute_leaderboard
+from api.pages.render import render
+from api.visibility import submission_view
+from competition.models import Phase, utcnow
+
+__all__ = ["phase_state", "router"]
+
+router = APIRouter()
+
+
+def phase_state(phase: Phase, now: object) -> str:
+    """archived, upcoming, open or ended."""
+    if phase.archived:
+        return "archived"
+    if now < phase.starts_at:  # type: ignore[operator]
+        return "upcoming"
+    return "ended" if phase.has_ended(now) else "open"  # type: ignore[arg-type]
+
+
+@router.get("/phases/{phase_id}", response_class=HTMLResponse)
+def phase_page(
+    request: Request, phase_id: int, session: SessionDep, user: OptionalUser
+) -> HTMLResponse:
+    phase = crud.get_phase(session, phase_id)
+    now = utcnow()
+    mine, quota_left = [], None
+    if user is not None and user.team_id is not None:
+        rows, _ = crud.list_submissions(
+            session, team_id=user.team_id, phase_id=phase.id, status=None, limit=50, offset=0
+        )
+        mine = [submission_view(s, user, now) for s in rows]
+        used = crud.quota_used(session, team_id=user.team_id, phase_id=phase.id, day=now.date())
+        quota_left = max(0, phase.daily_quota - used)
+    server = str(request.base_url).rstrip("/")
+    return render(
+        request,
+        "phase.html",
+        user,
+        phase=phase,
+        state=phase_state(phase, now),
+        board=compute_leaderboard(session, phase, "public"),
+        mine=mine,
+        quota_left=quota_left,
+        readiness=crud.phase_readiness(session, phase),
+        dry_run=f"unlearn dry-run submission.py --phase {phase.id} --server {server}",
+        submit_cmd=f"unlearn submit submission.py --phase {phase.id} --wait",
+    )

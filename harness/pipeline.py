@@ -1,0 +1,260 @@
+"""Orchestration of one evaluation: prepare the phase, run the seeds, evaluate, score.
+
+Each step is a function of its own, taking plain values, so the worker can run them shard
+by shard in separate tasks:
+
+    prepare_phase(phase, split=..., cache_dir=...)     -> Prepared (splits, spec, reference)
+    run_seeds(runner, submission, prepared, seeds=...)  -> [RunOutcome]
+    evaluate_weights(prepared, states)                  -> Evaluation
+    score(prepared, unlearned, estimator=...)           -> ScoreReport
+    dry_run(submission, phase, ...)                     -> report dict (all of the above)
+
+Progress goes to an optional `(stage, done, total)` callback; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.data import load_dataset, make_splits
+from harness.evaluate import Evaluation, evaluate_states
+from harness.phase import PhaseConfig, SplitName
+from harness.reference.cache import (
+    Prepared,
+    cached_noise_floor,
+    model_spec_for,
+    prepare_reference,
+)
+from harness.report.build import build_report
+from harness.runs.execute import (
+    TIME_LIMIT_FLOOR_S,
+    build_job,
+    efficiency_gate,
+    run_submission,
+    seed_time_limit,
+    validated_states,
+)
+from harness.runs.sandbox.base import Runner, RunOutcome
+from harness.scoring import ScoreReport, score_submission
+from harness.scoring.submission import bootstrap_processes
+
+__all__ = [
+    "Progress",
+    "dry_run",
+    "evaluate_weights",
+    "prepare_phase",
+    "run_seeds",
+    "score",
+]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""(stage, done, total). Stages: data, original, retrain-timing, reference, reference-eval,
+runs, evaluate, score, bootstrap."""
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def prepare_phase(
+    phase: PhaseConfig,
+    *,
+    split: SplitName = "public",
+    cache_dir: Path,
+    device: str = "cpu",
+    run_threads: int = 1,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Load data, cut the splits, and load or build the original and the reference."""
+    report = progress or _quiet
+    report("data", 0, 1)
+    data = load_dataset(phase.dataset, cache_dir=Path(cache_dir))
+    splits = make_splits(data, phase.split, split)
+    report("data", 1, 1)
+    reference = prepare_reference(
+        phase, splits, cache_dir=cache_dir, device=device, run_threads=run_threads, progress=report
+    )
+    return Prepared(phase, splits, model_spec_for(phase, data), reference)
+
+
+def run_seeds(
+    runner: Runner,
+    submission: Path,
+    prepared: Prepared,
+    *,
+    seeds: Sequence[int],
+    device: str = "cpu",
+    threads: int = 1,
+    progress: Progress | None = None,
+    time_floor_s: float = TIME_LIMIT_FLOOR_S,
+) -> list[RunOutcome]:
+    """Run the submission once per seed from the original weights; outcomes in seed order.
+
+    Each seed may run `seed_time_limit` seconds (from the phase's gate and retrain time, at
+    least `time_floor_s`); the sandbox stops it there and reports a timeout.
+    """
+    report = progress or _quiet
+    job = build_job(
+        submission,
+        spec=prepared.spec,
+        original=prepared.reference.original,
+        splits=prepared.splits,
+        seeds=seeds,
+        batch_size=prepared.phase.run_batch_size,
+        threads=threads,
+        device=device,
+        time_limit_s=seed_time_limit(
+            retrain_seconds=prepared.reference.retrain_seconds,
+            max_fraction=prepared.phase.max_run_fraction,
+            floor_s=time_floor_s,
+        ),
+        interface=prepared.phase.interface,
+    )
+    done = 0
+
+    def seed_done(_: int) -> None:
+        nonlocal done
+        done += 1
+        report("runs", done, len(seeds))
+
+    report("runs", 0, len(seeds))
+    return run_submission(runner, job, on_seed_done=seed_done)
+
+
+def evaluate_weights(
+    prepared: Prepared,
+    states: Sequence[dict[str, torch.Tensor]],
+    *,
+    device: str = "cpu",
+    progress: Progress | None = None,
+    seeds: Sequence[int] | None = None,
+) -> Evaluation:
+    """Metrics of the validated `states` (named by `seeds` in errors); BadOutput when a
+    submission's weights cannot be evaluated (non-finite logits, a model error)."""
+    report = progress or _quiet
+    return evaluate_states(
+        prepared.spec,
+        states,
+        prepared.splits,
+        device=device,
+        progress=lambda done, total: report("evaluate", done, total),
+        seeds=seeds,
+    )
+
+
+def score(
+    prepared: Prepared,
+    unlearned: Evaluation,
+    *,
+    estimator: str,
+    seed: int = 0,
+    processes: int = 1,
+    progress: Progress | None = None,
+) -> ScoreReport:
+    """Score unlearned against the reference, with the estimator's noise floor attached.
+
+    `processes` > 1 spreads the bootstrap over that many worker processes: same numbers.
+    """
+    report = progress or _quiet
+    report("score", 0, 2)
+    floor = cached_noise_floor(prepared.reference, estimator=estimator, seed=seed)
+    report("score", 1, 2)
+    reference = prepared.reference.evaluation
+    result = score_submission(
+        unlearned_confs=unlearned.forget_confs,
+        retrained_confs=reference.forget_confs,
+        unlearned_retain_acc=unlearned.retain_acc,
+        retrained_retain_acc=reference.retain_acc,
+        unlearned_test_acc=unlearned.test_acc,
+        retrained_test_acc=reference.test_acc,
+        estimator=estimator,
+        seed=seed,
+        noise_floor=floor,
+        processes=processes,
+        on_replicate=lambda done, total: report("bootstrap", done, total),
+    )
+    report("score", 2, 2)
+    return result
+
+
+def dry_run(
+    submission: Path,
+    phase: PhaseConfig,
+    *,
+    runner: Runner,
+    cache_dir: Path,
+    split: SplitName = "public",
+    device: str = "cpu",
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Prepared, Evaluation, ScoreReport]:
+    """Evaluate `submission` end to end; raises SubmissionError when a run fails."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    runner.prestart(threads=threads, device=device)  # a container starts while we prepare
+    try:
+        prepared = prepare_phase(
+            phase,
+            split=split,
+            cache_dir=cache_dir,
+            device=device,
+            run_threads=threads,
+            progress=progress,
+        )
+        lap("prepare")
+        outcomes = run_seeds(
+            runner,
+            submission,
+            prepared,
+            seeds=range(phase.replicas),
+            device=device,
+            threads=threads,
+            progress=progress,
+        )
+        lap("runs")
+    finally:
+        runner.close()  # a standby left unused when preparing failed
+    states = validated_states(outcomes, prepared.reference.original)
+    efficiency = efficiency_gate(
+        outcomes,
+        retrain_seconds=prepared.reference.retrain_seconds,
+        max_fraction=phase.max_run_fraction,
+    )
+    unlearned = evaluate_weights(
+        prepared, states, device=device, progress=progress, seeds=[o.seed for o in outcomes]
+    )
+    lap("evaluate")
+    result = score(
+        prepared,
+        unlearned,
+        estimator=phase.estimator,
+        processes=bootstrap_processes(),
+        progress=progress,
+    )
+    lap("score")
+    report = build_report(
+        submission=submission,
+        prepared=prepared,
+        result=result,
+        unlearned=unlearned,
+        efficiency=efficiency,
+        runner=runner,
+        device=device,
+        timings=timings,
+    )
+    return report, prepared, unlearned, result

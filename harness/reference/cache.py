@@ -1,0 +1,264 @@
+"""The phase's fixed side: the original model and the retrained reference, cached on disk.
+
+    prepare_reference(phase, splits, cache_dir=...) -> Reference
+
+The original model (one checkpoint per phase, trained on all of train) is keyed by what it
+depends on: data content, train/val/test cut, architecture, recipe and seed; it does not
+depend on the forget split, so the public and private leaderboards share it. The reference
+(N models retrained from scratch on retain, seeds 0..N-1) is reduced to what scoring needs:
+forget-set logits and confidences in the fixed order, retain/forget/test accuracy per
+model, the wall time of one retraining (the efficiency gate's unit) and, once computed,
+the noise floor of each estimator. A second evaluation on the same phase trains nothing.
+
+Layout under cache_dir:
+    originals/<key>/original.safetensors, meta.json
+    references/<key>/reference.npz, meta.json, noise_floor.json
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.checkpoint import load_weights, save_weights
+from harness.data import LabelledData, Splits
+from harness.evaluate import Evaluation, evaluate_states
+from harness.models import ModelSpec
+from harness.phase import PhaseConfig, stable_hash
+from harness.reference.train import TrainData, train_model, train_replicas
+from harness.scoring import get_estimator
+from harness.scoring import noise_floor as estimator_noise_floor
+
+__all__ = [
+    "CACHE_VERSION",
+    "Reference",
+    "StageProgress",
+    "cached_noise_floor",
+    "model_spec_for",
+    "prepare_reference",
+    "torch_threads",
+]
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = 2  # bump when training or evaluation code changes what a key produces
+# 2: the batched reference ensembles step with the fused optimizers (rounding differs)
+
+StageProgress = Callable[[str, int, int], None]
+"""Called with (stage, done, total): stages "original", "retrain-timing", "reference",
+"reference-eval"."""
+
+
+def model_spec_for(phase: PhaseConfig, data: LabelledData) -> ModelSpec:
+    """The phase's architecture shaped for `data`."""
+    return ModelSpec(
+        name=phase.model,
+        num_classes=data.num_classes,
+        input_shape=data.input_shape,
+        hidden=phase.hidden,
+    )
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run a block with `threads` intra-op threads (None: leave as is), then restore."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """Everything a submission's runs are compared with, for one phase and split."""
+
+    key: str
+    directory: Path
+    original: dict[str, torch.Tensor]
+    evaluation: Evaluation  # of the N retrained models
+    retrain_seconds: float  # one retraining, timed alone with the runs' thread count
+    meta: dict[str, Any]
+    cached: bool  # True when nothing had to be trained
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A phase ready to evaluate submissions: its splits, model spec and reference."""
+
+    phase: PhaseConfig
+    splits: Splits
+    spec: ModelSpec
+    reference: Reference
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    _atomic_write(path, json.dumps(value, indent=2, sort_keys=True).encode())
+
+
+def _original_key(phase: PhaseConfig, splits: Splits) -> str:
+    return stable_hash(
+        {
+            "version": CACHE_VERSION,
+            "phase": phase.original_key(),
+            "data": splits.data.fingerprint(),
+            "train": stable_hash(splits.train.tolist()),
+        }
+    )
+
+
+def _reference_key(phase: PhaseConfig, splits: Splits) -> str:
+    return stable_hash(
+        {
+            "version": CACHE_VERSION,
+            "phase": phase.reference_key(splits.split),
+            "splits": splits.fingerprint(),
+        }
+    )
+
+
+def _original(
+    phase: PhaseConfig,
+    splits: Splits,
+    spec: ModelSpec,
+    *,
+    cache_dir: Path,
+    device: str,
+    progress: StageProgress,
+) -> tuple[dict[str, torch.Tensor], bool]:
+    directory = cache_dir / "originals" / _original_key(phase, splits)
+    weights = directory / "original.safetensors"
+    if weights.is_file():
+        return load_weights(weights), True
+    train = TrainData(*splits.tensors("train"), splits.data.num_classes)
+    state, seconds = train_model(
+        spec,
+        phase.recipe,
+        train,
+        seed=phase.original_seed,
+        device=device,
+        progress=lambda done, total: progress("original", done, total),
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    save_weights(state, directory / ".original.tmp")
+    os.replace(directory / ".original.tmp", weights)
+    _write_json(
+        directory / "meta.json",
+        {"phase": phase.original_key(), "spec": spec.to_json(), "train_seconds": seconds},
+    )
+    return state, False
+
+
+def prepare_reference(
+    phase: PhaseConfig,
+    splits: Splits,
+    *,
+    cache_dir: Path,
+    device: str = "cpu",
+    run_threads: int = 1,
+    progress: StageProgress | None = None,
+) -> Reference:
+    """Load the phase's original model and reference outputs, training what is missing."""
+    report: StageProgress = progress or (lambda stage, done, total: None)
+    spec = model_spec_for(phase, splits.data)
+    cache_dir = Path(cache_dir)
+    original, _ = _original(
+        phase, splits, spec, cache_dir=cache_dir, device=device, progress=report
+    )
+    key = _reference_key(phase, splits)
+    directory = cache_dir / "references" / key
+    if (directory / "reference.npz").is_file() and (directory / "meta.json").is_file():
+        with np.load(directory / "reference.npz", allow_pickle=False) as arrays:
+            evaluation = Evaluation.from_arrays(dict(arrays))
+        meta = json.loads((directory / "meta.json").read_text())
+        return Reference(
+            key, directory, original, evaluation, float(meta["retrain_seconds"]), meta, True
+        )
+
+    retain = TrainData(*splits.tensors("retain"), splits.data.num_classes)
+    started = time.perf_counter()
+    # Seed 0 is trained alone, with the runs' thread count and through the same kind of
+    # loader a submission gets: its wall time is "one retraining" for the efficiency gate.
+    with torch_threads(run_threads):
+        first, retrain_seconds = train_model(
+            spec,
+            phase.recipe,
+            retain,
+            seed=0,
+            device=device,
+            progress=lambda done, total: report("retrain-timing", done, total),
+        )
+    others = train_replicas(
+        spec,
+        phase.recipe,
+        retain,
+        seeds=range(1, phase.replicas),
+        device=device,
+        progress=lambda done, total: report("reference", done, total),
+    )
+    train_seconds = time.perf_counter() - started
+    evaluation = evaluate_states(
+        spec,
+        [first, *others],
+        splits,
+        device=device,
+        progress=lambda done, total: report("reference-eval", done, total),
+    )
+    buffer = io.BytesIO()
+    np.savez(buffer, **evaluation.to_arrays())  # type: ignore[arg-type]
+    _atomic_write(directory / "reference.npz", buffer.getvalue())
+    meta = {
+        "phase": phase.to_dict(),
+        "split": splits.split,
+        "sizes": splits.sizes(),
+        "spec": spec.to_json(),
+        "retrain_seconds": retrain_seconds,
+        "retrain_threads": run_threads,
+        "reference_train_seconds": train_seconds,
+        "device": device,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _write_json(directory / "meta.json", meta)
+    logger.info("reference %s: %d models in %.1f s", key[:12], phase.replicas, train_seconds)
+    return Reference(key, directory, original, evaluation, retrain_seconds, meta, False)
+
+
+def cached_noise_floor(reference: Reference, *, estimator: str, seed: int = 0) -> float | None:
+    """The estimator's noise floor on this reference (retrained vs retrained), cached.
+
+    None when the reference is too small to split into two halves the estimator can score.
+    """
+    n_models = reference.evaluation.forget_confs.shape[0]
+    if n_models // 2 < get_estimator(estimator).min_models:
+        return None
+    path = reference.directory / "noise_floor.json"
+    floors: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+    name = f"{estimator}:{seed}"
+    if name not in floors:
+        floors[name] = float(
+            estimator_noise_floor(reference.evaluation.forget_confs, estimator=estimator, seed=seed)
+        )
+        _write_json(path, floors)
+    return floors[name]

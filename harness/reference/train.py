@@ -1,0 +1,288 @@
+"""Training from scratch: the original model and the retrained reference models.
+
+    train_model(spec, recipe, data, seed=...)        -> (state dict, seconds)   one model
+    train_replicas(spec, recipe, data, seeds=[...])  -> [state dict, ...]        many models
+
+A model's initialisation and data order are functions of its seed alone, so a replica
+trained alone and the same replica trained in a stacked ensemble see the same numbers.
+`train_model` reads its batches through the same kind of loader a submission receives
+(`protocol.shuffled_loader`), which makes its wall time the fair "one retraining" of the
+efficiency gate. `train_replicas` trains MLP replicas as one stacked ensemble (weights
+[R, in, out], batched matmuls; Adam and SGD act element-wise, so this equals R separate
+trainings up to float rounding) and other architectures (CNN, ResNet) as one vmapped
+ensemble (`harness.reference.ensemble`, same equivalence).
+Measured speed-ups are in docs/benchmarks.md (bench/bench_train.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from harness.models import ModelSpec, build_model
+from harness.phase import TrainRecipe
+from harness.runs.protocol import shuffled_loader
+
+__all__ = [
+    "Progress",
+    "TrainData",
+    "class_weights",
+    "epoch_order",
+    "init_state",
+    "train_model",
+    "train_replicas",
+]
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) in model-epochs as training advances."""
+
+STACK_CHUNK = 64  # replicas per stacked ensemble: bounds memory on big data sets
+VMAP_CHUNK = {"resnet18": 16}  # 11M parameters each: fewer per vmapped ensemble
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Inputs float32 [n, *input_shape] and labels int64 [n] on CPU, plus the class count."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    num_classes: int
+
+
+def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse class frequency, n / (K * n_k), as sklearn's "balanced"; absent classes get 0."""
+    counts = torch.bincount(y, minlength=num_classes).to(torch.float32)
+    weights = len(y) / (num_classes * counts.clamp(min=1))
+    return torch.where(counts > 0, weights, torch.zeros_like(weights))
+
+
+def init_state(spec: ModelSpec, seed: int) -> dict[str, torch.Tensor]:
+    """The initial weights of the model seeded `seed`, leaving torch's global RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(spec).state_dict()
+
+
+def epoch_order(index_loader: DataLoader) -> torch.Tensor:
+    """The next epoch's example order of a `shuffled_loader` over `(torch.arange(n),)`.
+
+    Reading the order from a loader built like the real one (same generator, same sampler)
+    keeps stacked training on exactly the order `train_model` sees, whatever the sampler's
+    internal draws are.
+    """
+    return torch.cat([batch[0] for batch in index_loader])
+
+
+def _optimizer(
+    params: Sequence[torch.Tensor], recipe: TrainRecipe, *, fused: bool = False
+) -> torch.optim.Optimizer:
+    """The recipe's optimizer. `fused`: one kernel per tensor (the batched ensembles).
+
+    An ensemble's stacked tensors hold R models' parameters, so the optimizer's element-wise
+    passes over them were 40% of the embedded default's reference training; the fused
+    kernel does them in one pass (same update rule, last-bit rounding differences). One
+    model alone (the original, the timed retraining) keeps the default implementation, so
+    the efficiency gate's unit is unchanged.
+    """
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            weight_decay=recipe.weight_decay,
+            fused=fused or None,
+        )
+    return torch.optim.Adam(
+        params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=fused or None
+    )
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, recipe: TrainRecipe, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    if recipe.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+def _steps_per_epoch(n: int, batch_size: int) -> int:
+    return -(-n // batch_size)
+
+
+def train_model(
+    spec: ModelSpec,
+    recipe: TrainRecipe,
+    data: TrainData,
+    *,
+    seed: int,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> tuple[dict[str, torch.Tensor], float]:
+    """Train one model from its seeded initialisation; return CPU weights and wall seconds."""
+    model = build_model(spec)
+    model.load_state_dict(init_state(spec, seed))
+    model.to(device).train()
+    weight = class_weights(data.y, data.num_classes).to(device) if recipe.class_weighted else None
+    generator = torch.Generator().manual_seed(seed)
+    loader = shuffled_loader((data.x, data.y), batch_size=recipe.batch_size, generator=generator)
+    optimizer = _optimizer(list(model.parameters()), recipe)
+    scheduler = _scheduler(
+        optimizer, recipe, recipe.epochs * _steps_per_epoch(len(data.y), recipe.batch_size)
+    )
+    started = time.perf_counter()
+    for epoch in range(recipe.epochs):
+        for inputs, targets in loader:
+            inputs, targets = inputs.to(device), targets.to(device)
+            loss = F.cross_entropy(model(inputs), targets, weight=weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        if progress is not None:
+            progress(epoch + 1, recipe.epochs)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    return {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}, seconds
+
+
+def _linear_keys(spec: ModelSpec) -> list[tuple[str, str]]:
+    """(weight, bias) state keys of the MLP's Linear layers, input to output."""
+    model = build_model(spec)
+    return [
+        (f"{name}.weight", f"{name}.bias")
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+    ]
+
+
+def _train_stacked_mlp(
+    spec: ModelSpec,
+    recipe: TrainRecipe,
+    data: TrainData,
+    *,
+    seeds: Sequence[int],
+    device: str,
+    progress: Callable[[int], None],
+) -> list[dict[str, torch.Tensor]]:
+    keys = _linear_keys(spec)
+    states = [init_state(spec, seed) for seed in seeds]
+    # Linear keeps weight [out, in]; stacked replicas use [R, in, out] for baddbmm.
+    weights = [torch.stack([s[w].T for s in states]).to(device).requires_grad_() for w, _ in keys]
+    biases = [
+        torch.stack([s[b] for s in states]).unsqueeze(1).to(device).requires_grad_()
+        for _, b in keys
+    ]
+    x = data.x.reshape(len(data.y), -1).to(device)
+    y = data.y.to(device)
+    n, replicas = len(y), len(seeds)
+    class_weight = class_weights(data.y, data.num_classes).to(device)
+    index_loaders = [
+        shuffled_loader(
+            (torch.arange(n),),
+            batch_size=recipe.batch_size,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        for seed in seeds
+    ]
+    optimizer = _optimizer([*weights, *biases], recipe, fused=True)
+    scheduler = _scheduler(
+        optimizer, recipe, recipe.epochs * _steps_per_epoch(n, recipe.batch_size)
+    )
+    for _ in range(recipe.epochs):
+        order = torch.stack([epoch_order(loader) for loader in index_loaders]).to(device)  # [R, n]
+        for start in range(0, n, recipe.batch_size):
+            index = order[:, start : start + recipe.batch_size]  # [R, B]
+            hidden, targets = x[index], y[index]  # [R, B, in], [R, B]
+            for layer, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
+                hidden = torch.baddbmm(bias, hidden, weight)
+                if layer < len(weights) - 1:
+                    hidden = torch.relu(hidden)
+            losses = F.cross_entropy(
+                hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1), reduction="none"
+            ).view(replicas, -1)
+            if recipe.class_weighted:
+                example_weight = class_weight[targets]
+                per_replica = (losses * example_weight).sum(1) / example_weight.sum(1)
+            else:
+                per_replica = losses.mean(1)
+            optimizer.zero_grad(set_to_none=True)
+            per_replica.sum().backward()  # replicas share no parameter: gradients stay apart
+            optimizer.step()
+            scheduler.step()
+        progress(replicas)
+    out = []
+    for r in range(replicas):
+        state = dict(states[r])
+        for (w, b), weight, bias in zip(keys, weights, biases, strict=True):
+            state[w] = weight[r].detach().T.contiguous().to("cpu")
+            state[b] = bias[r, 0].detach().contiguous().to("cpu")
+        out.append(state)
+    return out
+
+
+def train_replicas(
+    spec: ModelSpec,
+    recipe: TrainRecipe,
+    data: TrainData,
+    *,
+    seeds: Sequence[int],
+    device: str = "cpu",
+    stacked: bool | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, torch.Tensor]]:
+    """Train one model per seed, batched unless `stacked=False`; CPU weights out.
+
+    Batched: MLPs as a stacked ensemble (batched matmuls), other architectures vmapped
+    (``harness.reference.ensemble``); both agree with one-at-a-time training up to float rounding.
+    """
+    total = len(seeds) * recipe.epochs
+    done = 0
+
+    def advance(model_epochs: int) -> None:
+        nonlocal done
+        done += model_epochs
+        if progress is not None:
+            progress(done, total)
+
+    if stacked is not False and spec.name != "mlp":
+        from harness.reference.ensemble import (
+            train_vmapped,  # it builds on this module's helpers
+        )
+
+        vmapped: list[dict[str, torch.Tensor]] = []
+        chunk_size = VMAP_CHUNK.get(spec.name, STACK_CHUNK)
+        for start in range(0, len(seeds), chunk_size):
+            vmapped += train_vmapped(
+                spec,
+                recipe,
+                data,
+                seeds=list(seeds[start : start + chunk_size]),
+                device=device,
+                progress=advance,
+            )
+        return vmapped
+    if stacked is not False:
+        states: list[dict[str, torch.Tensor]] = []
+        for start in range(0, len(seeds), STACK_CHUNK):
+            chunk = list(seeds[start : start + STACK_CHUNK])
+            states += _train_stacked_mlp(
+                spec, recipe, data, seeds=chunk, device=device, progress=advance
+            )
+        return states
+    out = []
+    for seed in seeds:
+        state, _ = train_model(
+            spec, recipe, data, seed=seed, device=device, progress=lambda e, _t: advance(1)
+        )
+        out.append(state)
+    return out

@@ -1,0 +1,268 @@
+"""The submission protocol: load `unlearning()`, seed a run, hand it loaders, run it once.
+
+This module is the one code path shared by the in-process dry-run and the in-container
+sandbox runner, so the same seed gives the same weights on both sides.
+
+Contract (as in the 2023 starting kit, checked statically by `harness.runs.contract`):
+
+    def unlearning(net, retain_loader, forget_loader, val_loader) -> None | nn.Module
+
+`net` is a `torch.nn.Module` on the run's device, in train mode, changed in place (or a
+model of the same architecture is returned); each loader is a `DataLoader` whose batches
+follow the phase's interface (`harness.runs.interfaces`). One run = fresh copy of the
+original weights + `seed_run(seed)` + loaders whose shuffling follows that seed + one call
+of `unlearning`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import random
+import sys
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+from harness.errors import InvalidSubmission, SubmissionCrashed
+from harness.runs.contract import ENTRY_POINT, check_entry_point
+from harness.runs.interfaces import DEFAULT_INTERFACE, INTERFACES, SplitData, make_loader
+
+__all__ = [
+    "ENTRY_POINT",
+    "Loaders",
+    "UnlearningFn",
+    "check_source",
+    "load_submission",
+    "make_loaders",
+    "ReturnedModelIgnored",
+    "run_once",
+    "seed_run",
+    "shuffled_loader",
+    "submission_traceback",
+    "warm_up",
+]
+
+# Returns None by contract; what a submission returns anyway is checked, not trusted.
+UnlearningFn = Callable[[torch.nn.Module, DataLoader, DataLoader, DataLoader], object]
+
+
+def check_source(source: str, *, filename: str = "submission.py") -> None:
+    """The static contract check (`harness.runs.contract`): raise its first problem."""
+    problems = check_entry_point(source, filename=filename)
+    if problems:
+        raise InvalidSubmission(str(problems[0]))
+
+
+def load_submission(path: Path) -> UnlearningFn:
+    """Import the submission at `path` (a .py file, or a folder holding submission.py).
+
+    The folder is put on sys.path so helper modules next to submission.py import.
+    """
+    path = Path(path)
+    file = path / "submission.py" if path.is_dir() else path
+    if not file.is_file():
+        raise InvalidSubmission(f"submission file not found: {file}")
+    check_source(file.read_text(encoding="utf-8", errors="replace"), filename=file.name)
+    _text_progress_bars()
+    folder = str(file.parent.resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_name = f"_submission_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise SubmissionCrashed(
+            f"importing {file.name} failed: {type(exc).__name__}: {exc}",
+            log_excerpt=submission_traceback(exc, file.parent),
+        ) from None
+    fn = getattr(module, ENTRY_POINT, None)
+    if not callable(fn):
+        raise InvalidSubmission(f"{file.name}: `{ENTRY_POINT}` is not a function after import")
+    try:
+        # The sanity check for what the static check could not decide (decorated, imported).
+        inspect.signature(fn).bind(None, None, None, None)
+    except ValueError:
+        pass  # no signature to read (a builtin or C callable): the call itself will tell
+    except TypeError as exc:
+        raise InvalidSubmission(
+            f"{file.name}: `{ENTRY_POINT}` cannot take four arguments: {exc}"
+        ) from None
+    return fn  # type: ignore[no-any-return]
+
+
+def _text_progress_bars() -> None:
+    """Make `tqdm.notebook` print text bars where no notebook widgets exist (a run, a terminal).
+
+    2023 submissions were notebooks: `from tqdm.notebook import tqdm` raises without
+    ipywidgets, so here it gives tqdm's text bar instead, as `tqdm.auto` would.
+    """
+    try:
+        import tqdm.notebook as notebook
+        import tqdm.std as text
+    except ImportError:
+        return
+    if getattr(notebook, "IProgress", None) is None:
+        notebook.tqdm = notebook.tqdm_notebook = text.tqdm  # type: ignore[misc, assignment]
+        notebook.trange = notebook.tnrange = text.trange  # type: ignore[assignment]
+
+
+def seed_run(seed: int) -> None:
+    """Seed every source of randomness a submission is likely to draw from."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Loaders:
+    retain: DataLoader
+    forget: DataLoader
+    val: DataLoader
+    interface: str = DEFAULT_INTERFACE
+
+
+Split = tuple[torch.Tensor, torch.Tensor]
+
+
+def make_loaders(
+    *,
+    retain: Split,
+    forget: Split,
+    val: Split,
+    seed: int,
+    batch_size: int = 64,
+    interface: str = DEFAULT_INTERFACE,
+    ids: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    groups: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    fast: bool = True,
+) -> Loaders:
+    """Shuffled DataLoaders whose order is a function of `seed` alone (one generator each).
+
+    Batches follow `interface` (`harness.runs.interfaces`); `ids` are the examples' indices in
+    the whole data set (default: 0..n-1 per split), `groups` their group ids where the data
+    set has them. `fast=False` reads items one by one as a participant's own loader would:
+    same batches, slower.
+    """
+
+    def loader(split: Split, offset: int) -> DataLoader:
+        inputs, targets = split
+        data = SplitData(
+            inputs,
+            targets,
+            ids[offset] if ids is not None else torch.arange(len(targets)),
+            groups[offset] if groups is not None else None,
+        )
+        generator = torch.Generator().manual_seed(seed * 3 + offset)
+        return make_loader(
+            data, interface=interface, batch_size=batch_size, generator=generator, fast=fast
+        )
+
+    return Loaders(
+        retain=loader(retain, 0), forget=loader(forget, 1), val=loader(val, 2), interface=interface
+    )
+
+
+def shuffled_loader(
+    tensors: tuple[torch.Tensor, ...], *, batch_size: int, generator: torch.Generator
+) -> DataLoader:
+    """A shuffling loader of `(inputs, targets)` batches whose order follows `generator` only.
+
+    It yields exactly the batches of `DataLoader(TensorDataset(*tensors), batch_size,
+    shuffle=True, generator=generator)` (same generator draws, same order), but indexes
+    whole batches at once instead of collating single examples: about twice as fast on
+    small tensors, which matters because runs are timed against a retraining.
+    """
+    dataset = TensorDataset(*tensors)
+    sampler = BatchSampler(RandomSampler(dataset, generator=generator), batch_size, False)
+    return DataLoader(dataset, sampler=sampler, batch_size=None, generator=generator)
+
+
+def warm_up() -> None:
+    """Pay torch's one-off lazy imports before any run is timed.
+
+    The first optimizer a process builds imports torch._dynamo (one to three seconds on a
+    CPU). Without this, a fresh process would charge it to its first seed's run time, and
+    the efficiency gate would see a slower run than the submission's own.
+    """
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+
+
+def run_once(
+    fn: UnlearningFn, net: torch.nn.Module, loaders: Loaders, *, seed: int, submission_dir: Path
+) -> float:
+    """Seed, run `fn` once on `net` (on its device, in train mode); the wall time in seconds.
+
+    A returned `nn.Module` with `net`'s architecture (same parameter names and shapes) is
+    taken as the result, as the 2023 participants' own callers did: its weights are copied
+    into `net`. Any other returned value is ignored, with a warning in the log.
+    """
+    seed_run(seed)
+    net.train()
+    started = time.perf_counter()
+    try:
+        returned = fn(net, loaders.retain, loaders.forget, loaders.val)
+    except Exception as exc:
+        message = f"unlearning() raised {type(exc).__name__}: {exc} (seed {seed})"
+        hint = INTERFACES[loaders.interface].hint(exc)
+        raise SubmissionCrashed(
+            f"{message}; {hint}" if hint else message,
+            log_excerpt=submission_traceback(exc, submission_dir),
+        ) from None
+    seconds = time.perf_counter() - started
+    if returned is not None and returned is not net:
+        _take_returned(returned, net)
+    return seconds
+
+
+def _same_architecture(model: torch.nn.Module, net: torch.nn.Module) -> bool:
+    mine, theirs = net.state_dict(), model.state_dict()
+    return mine.keys() == theirs.keys() and all(
+        mine[k].shape == theirs[k].shape and mine[k].dtype == theirs[k].dtype for k in mine
+    )
+
+
+def _take_returned(returned: object, net: torch.nn.Module) -> None:
+    if isinstance(returned, torch.nn.Module) and _same_architecture(returned, net):
+        with torch.no_grad():
+            net.load_state_dict(returned.state_dict())
+        return
+    what = (
+        "a model whose parameters differ from `net`'s (names or shapes)"
+        if isinstance(returned, torch.nn.Module)
+        else f"a {type(returned).__name__}"
+    )
+    warnings.warn(
+        f"unlearning() returned {what}; it is ignored and `net`'s weights are kept. Return "
+        "None, `net`, or a model of the same architecture",
+        ReturnedModelIgnored,
+        stacklevel=1,
+    )
+
+
+class ReturnedModelIgnored(UserWarning):
+    """unlearning() returned something other than a model of net's architecture (ignored)."""
+
+
+def submission_traceback(exc: BaseException, submission_dir: Path) -> str:
+    """The traceback limited to frames in the submission's own files, for its author."""
+    root = str(Path(submission_dir).resolve())
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if str(Path(frame.filename).resolve()).startswith(root)
+    ]
+    lines = ["Traceback (submission frames only):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)

@@ -1,0 +1,177 @@
+"""The phase page, the submission page's progress and report, and the organizer's phase form."""
+
+from __future__ import annotations
+
+from competition import lifecycle, preparation
+from competition.models import Phase
+from tests.api.factories import VALID_SOURCE, finish
+from tests.api.pages.test_pages import login
+from worker import leases
+
+
+def upload(client, world, member=None):
+    member = member or world.alice
+    response = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=member.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_phase_page_renders_sanitised_markdown_rules_and_command(client, world, session):
+    phase = session.get(Phase, world.phase_id)
+    phase.description = "## Goal\n\nForget **15 subjects**.<script>alert(1)</script>"
+    session.commit()
+    page = client.get(f"/phases/{world.phase_id}")
+    assert page.status_code == 200
+    assert "<h2>Goal</h2>" in page.text and "<strong>15 subjects</strong>" in page.text
+    assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    assert f"unlearn dry-run submission.py --phase {world.phase_id} --server http://testserver" in (
+        page.text
+    )
+    assert "N = 8 runs" in page.text and "20% of the time of one retraining" in page.text
+    assert 'id="quota-left"' not in page.text  # anonymous viewers have no quota
+
+
+def test_phase_page_shows_my_submissions_and_quota_left(client, world, session):
+    sub_id = upload(client, world)
+    finish(session, sub_id, public=0.53912, private=0.4)
+    login(client, world.alice.email)
+    page = client.get(f"/phases/{world.phase_id}")
+    assert "<strong>2</strong> of 3 submissions left today" in page.text
+    assert f'<tr data-id="{sub_id}">' in page.text and "0.5391" in page.text
+    assert "0.53912" not in page.text
+
+
+def test_progress_counts_runs_done_per_split_and_hides_private(client, world, session):
+    sub_id = upload(client, world)
+    queued = client.get(f"/api/v1/submissions/{sub_id}/progress", headers=world.alice.headers)
+    assert queued.json()["stage"] == "waiting for the phase's reference models (pending)"
+    lifecycle.start_sanity_check(session, submission_id=sub_id, worker="w1")
+    lifecycle.record_sanity_check(session, submission_id=sub_id, attempt=1, passed=True)
+    plan = [("public", [0, 1, 2, 3]), ("public", [4, 5, 6, 7]), ("private", list(range(8)))]
+    leases.begin_attempt(
+        session, submission_id=sub_id, attempt=1, shards=plan, holder="w1", lease_s=60
+    )
+    leases.finish_shard(
+        session, submission_id=sub_id, attempt=1, shard=0, output_key="k", seconds=40.0
+    )
+    leases.claim_shard(session, submission_id=sub_id, attempt=1, shard=1, holder="w1", lease_s=60)
+    leases.record_seeds_done(session, submission_id=sub_id, attempt=1, shard=1, done=2)
+    team = client.get(f"/api/v1/submissions/{sub_id}/progress", headers=world.alice.headers)
+    body = team.json()
+    assert body["status"] == "running" and body["stage"] == "running the unlearning function"
+    assert body["splits"] == [{"split": "public", "runs_done": 6, "runs_total": 8}]
+    assert body["remaining_s"] == 100.0  # 10 s per run, 10 runs left (private ones too)
+    organizer = client.get(
+        f"/api/v1/submissions/{sub_id}/progress", headers=world.organizer.headers
+    ).json()
+    assert [s["split"] for s in organizer["splits"]] == ["public", "private"]
+    login(client, world.alice.email)
+    page = client.get(f"/submissions/{sub_id}")
+    assert 'id="runs-public">6 of 8 runs<' in page.text and "runs-private" not in page.text
+    assert 'id="cancel"' in page.text
+
+
+def test_submission_page_formats_report_and_disqualification(client, world, session):
+    sub_id = upload(client, world)
+    finish(session, sub_id, public=0.0539, private=0.05, half_width=0.0087)
+    login(client, world.alice.email)
+    page = client.get(f"/submissions/{sub_id}")
+    assert "0.0539 [0.0452, 0.0626]" in page.text
+    assert "Noise floor" in page.text and "0.2000" in page.text
+    assert "unlearned 90% vs retrained 90%" in page.text
+    assert 'id="make-final"' in page.text and 'id="cancel"' not in page.text
+    response = client.post(
+        f"/api/v1/submissions/{sub_id}/disqualify",
+        json={"reason": "copied another team's code"},
+        headers=world.organizer.headers,
+    )
+    assert response.status_code == 200 and response.json()["disqualified_reason"]
+    page = client.get(f"/submissions/{sub_id}")
+    assert 'id="disqualified"' in page.text and "copied another team&#39;s code" in page.text
+    assert 'id="make-final"' not in page.text
+    assert "disqualified" in client.get("/submissions").text
+    assert "disqualified" in client.get(f"/phases/{world.phase_id}").text
+    undo = client.post(f"/api/v1/submissions/{sub_id}/reinstate", headers=world.organizer.headers)
+    assert undo.status_code == 200 and undo.json()["disqualified"] is False
+    assert 'id="make-final"' in client.get(f"/submissions/{sub_id}").text
+
+
+def test_phase_form_shows_errors_on_fields_then_creates(client, world):
+    login(client, world.organizer.email)
+    form = {
+        "name": "spring",
+        "description": "A *new* phase",
+        "starts_at": "2026-01-01 00:00",
+        "ends_at": "2025-01-01 00:00",
+        "dataset": "mnist1d",
+        "model": "mlp",
+        "split_spec": "{bad json",
+        "recipe": "{}",
+        "replicas": "1",
+        "estimator": "neurips2023",
+        "efficiency_gate": "0.2",
+        "daily_quota": "5",
+        "max_in_flight": "0",
+        "sanity_check_required": "on",
+    }
+    bad = client.post("/admin/phases/new", data=form)
+    assert bad.status_code == 422
+    assert 'id="f-replicas-error"' in bad.text and 'id="f-split_spec-error"' in bad.text
+    assert 'value="spring"' in bad.text  # the form keeps what was typed
+    form.update(replicas="4", split_spec='{"forget_fraction": 0.02}')
+    still = client.post("/admin/phases/new", data=form)
+    assert still.status_code == 422 and "ends_at must be after starts_at" in still.text
+    form.update(ends_at="2027-01-01 00:00")
+    made = client.post("/admin/phases/new", data=form, follow_redirects=False)
+    assert made.status_code == 303
+    phase = client.get(made.headers["location"])
+    assert "<em>new</em>" in phase.text and "N = 4 runs" in phase.text
+
+
+def test_phase_delete_refused_with_submissions_and_archive_hides(client, world, session):
+    upload(client, world)
+    login(client, world.organizer.email)
+    refused = client.post(f"/admin/phases/{world.phase_id}/delete")
+    assert refused.status_code == 409 and "archive it instead" in refused.text
+    client.post(f"/admin/phases/{world.phase_id}/archive")
+    refused = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", VALID_SOURCE)},
+    )
+    assert refused.status_code == 403 and "archived" in refused.json()["error"]["message"]
+    client.post("/logout", headers={"Origin": "http://testserver"})
+    assert f"/phases/{world.phase_id}/leaderboard" not in client.get("/").text
+    login(client, world.organizer.email)
+    client.post("/admin/phases/new", data={
+        "name": "empty", "dataset": "mnist1d", "model": "mlp", "replicas": "4",
+        "estimator": "neurips2023", "starts_at": "2026-01-01 00:00", "ends_at": "2027-01-01 00:00",
+    })  # fmt: skip
+    empty_id = session.query(Phase).filter_by(name="empty").one().id
+    assert client.post(f"/admin/phases/{empty_id}/delete").status_code == 200
+    session.expire_all()
+    assert session.get(Phase, empty_id) is None
+
+
+def test_phase_page_says_a_phase_cannot_run_and_organizers_see_why(client, world, session):
+    login(client, world.alice.email)
+    page = client.get(f"/phases/{world.phase_id}").text
+    assert "Waiting for a worker" in page and 'id="submit-link"' in page
+    assert preparation.claim(
+        session, phase_id=world.phase_id, split="private", holder="w1", lease_s=60
+    )
+    preparation.fail(
+        session, phase_id=world.phase_id, split="private", holder="w1", error="OSError: disk full"
+    )
+    page = client.get(f"/phases/{world.phase_id}").text
+    assert "This phase cannot run" in page and 'id="submit-link"' not in page
+    assert "disk full" not in page and 'id="prepare-again"' not in page  # organizers only
+    login(client, world.organizer.email)
+    page = client.get(f"/phases/{world.phase_id}").text
+    assert "private: OSError: disk full" in page and 'id="prepare-again"' in page
+    console = client.get("/admin").text
+    assert f'id="prep-state-{world.phase_id}">failed<' in console

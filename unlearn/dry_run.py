@@ -1,0 +1,315 @@
+"""`unlearn dry-run`: evaluate a submission locally, with progress bars, a table and files.
+
+    unlearn dry-run SUBMISSION.py [--dataset mnist1d] [--replicas 64] [--estimator ...]
+                    [--interface tuple|kaggle2023] [--device cpu|cuda]
+                    [--sandbox local|docker] [--out DIR]
+    unlearn dry-run SUBMISSION.py --phase ID [--server URL]    the server's phase, exactly
+    unlearn dry-run SUBMISSION.py --phase-file phase.toml      the same, without a server
+
+Every phase, from options, a file or the server, goes through the one phase schema
+(`harness.phase_schema`): a bad field is a configuration error naming the field and the
+choices, and too few replicas for the estimator are refused before any training.
+
+Writes DIR/report.json and PNG plots; exits 0 when scored (even if the efficiency gate
+fails: the table says so plainly), 1 when the submission failed, 2 on a configuration
+error. Registered on `unlearn.cli.app` as the command "dry-run".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from harness.errors import ConfigError, SubmissionError
+from harness.phase import PhaseConfig, SplitConfig
+
+if TYPE_CHECKING:  # torch loads with the runner, not with the CLI (spawned workers import it)
+    from harness.runs.sandbox.base import Runner
+
+__all__ = ["DEFAULT_CACHE_DIR", "dry_run", "local_processes", "make_runner"]
+
+DEFAULT_CACHE_DIR = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unlearning-harness"
+)
+
+STAGE_LABELS = {
+    "data": "loading data",
+    "original": "training the original model (epochs)",
+    "retrain-timing": "timing one retraining (epochs)",
+    "reference": "training the retrained reference (model-epochs)",
+    "reference-eval": "evaluating the reference models",
+    "runs": "running unlearning() per seed",
+    "evaluate": "evaluating the unlearned models",
+    "score": "scoring (noise floor, then submission)",
+    "bootstrap": "confidence intervals (bootstrap replicates)",
+}
+
+
+def local_processes(threads: int) -> int:
+    """Forked processes for the local runner: the usable CPUs shared at `threads` each."""
+    return max(1, len(os.sched_getaffinity(0)) // max(1, threads))
+
+
+def make_runner(sandbox: str, *, processes: int = 1) -> Runner:
+    """The Runner named `sandbox`: local (in process, its seeds shared among `processes`
+    forks) or docker (imported only when asked)."""
+    if sandbox == "local":
+        from harness.runs.sandbox.local import LocalRunner
+
+        return LocalRunner(processes=processes)
+    if sandbox == "docker":
+        try:
+            from harness.runs.sandbox.docker import DockerRunner
+            from harness.runs.sandbox.docker_client import SandboxSettings
+        except ImportError as exc:
+            raise ConfigError(f"the docker sandbox is not available: {exc}") from None
+        image = os.environ.get("UNLEARN_SANDBOX__IMAGE")  # the worker's variable, too
+        return DockerRunner(SandboxSettings(image=image) if image else None)
+    raise ConfigError(f"--sandbox must be 'local' or 'docker', got {sandbox!r}")
+
+
+@contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit(143) while the dry-run runs, as Ctrl-C is
+    KeyboardInterrupt: both unwind through the runner's clean-up (container, holder, volume,
+    job folder) and the interpreter's exit handlers (a standby container) instead of leaving
+    them running. The previous handler is restored afterwards (the CLI may run in process)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Bars:
+    """One rich progress bar per stage, created when the stage first reports."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+
+def _phase(
+    *,
+    phase_id: int | None,
+    server: str | None,
+    phase_file: Path | None,
+    options: dict[str, Any],
+    replicas: int | None,
+    epochs: int | None,
+) -> PhaseConfig:
+    """The phase to run: the server's, a file's, or the options', checked by one schema."""
+    from harness.phase_schema import public_phase, read_phase_file, validate_phase
+
+    if phase_id is not None and phase_file is not None:
+        raise ConfigError("give --phase or --phase-file, not both")
+    if phase_id is not None:
+        from unlearn.participant import fetch_phase
+
+        phase = public_phase(fetch_phase(phase_id, server=server))
+    elif phase_file is not None:
+        phase = read_phase_file(phase_file)
+    else:
+        phase = validate_phase({**options, "replicas": 64 if replicas is None else replicas})
+        replicas = None
+    changes: dict[str, Any] = {}
+    if replicas is not None:
+        changes["replicas"] = replicas
+    if epochs is not None:
+        changes["recipe"] = dataclasses.replace(phase.recipe, epochs=epochs)
+    if changes:  # re-validated: fewer replicas than the estimator needs are refused here too
+        raw = phase.with_(**changes).to_dict()
+        raw["recipe"] = {"preset": "cpu-default", **raw["recipe"]}
+        phase = validate_phase(raw)
+    return phase
+
+
+def dry_run(
+    submission: Annotated[Path, typer.Argument(help="a .py file or a folder with submission.py")],
+    dataset: Annotated[
+        str, typer.Option(help="mnist1d (embedded default), digits, mnist5k, cifar10, folder")
+    ] = "mnist1d",
+    data_path: Annotated[
+        Path | None, typer.Option(help="local folder for --dataset cifar10 or folder")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="architecture: mlp, cnn, resnet18, resnet18-small")
+    ] = "mlp",
+    recipe: Annotated[str, typer.Option(help="training preset: cpu-default, competition")] = (
+        "cpu-default"
+    ),
+    epochs: Annotated[
+        int | None, typer.Option(help="override the recipe's training epochs")
+    ] = None,
+    replicas: Annotated[
+        int | None, typer.Option(help="models per side (runs and retrained); default 64")
+    ] = None,
+    estimator: Annotated[str, typer.Option(help="neurips2023 or calibrated")] = "neurips2023",
+    forget_fraction: Annotated[
+        float, typer.Option(help="share of the train split to forget (a phase's split_spec)")
+    ] = SplitConfig.forget_fraction,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="dev: the published development split; public or private here use the "
+            "harness's default seeds, never the server's leaderboard splits"
+        ),
+    ] = "dev",
+    dev_seed: Annotated[
+        int | None, typer.Option(help="the phase's published `dev_seed` (its split_spec)")
+    ] = None,
+    interface: Annotated[
+        str, typer.Option(help="batches: tuple (inputs, targets) or kaggle2023 (dicts)")
+    ] = "tuple",
+    phase_id: Annotated[
+        int | None,
+        typer.Option("--phase", help="run exactly the server's phase ID (its dev split)"),
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option(help="server root for --phase; default UNLEARN_URL or saved")
+    ] = None,
+    phase_file: Annotated[
+        Path | None, typer.Option(help="a phase file (TOML, or the JSON of a server phase)")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    sandbox: Annotated[str, typer.Option(help="local (in process) or docker")] = "local",
+    threads: Annotated[int, typer.Option(help="torch threads per run")] = 1,
+    processes: Annotated[
+        int | None,
+        typer.Option(help="local sandbox: runs side by side (default: CPUs / threads)"),
+    ] = None,
+    max_run_fraction: Annotated[
+        float, typer.Option(help="efficiency gate: largest run time / one retraining")
+    ] = 0.2,
+    cache_dir: Annotated[
+        Path, typer.Option(help="where the original model and the reference are kept")
+    ] = DEFAULT_CACHE_DIR,
+    out: Annotated[Path, typer.Option(help="folder for report.json and the plots")] = Path(
+        "runs/dry-run"
+    ),
+) -> None:
+    """Evaluate SUBMISSION on a phase, locally, and write a report with plots."""
+    from harness.pipeline import dry_run as run_dry_run
+    from harness.report.build import failure_report, summary_rows, write_report
+    from harness.report.plots import write_plots
+
+    logging.basicConfig(level=logging.WARNING)
+    console = Console()
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            console.print("[red]--device cuda asked, but torch sees no CUDA device[/red]")
+            raise typer.Exit(2)
+    try:
+        phase = _phase(
+            phase_id=phase_id,
+            server=server,
+            phase_file=phase_file,
+            options={
+                "dataset": {"kind": dataset, "path": str(data_path) if data_path else None},
+                "model": model,
+                "recipe": {"preset": recipe},
+                "max_run_fraction": max_run_fraction,
+                "estimator": estimator,
+                "interface": interface,
+                "split": {"forget_fraction": forget_fraction}
+                | ({} if dev_seed is None else {"dev_seed": dev_seed}),
+            },
+            replicas=replicas,
+            epochs=epochs,
+        )
+        console.print(
+            f"phase: {phase.dataset.kind}, {phase.model}, {phase.replicas} replicas, "
+            f"estimator {phase.estimator}, interface {phase.interface}"
+        )
+        if phase_id is not None and split != "dev":
+            raise ConfigError(
+                "a server's phase dry-runs on its published development split only (--split "
+                "dev): its leaderboard splits' seeds never leave the server"
+            )
+        if processes is not None and processes < 1:
+            raise ConfigError(f"--processes must be at least 1; got {processes}")
+        runner = make_runner(
+            sandbox, processes=processes if processes is not None else local_processes(threads)
+        )
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with _exit_on_sigterm(), Progress(*columns, console=console) as progress:
+            report, prepared, unlearned, result = run_dry_run(
+                submission,
+                phase,
+                runner=runner,
+                cache_dir=cache_dir,
+                split=split,  # type: ignore[arg-type]
+                device=device,
+                threads=threads,
+                progress=_Bars(progress),
+            )
+    except SubmissionError as error:
+        write_report(failure_report(error, submission=submission), out)
+        console.print(
+            Panel(
+                f"{error.message}\n\n{error.log_excerpt}".rstrip(),
+                title=f"submission failed ({error.category})",
+                border_style="red",
+            )
+        )
+        console.print(f"report: {out / 'report.json'}")
+        raise typer.Exit(1) from None
+    except ConfigError as error:
+        console.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+    write_report(report, out)
+    plots = write_plots(
+        out,
+        epsilons=report["epsilons"],
+        unlearned=unlearned,
+        retrained=prepared.reference.evaluation,
+    )
+    table = Table(title=f"dry-run of {submission}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for label, value in summary_rows(report):
+        table.add_row(label, value)
+    console.print(table)
+    if not report["eligible"]:
+        console.print(f"[bold red]{report['efficiency']['message']}[/bold red]")
+    console.print(f"report: {out / 'report.json'}; plots: {', '.join(p.name for p in plots)}")
