@@ -10,10 +10,13 @@ separate processes; a restart would reset counters):
   (`sanity_check`) to `finished`, by their recorded state-change times
 - `unlearn_queue_depth{queue}`: messages waiting in each broker queue (control, cpu, gpu),
   when the server's queue is Celery's; `unlearn_broker_up` says whether the broker answered
+
+With `UNLEARN_METRICS_TOKEN` set, the endpoint answers only that bearer token.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -133,8 +136,25 @@ class StateCollector(Collector):
 
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
+    token = request.app.state.settings.metrics_token
+    if token and not _bearer_matches(request.headers.get("authorization", ""), token):
+        # Plain text, as a scraper reads it; the same answer for a wrong and a missing token.
+        return Response(
+            "metrics need `Authorization: Bearer <UNLEARN_METRICS_TOKEN>`\n",
+            status_code=401,
+            media_type="text/plain",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _bearer_matches(header: str, token: str) -> bool:
+    scheme, _, credentials = header.partition(" ")
+    # compare_digest: the time taken says nothing about how much of the token matched.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        credentials.strip().encode(), token.encode()
+    )
 
 
 def make_registry(sessions: Callable[[], Session], celery_app: Any = None) -> CollectorRegistry:

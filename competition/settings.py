@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = ""
 
     log_format: Literal["text", "json"] = "text"  # json: one object per line (competition.logs)
+    # Set: `GET /metrics` answers only `Authorization: Bearer <metrics_token>` (Prometheus's
+    # `authorization: {credentials: ...}`). Empty: open, for a scraper on a private network.
+    metrics_token: str = ""
 
     leaderboard_cache_seconds: float = Field(default=1.0, ge=0.0)
     default_page_size: int = Field(default=50, gt=0)

@@ -85,3 +85,19 @@ def test_state_changes_are_logged_once_committed_with_submission_and_attempt(
     assert payload["event"] == "submission.state"
     assert payload["submission_id"] == submission_id and payload["attempt"] == 1
     assert payload["level"] == "info" and payload["logger"] == "unlearn.events"
+
+
+def test_metrics_token_guards_the_endpoint_when_set(client):
+    client.app.state.settings.metrics_token = "scrape-secret-0123456789"
+    try:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+            refused = client.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert "unlearn_" not in refused.text and "UNLEARN_METRICS_TOKEN" in refused.text
+        allowed = client.get(
+            "/metrics", headers={"Authorization": "Bearer scrape-secret-0123456789"}
+        )
+        assert allowed.status_code == 200 and "unlearn_submissions" in allowed.text
+    finally:
+        client.app.state.settings.metrics_token = ""
+    assert client.get("/metrics").status_code == 200  # empty: open, as before
