@@ -3,8 +3,9 @@
 Run:  PYTHONPATH=. python bench/bench_scorer.py [--reference-code DIR] [--examples K]
 
 Input: the golden case ``mixed_n512`` (N = 512 models per side, the competition's setting)
-from ``../shared/fixtures``. Every implementation runs in this process on the same columns;
-outputs are checked to agree (epsilon within 1e-4, same F) before any ratio is printed.
+from ``tests/fixtures`` (the repository's copy). Every implementation runs in this process
+on the same columns; outputs are checked to agree (epsilon within 1e-4, same F) before any
+ratio is printed.
 
 * organisers: ``metric.py`` of google-deepmind/unlearning_evaluation, loaded from DIR (or
   $UNLEARN_REFERENCE_CODE; skipped when absent), with its crashing ``assert thr_eps`` read
@@ -40,7 +41,7 @@ from harness.scoring.calibrated import calibrated_epsilons  # noqa: E402
 from harness.scoring.neurips2023 import neurips2023_epsilons  # noqa: E402
 from harness.scoring.points import bucket_points  # noqa: E402
 
-GOLDEN = REPO_ROOT.parent / "shared" / "fixtures" / "neurips2023_forget_score_golden.npz"
+GOLDEN = REPO_ROOT / "tests" / "fixtures" / "neurips2023_forget_score_golden.npz"
 
 
 def load_organisers_metric(directory: Path):
