@@ -90,12 +90,7 @@ class Readiness:
 
 
 def readiness(session: Session, phase_id: int) -> Readiness:
-    rows = {
-        row.split: row
-        for row in session.scalars(
-            select(PhasePreparation).where(PhasePreparation.phase_id == phase_id)
-        )
-    }
+    rows = _rows(session, phase_id)
     return Readiness(
         tuple(
             SplitReadiness(split, P.PENDING)
@@ -117,12 +112,7 @@ def readiness(session: Session, phase_id: int) -> Readiness:
 
 def reset(session: Session, phase_id: int) -> None:
     """Both splits back to pending, whatever they were; the caller commits."""
-    existing = {
-        row.split: row
-        for row in session.scalars(
-            select(PhasePreparation).where(PhasePreparation.phase_id == phase_id)
-        )
-    }
+    existing = _rows(session, phase_id)
     now = utcnow()
     for split in lifecycle.SPLITS:
         row = existing.get(split) or PhasePreparation(phase_id=phase_id, split=split)
@@ -231,9 +221,7 @@ def fail_waiting(session: Session, phase_id: int) -> list[int]:
     evaluation already under way keeps the reference it started with.
     """
     waiting = session.execute(
-        select(Submission.id, Submission.attempt).where(
-            Submission.phase_id == phase_id, Submission.status == SubmissionStatus.QUEUED
-        )
+        select(Submission.id, Submission.attempt).where(*_queued(phase_id))
     ).all()
     for submission_id, attempt in waiting:
         lifecycle.mark_failed(
@@ -250,11 +238,7 @@ def fail_waiting(session: Session, phase_id: int) -> list[int]:
 def queued_submissions(session: Session, phase_id: int) -> list[int]:
     """Queued submissions of the phase, oldest first (to start once it is ready)."""
     return list(
-        session.scalars(
-            select(Submission.id)
-            .where(Submission.phase_id == phase_id, Submission.status == SubmissionStatus.QUEUED)
-            .order_by(Submission.id)
-        )
+        session.scalars(select(Submission.id).where(*_queued(phase_id)).order_by(Submission.id))
     )
 
 
@@ -274,6 +258,16 @@ def stuck(
         )
     ).all()
     return [(phase_id, split) for phase_id, split in rows]
+
+
+def _rows(session: Session, phase_id: int) -> dict[str, PhasePreparation]:
+    """The phase's rows by split (a split without one reads as pending)."""
+    query = select(PhasePreparation).where(PhasePreparation.phase_id == phase_id)
+    return {row.split: row for row in session.scalars(query)}
+
+
+def _queued(phase_id: int) -> tuple[ColumnElement[bool], ...]:
+    return (Submission.phase_id == phase_id, Submission.status == SubmissionStatus.QUEUED)
 
 
 def _held(phase_id: int, split: str, holder: str) -> tuple[ColumnElement[bool], ...]:
