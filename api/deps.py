@@ -94,12 +94,17 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 Organizer = Annotated[User, Depends(get_organizer)]
 
 
+# A row id in a path: positive and within the databases' 32-bit keys, so an out-of-range
+# id is a 422 that says so, not a database error.
+PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
 def can_see_submission(user: User, submission: Submission) -> bool:
     return user.is_organizer or (user.team_id is not None and user.team_id == submission.team_id)
 
 
 def get_visible_submission(
-    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    submission_id: PathId,
     session: SessionDep,
     user: CurrentUser,
 ) -> Submission:

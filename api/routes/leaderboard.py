@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import crud
-from api.deps import OptionalUser, Organizer, SessionDep, get_optional_user
+from api.deps import OptionalUser, Organizer, PathId, SessionDep, get_optional_user
 from api.errors import ERROR_RESPONSES, APIError
 from api.leaderboard import LeaderboardCache, compute_leaderboard, to_csv
 from api.schemas import Leaderboard, RefreezeRequest, SnapshotPublic
@@ -23,7 +23,6 @@ from api.visibility import can_see_private
 from competition.models import utcnow
 
 router = APIRouter(prefix="/phases/{phase_id}", tags=["leaderboard"], responses=ERROR_RESPONSES)
-PhaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 SplitQuery = Annotated[Literal["public", "private"], Query()]
 
 
@@ -60,7 +59,7 @@ def _board_json_sync(request: Request, phase_id: int, split: str) -> bytes:
 
 @router.get("/leaderboard", response_model=Leaderboard)
 async def read_leaderboard(
-    phase_id: PhaseId, request: Request, split: SplitQuery = "public"
+    phase_id: PathId, request: Request, split: SplitQuery = "public"
 ) -> Response:
     """Ranked rows with confidence intervals; ties marked, earlier submission wins a tie."""
     return Response(await _board_json(request, phase_id, split), media_type="application/json")
@@ -72,7 +71,7 @@ async def read_leaderboard(
     responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
 )
 async def export_leaderboard(
-    phase_id: PhaseId,
+    phase_id: PathId,
     request: Request,
     split: SplitQuery = "public",
     format: Annotated[Literal["csv", "json"], Query()] = "csv",
@@ -89,7 +88,7 @@ async def export_leaderboard(
 
 @router.post("/leaderboard/refreeze", response_model=Leaderboard)
 def refreeze_private_board(
-    phase_id: PhaseId,
+    phase_id: PathId,
     body: RefreezeRequest,
     request: Request,
     session: SessionDep,
@@ -106,7 +105,7 @@ def refreeze_private_board(
 
 @router.get("/leaderboard/history", response_model=list[SnapshotPublic])
 def private_board_history(
-    phase_id: PhaseId, session: SessionDep, user: OptionalUser
+    phase_id: PathId, session: SessionDep, user: OptionalUser
 ) -> list[SnapshotPublic]:
     """Every frozen version of the private board: when, by whom (null: at the end), why."""
     phase = crud.get_phase(session, phase_id)

@@ -3,14 +3,20 @@ the leaderboard seeds, for organizers only."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api import crud
-from api.deps import CurrentUser, OptionalUser, Organizer, PaginationDep, QueueDep, SessionDep
+from api.deps import (
+    CurrentUser,
+    OptionalUser,
+    Organizer,
+    PaginationDep,
+    PathId,
+    QueueDep,
+    SessionDep,
+)
 from api.errors import ERROR_RESPONSES, APIError
 from api.schemas import (
     Message,
@@ -26,7 +32,6 @@ from api.schemas import (
 from competition.models import Phase, User, utcnow
 
 router = APIRouter(prefix="/phases", tags=["phases"], responses=ERROR_RESPONSES)
-PhaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("", response_model=Page[PhasePublic])
@@ -46,13 +51,13 @@ def create_phase(
 
 
 @router.get("/{phase_id}", response_model=PhasePublic)
-def read_phase(phase_id: PhaseId, session: SessionDep) -> PhasePublic:
+def read_phase(phase_id: PathId, session: SessionDep) -> PhasePublic:
     return PhasePublic.model_validate(crud.get_phase(session, phase_id))
 
 
 @router.patch("/{phase_id}", response_model=PhasePublic)
 def update_phase(
-    phase_id: PhaseId,
+    phase_id: PathId,
     body: PhaseUpdate,
     session: SessionDep,
     _organizer: Organizer,
@@ -73,7 +78,7 @@ def update_phase(
 
 @router.get("/{phase_id}/preparation", response_model=PreparationPublic)
 def read_preparation(
-    phase_id: PhaseId, session: SessionDep, user: OptionalUser
+    phase_id: PathId, session: SessionDep, user: OptionalUser
 ) -> PreparationPublic:
     """Whether the phase can run: each split's reference models (pending, preparing with
     progress, ready, failed). Organizers also see why a preparation failed."""
@@ -82,7 +87,7 @@ def read_preparation(
 
 @router.post("/{phase_id}/prepare", response_model=PreparationPublic, status_code=202)
 def prepare_again(
-    phase_id: PhaseId, session: SessionDep, organizer: Organizer, queue: QueueDep
+    phase_id: PathId, session: SessionDep, organizer: Organizer, queue: QueueDep
 ) -> PreparationPublic:
     """Prepare the phase again, e.g. after fixing what made its preparation fail."""
     phase = crud.get_phase(session, phase_id)
@@ -103,7 +108,7 @@ def preparation_public(session: SessionDep, phase: Phase, user: User | None) -> 
 
 @router.get("/{phase_id}/secrets", response_model=PhaseSecretsPublic)
 def read_secrets(
-    phase_id: PhaseId, session: SessionDep, _organizer: Organizer
+    phase_id: PathId, session: SessionDep, _organizer: Organizer
 ) -> PhaseSecretsPublic:
     """Organizers: the seeds of the public and private leaderboard splits."""
     phase = crud.get_phase(session, phase_id)
@@ -111,7 +116,7 @@ def read_secrets(
 
 
 @router.delete("/{phase_id}", response_model=Message)
-def delete_phase(phase_id: PhaseId, session: SessionDep, _organizer: Organizer) -> Message:
+def delete_phase(phase_id: PathId, session: SessionDep, _organizer: Organizer) -> Message:
     """Delete a phase nobody has submitted to; one with submissions can be archived."""
     phase = crud.get_phase(session, phase_id)
     crud.delete_phase(session, phase)
@@ -120,7 +125,7 @@ def delete_phase(phase_id: PhaseId, session: SessionDep, _organizer: Organizer) 
 
 @router.post("/{phase_id}/archive", response_model=PhasePublic)
 def archive_phase(
-    phase_id: PhaseId, session: SessionDep, _organizer: Organizer, undo: bool = False
+    phase_id: PathId, session: SessionDep, _organizer: Organizer, undo: bool = False
 ) -> PhasePublic:
     """Hide the phase and close it to uploads (`undo=true` brings it back)."""
     phase = crud.get_phase(session, phase_id)
@@ -128,7 +133,7 @@ def archive_phase(
 
 
 @router.get("/{phase_id}/quota", response_model=QuotaPublic)
-def read_quota(phase_id: PhaseId, session: SessionDep, user: CurrentUser) -> QuotaPublic:
+def read_quota(phase_id: PathId, session: SessionDep, user: CurrentUser) -> QuotaPublic:
     """How many submissions your team has left today (UTC) in this phase."""
     phase = crud.get_phase(session, phase_id)
     if user.team_id is None:

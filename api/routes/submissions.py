@@ -20,6 +20,7 @@ from api.deps import (
     CurrentUser,
     Organizer,
     PaginationDep,
+    PathId,
     QueueDep,
     SessionDep,
     SettingsDep,
@@ -48,7 +49,6 @@ from competition.queue import EvaluationQueue
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["submissions"], responses=ERROR_RESPONSES)
-PhaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 UploadFileDep = Annotated[UploadFile, File(description="a .py file or a .zip with submission.py")]
 
 
@@ -110,7 +110,7 @@ def submit(
     dependencies=[Depends(rate_limited("upload"))],
 )
 def upload_submission(
-    phase_id: PhaseId,
+    phase_id: PathId,
     request: Request,
     file: UploadFileDep,
     session: SessionDep,
@@ -302,7 +302,7 @@ def select_final(
 
 @router.post("/submissions/{submission_id}/rescore", response_model=SubmissionPublic)
 def rescore(
-    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    submission_id: PathId,
     session: SessionDep,
     queue: QueueDep,
     organizer: Organizer,
@@ -318,7 +318,7 @@ def rescore(
 
 @router.post("/submissions/{submission_id}/disqualify", response_model=SubmissionPublic)
 def disqualify(
-    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    submission_id: PathId,
     body: DisqualifyRequest,
     request: Request,
     session: SessionDep,
@@ -332,7 +332,7 @@ def disqualify(
 
 @router.post("/submissions/{submission_id}/reinstate", response_model=SubmissionPublic)
 def reinstate(
-    submission_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    submission_id: PathId,
     request: Request,
     session: SessionDep,
     organizer: Organizer,
