@@ -16,6 +16,7 @@ from competition.pipeline_models import PreparationState
 from harness.errors import ConfigError
 from harness.phase import SplitConfig
 from harness.phase_schema import server_phase
+from harness.scoring.racing import Rule
 
 T = TypeVar("T")
 # Never accepted from, nor shown to, anyone but the server and its organizers.
@@ -137,7 +138,7 @@ class RacingSettings(BaseModel):
     max_width: float | None = Field(
         default=None, gt=0, description="also stop a row below the top k this precise (None: off)"
     )
-    rule: Literal["equal_n", "full_n", "both"] = Field(
+    rule: Rule = Field(
         default="both", description="which bounds may stop a row (docs/scoring.md, Racing)"
     )
 

@@ -150,10 +150,17 @@ class EvaluationBackend(Protocol):
         split, plus plots."""
 
     def score_round(
-        self, *, phase: PhaseInfo, runs: ShardArrays, confidence: float
+        self,
+        *,
+        phase: PhaseInfo,
+        runs: ShardArrays,
+        confidence: float,
+        predict: bool = False,
+        split: str = "public",
     ) -> dict[str, float]:
-        """Racing: the public split's first n runs (n = len(runs.seeds)) against the
-        reference's first n models: `RoundScore.to_dict()` at `confidence`."""
+        """Racing: a split's first n runs (n = len(runs.seeds)) against the reference's
+        first n models: `RoundScore.to_dict()` at `confidence`; with `predict` (the rule
+        ``predicted``), the full-N score predicted from them against all N."""
 
 
 def load_backend(dotted: str, **kwargs: Any) -> EvaluationBackend:

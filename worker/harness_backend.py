@@ -171,9 +171,15 @@ class HarnessBackend:
         )
 
     def score_round(
-        self, *, phase: PhaseInfo, runs: ShardArrays, confidence: float
+        self,
+        *,
+        phase: PhaseInfo,
+        runs: ShardArrays,
+        confidence: float,
+        predict: bool = False,
+        split: str = "public",
     ) -> dict[str, float]:
-        prepared = self.prepared(phase, "public")
+        prepared = self.prepared(phase, cast(SplitName, split))
         reference = prepared.reference.evaluation
         return round_score(
             n=len(runs.seeds),
@@ -185,6 +191,7 @@ class HarnessBackend:
             retrained_test_acc=reference.test_acc,
             estimator=phase.estimator,
             confidence=confidence,
+            predict=predict,
         ).to_dict()
 
     def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:

@@ -159,7 +159,12 @@ def score_public_round(
         ]
     )
     current = RoundScore.from_dict(
-        backend.score_round(phase=phase, runs=public, confidence=config.confidence(phase.replicas))
+        backend.score_round(
+            phase=phase,
+            runs=public,
+            confidence=config.confidence(phase.replicas),
+            predict=config.rule == "predicted",
+        )
     )
     profile = load_profile(store, submission_id, attempt)
     profile[current.n] = current

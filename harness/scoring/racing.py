@@ -17,7 +17,10 @@ Stopping rules, at a round n < N (the last round never stops anything):
   with n is common to all submissions; ``full_n``, the bounds at N of rows that ran the
   full N, sound when a submission's expected score can only fall as n grows (its round-n
   upper bound then bounds its full-N score); ``both`` (the default) needs both cuts
-  cleared, so it is sound when either assumption holds. Measured on real submissions
+  cleared, so it is sound when either assumption holds; ``predicted`` scores each round
+  as the full-N score predicted from its n runs (``harness.scoring.prediction``) and
+  holds it against the other rows' full-N estimates (``full_n_estimates``): no drift to
+  cancel, sound as far as the prediction's model holds. Measured on real submissions
   (docs/benchmarks.md "Racing") the calibrated estimator breaks the first assumption:
   its audit gains power with n at rates that differ between methods, so orders at n = 32
   and at N = 256 disagree. Error bound: if the submission belonged to the top k in
@@ -30,7 +33,9 @@ Stopping rules, at a round n < N (the last round never stops anything):
   such a row may be a near-tie of the k-th; the bound above covers ``out_of_reach``
   alone.
 
-Under ``equal_n`` and ``both`` the k rows with the best scores at a round never stop at
+Under ``predicted`` the k rows with the largest lower bounds among those that count
+never stop at a round, and a row stopped at one round counts at no other. Under ``equal_n`` and
+``both`` the k rows with the best scores at a round never stop at
 it (a row above the k-th score can have fewer than k rows whose lower bound exceeds its
 upper bound); under ``full_n`` k rows already ran the full N; so at least k rows reach
 N, and the published top k is ranked on full-N scores exactly as without racing; a true
@@ -48,6 +53,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from harness.scoring.prediction import predicted_replicates, predicted_score
 from harness.scoring.submission import score_submission
 
 __all__ = [
@@ -55,15 +61,17 @@ __all__ = [
     "RaceResult",
     "RacingConfig",
     "RoundScore",
+    "Rule",
     "board_cut",
     "decide",
+    "full_n_estimates",
     "race",
     "race_board",
     "round_score",
 ]
 
-Rule = Literal["equal_n", "full_n", "both"]
-RULES: tuple[Rule, ...] = ("equal_n", "full_n", "both")
+Rule = Literal["equal_n", "full_n", "both", "predicted"]
+RULES: tuple[Rule, ...] = ("equal_n", "full_n", "both", "predicted")
 Reason = Literal["full", "out_of_reach", "settled", "contender", "board_not_full"]
 Profile = Mapping[int, "RoundScore"]
 """A board row's scores by round size n."""
@@ -183,11 +191,15 @@ def round_score(
     confidence: float,
     n_bootstrap: int = 200,
     seed: int = 0,
+    predict: bool = False,
 ) -> RoundScore:
     """Final score and bootstrap interval of the first n runs against the first n models.
 
     Rows of both sides are in seed order, so every submission's round n meets the same
-    n reference models. Arrays as in ``score_submission`` ([N, S] and [N]).
+    n reference models. Arrays as in ``score_submission`` ([N, S] and [N]). With
+    `predict` (the rule ``predicted``) and n below the reference's N, the score is instead
+    the full-N score predicted from the n runs against all N models
+    (``harness.scoring.prediction``), with its bootstrap interval.
     """
     if n_bootstrap < 1:
         raise ValueError(f"a racing round needs an interval: n_bootstrap >= 1, got {n_bootstrap}")
@@ -197,6 +209,20 @@ def round_score(
     ):
         if np.shape(values)[0] < n:
             raise ValueError(f"{name} has {np.shape(values)[0]} rows; round n={n} needs {n}")
+    if predict and n < np.shape(retrained_confs)[0]:
+        return _predicted_round(
+            n=n,
+            unlearned_confs=unlearned_confs,
+            retrained_confs=retrained_confs,
+            unlearned_retain_acc=unlearned_retain_acc,
+            retrained_retain_acc=retrained_retain_acc,
+            unlearned_test_acc=unlearned_test_acc,
+            retrained_test_acc=retrained_test_acc,
+            estimator=estimator,
+            confidence=confidence,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
     report = score_submission(
         unlearned_confs=unlearned_confs[:n],
         retrained_confs=retrained_confs[:n],
@@ -213,6 +239,42 @@ def round_score(
     assert report.final_score_ci is not None  # n_bootstrap >= 1
     low, high = report.final_score_ci
     return RoundScore(n=n, score=report.final_score, low=low, high=high)
+
+
+def _predicted_round(
+    *,
+    n: int,
+    unlearned_confs: np.ndarray,
+    retrained_confs: np.ndarray,
+    unlearned_retain_acc: np.ndarray,
+    retrained_retain_acc: np.ndarray,
+    unlearned_test_acc: np.ndarray,
+    retrained_test_acc: np.ndarray,
+    estimator: str,
+    confidence: float,
+    n_bootstrap: int,
+    seed: int,
+) -> RoundScore:
+    """The full-N score predicted from the first n runs, percentile interval at confidence."""
+    arrays = {
+        "unlearned_confs": np.asarray(unlearned_confs)[:n],
+        "retrained_confs": np.asarray(retrained_confs),
+        "unlearned_retain_acc": np.asarray(unlearned_retain_acc)[:n],
+        "retrained_retain_acc": np.asarray(retrained_retain_acc),
+        "unlearned_test_acc": np.asarray(unlearned_test_acc)[:n],
+        "retrained_test_acc": np.asarray(retrained_test_acc),
+    }
+    score = predicted_score(**arrays, estimator=estimator, seed=seed)
+    replicates = predicted_replicates(
+        **arrays, estimator=estimator, n_bootstrap=n_bootstrap, seed=seed
+    )
+    # Resampled runs are noisier than the runs themselves, so the replicates sit below the
+    # estimate; their spread, centred on it, is the interval.
+    centred = replicates - np.median(replicates) + score
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    low, high = np.percentile(centred, [tail, 100.0 - tail])
+    low = max(0.0, min(float(low), score))  # no score is negative
+    return RoundScore(n=n, score=score, low=low, high=max(float(high), score))
 
 
 @dataclass(frozen=True)
@@ -243,29 +305,47 @@ def decide(
     """Stop or go on after the round that gave `current` (see the module docstring).
 
     `board`: the profiles of the phase's other rows (this submission excluded), whether
-    they ran the full N or stopped early; only rows with a score at `current.n` count.
+    they ran the full N or stopped early. Which of their scores count: those at
+    `current.n` (``equal_n``), at N (``full_n``), both (``both``), or each row's full-N
+    estimate (``predicted``, see ``full_n_estimates``).
     """
     if current.n > n_total:
         raise ValueError(f"round n={current.n} exceeds the phase's N={n_total}")
     if current.n == n_total:
         return Decision(stop=False, reason="full")
-    cuts = []
-    if config.rule in ("equal_n", "both"):
-        cuts.append(board_cut(board, n=current.n, top_k=config.top_k))
-    if config.rule in ("full_n", "both"):
-        cuts.append(board_cut(board, n=n_total, top_k=config.top_k))
-    if any(c is None for c in cuts):
+    if config.rule == "predicted":
+        peers = full_n_estimates(board, n=current.n, n_total=n_total)
+        cut = _kth_largest([entry.low for entry in peers], config.top_k)
+    else:
+        peers = [row[current.n] for row in board if current.n in row]
+        cuts = []
+        if config.rule in ("equal_n", "both"):
+            cuts.append(board_cut(board, n=current.n, top_k=config.top_k))
+        if config.rule in ("full_n", "both"):
+            cuts.append(board_cut(board, n=n_total, top_k=config.top_k))
+        cut = None if None in cuts else min(c for c in cuts if c is not None)
+    if cut is None:
         return Decision(stop=False, reason="board_not_full")
-    cut = min(c for c in cuts if c is not None)
     if current.high < cut:
         return Decision(stop=True, reason="out_of_reach", cut=cut)
     if config.max_width is not None and current.high - current.low < config.max_width:
-        kth_score = _kth_largest(
-            [row[current.n].score for row in board if current.n in row], config.top_k
-        )
+        kth_score = _kth_largest([entry.score for entry in peers], config.top_k)
         if kth_score is not None and current.high < kth_score:
             return Decision(stop=True, reason="settled", cut=cut)
     return Decision(stop=False, reason="contender", cut=cut)
+
+
+def full_n_estimates(board: Sequence[Profile], *, n: int, n_total: int) -> list[RoundScore]:
+    """Each row's estimate of its full-N score, for a round-n decision under ``predicted``:
+    its score at N where it ran the full N, else its prediction at this same round n (a
+    row racing alongside, or one that stopped at n); rows with neither do not count, so a
+    row that stopped at an earlier round never holds another back or stops it."""
+    estimates = []
+    for row in board:
+        entry = row.get(n_total, row.get(n))
+        if entry is not None:
+            estimates.append(entry)
+    return estimates
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@ are; its interval is exact (score +- z * sigma / sqrt(n)).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from harness.scoring import score_submission
+from harness.scoring.prediction import predicted_score
 from harness.scoring.racing import (
-    RULES,
     RaceResult,
     RacingConfig,
     RoundScore,
@@ -273,7 +275,7 @@ def test_rules_on_a_board_whose_scores_fall_with_n_at_method_specific_rates() ->
     towards its own level at N, from an excess that differs between methods. Equal-n
     comparison then stops future leaders; "full_n" and "both" keep them."""
     rng = np.random.default_rng(11)
-    changed = dict.fromkeys(RULES, 0)
+    changed = dict.fromkeys(("equal_n", "full_n", "both"), 0)
     for _ in range(100):
         mus = rng.uniform(0.0, 1.0, size=16)
         profiles = {}
@@ -286,7 +288,7 @@ def test_rules_on_a_board_whose_scores_fall_with_n_at_method_specific_rates() ->
                 profile[n] = rs(n, level + errors[:n].mean(), 2.5 * 0.2 / np.sqrt(n))
             profiles[f"s{i}"] = profile
         full = {name: p[N_TOTAL].score for name, p in profiles.items()}
-        for rule in RULES:
+        for rule in changed:
             config = RacingConfig(top_k=3, rule=rule)
             results: dict[str, RaceResult] = {}
             for name in profiles:  # arrivals, one after another
@@ -300,3 +302,112 @@ def test_rules_on_a_board_whose_scores_fall_with_n_at_method_specific_rates() ->
             changed[rule] += _top(exact, 3) != _top(full, 3)
     assert changed["equal_n"] > 20
     assert changed["full_n"] <= 5 and changed["both"] <= 5
+
+
+# The rule "predicted": every round estimates the full-N score ------------------------------
+
+
+def test_predicted_rule_holds_each_row_at_its_full_n_estimate() -> None:
+    """Rows count with their score at N, else with their prediction at this same round; a
+    row that stopped at another round neither holds a newcomer back nor stops it."""
+    config = RacingConfig(top_k=2, rule="predicted")
+    exact = {**flat_row(0.3), N_TOTAL: rs(N_TOTAL, 0.8, 0.01)}  # its N entry is what counts
+    alongside = {32: rs(32, 0.7, 0.01)}
+    stopped_at_64 = {32: rs(32, 0.9, 0.01), 64: rs(64, 0.95, 0.01)}
+    board = [exact, alongside, stopped_at_64]
+    first = decide(config, current=rs(32, 0.5, 0.05), n_total=N_TOTAL, board=board)
+    assert first.stop and first.cut == pytest.approx(0.79)  # lows 0.89, 0.79, 0.69
+    later = decide(config, current=rs(128, 0.1, 0.01), n_total=N_TOTAL, board=board)
+    assert not later.stop and later.reason == "board_not_full"  # only `exact` counts at 128
+    close = decide(config, current=rs(32, 0.76, 0.05), n_total=N_TOTAL, board=board)
+    assert not close.stop and close.reason == "contender"
+
+
+def test_simulated_boards_under_predicted_keep_the_top_k_with_k_rows_at_full_n() -> None:
+    """Unbiased predictions of each row's full-N score (no drift with n), raced together
+    and on arrival: the top 5 is kept on at least 1 - error_rate of 100 boards, k rows
+    always reach N, and far fewer runs are spent."""
+    config = RacingConfig(top_k=5, error_rate=0.05, rule="predicted")
+    rng = np.random.default_rng(13)
+    changed, runs = 0, []
+    for board in range(100):
+        mus = np.sort(rng.uniform(0.0, 1.0, size=24))
+        profiles = simulated_board(rng, mus, config=config, sigma=0.3, drift=0.0)
+        if board % 2:
+            results = race_board(
+                config,
+                n_total=N_TOTAL,
+                score_at=lambda name, n, profiles=profiles: profiles[name][n],
+                names=list(profiles),
+            )
+        else:
+            results = {}
+            for name in rng.permutation(list(profiles)):
+                results[name] = race(
+                    config,
+                    n_total=N_TOTAL,
+                    score_at=lambda n, p=profiles[name]: p[n],
+                    board=[r.profile for r in results.values()],
+                )
+        exact = {name: r.final.score for name, r in results.items() if not r.provisional}
+        assert len(exact) >= 5
+        full = {name: p[N_TOTAL].score for name, p in profiles.items()}
+        changed += _top(exact, 5) != _top(full, 5)
+        runs.append(sum(r.n_used for r in results.values()) / (24 * N_TOTAL))
+    assert changed / 100 <= config.error_rate
+    assert np.mean(runs) < 0.6
+
+
+def _gaussian_world(seed: int, n_models: int = 128, n_examples: int = 60) -> dict[str, Any]:
+    """Confidences that follow the prediction's model: per forget example, Gaussian over
+    seeds on both sides; a third of the examples far from the reference, a third near,
+    a third exactly at it. Equal accuracies (utility 1)."""
+    rng = np.random.default_rng(seed)
+    level = rng.normal(0.0, 2.0, size=n_examples)
+    shift = np.array([1.5, 0.5, 0.0])[np.arange(n_examples) % 3]
+    accuracy = np.full(n_models, 0.9)
+    return {
+        "unlearned_confs": level + shift + rng.normal(size=(n_models, n_examples)),
+        "retrained_confs": level + rng.normal(size=(n_models, n_examples)),
+        "unlearned_retain_acc": accuracy,
+        "retrained_retain_acc": accuracy,
+        "unlearned_test_acc": accuracy,
+        "retrained_test_acc": accuracy,
+        "estimator": "neurips2023",
+    }
+
+
+def test_prediction_from_few_runs_estimates_the_full_n_score() -> None:
+    """Where its model holds, the prediction from 16 of 128 runs lands near the full-N
+    score and its interval holds it, while the plain score at 16 estimates another number."""
+    held, predicted_errors, plain_errors = 0, [], []
+    for seed in range(4):
+        world = _gaussian_world(seed)
+        full = round_score(n=128, confidence=0.95, n_bootstrap=1, **world).score
+        plain = round_score(n=16, confidence=0.95, n_bootstrap=1, **world).score
+        predicted = round_score(n=16, confidence=0.95, n_bootstrap=40, predict=True, **world)
+        held += predicted.low <= full <= predicted.high
+        predicted_errors.append(abs(predicted.score - full))
+        plain_errors.append(abs(plain - full))
+    assert held >= 3
+    assert np.mean(predicted_errors) < 0.7 * np.mean(plain_errors)
+
+
+def test_prediction_at_n_equal_to_the_references_is_the_plain_score() -> None:
+    world = _gaussian_world(0, n_models=32, n_examples=12)
+    plain = round_score(n=32, confidence=0.9, n_bootstrap=5, **world)
+    assert round_score(n=32, confidence=0.9, n_bootstrap=5, predict=True, **world) == plain
+
+
+def test_prediction_refuses_inputs_it_cannot_fit() -> None:
+    world = _gaussian_world(0, n_models=32, n_examples=12)
+    arrays = {key: value for key, value in world.items() if key != "estimator"}
+    with pytest.raises(ValueError, match="from 2 runs or more"):
+        predicted_score(
+            **{**arrays, "unlearned_confs": arrays["unlearned_confs"][:1]}, estimator="neurips2023"
+        )
+    with pytest.raises(ValueError, match="same S"):
+        predicted_score(
+            **{**arrays, "unlearned_confs": arrays["unlearned_confs"][:, :5]},
+            estimator="neurips2023",
+        )

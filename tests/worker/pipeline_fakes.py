@@ -104,10 +104,18 @@ class SleepyBackend:
         return Scored(reports=reports, plots={"confidences": b"\x89PNG fake"})
 
     def score_round(
-        self, *, phase: PhaseInfo, runs: ShardArrays, confidence: float
+        self,
+        *,
+        phase: PhaseInfo,
+        runs: ShardArrays,
+        confidence: float,
+        predict: bool = False,
+        split: str = "public",
     ) -> dict[str, float]:
-        """A racing round: the seeds' mean confidence, interval +- 1 / sqrt(n)."""
+        """A racing round: the seeds' mean confidence, interval +- 1 / sqrt(n); predicted
+        (rule ``predicted``): that mean minus 10, so a test can tell the two apart."""
         value, n = float(np.mean(runs.forget_confs)), len(runs.seeds)
+        value -= 10.0 if predict and n < phase.replicas else 0.0
         return {"n": n, "score": value, "low": value - n**-0.5, "high": value + n**-0.5}
 
 

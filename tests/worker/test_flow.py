@@ -100,13 +100,42 @@ def test_runs_over_the_efficiency_gate_fail_as_too_slow_and_stay_off_the_board(p
         assert session.scalars(select(Result)).all() == []
 
 
-def _racing_phase(pipeline, *, name: str, top_k: int = 1) -> int:
+def _racing_phase(pipeline, *, name: str, top_k: int = 1, rule: str = "both") -> int:
     phase_id = pipeline.phase(replicas=8, name=name)
     with pipeline.sessions() as session:
         phase = session.get(Phase, phase_id)
-        phase.racing = {"top_k": top_k, "first_round": 2}
+        phase.racing = {"top_k": top_k, "first_round": 2, "rule": rule}
         session.commit()
     return phase_id
+
+
+def test_a_row_stopped_under_the_predicted_rule_is_ranked_on_its_prediction(pipeline) -> None:
+    """Under ``predicted`` the rounds before N are predictions of the full-N score; a row
+    stopped at n is recorded on that scale (both splits), its score at n kept beside it."""
+    phase_id = _racing_phase(pipeline, name="predicted race", rule="predicted")
+    leader = pipeline.submit(phase_id)
+    start_evaluation.delay(submission_id=leader)
+    assert pipeline.submission(leader).provisional_runs is None
+    weak = pipeline.submit(phase_id, email="b@b.cd")
+    start_evaluation.delay(submission_id=weak)  # its prediction: 10 below the leader's N
+    stopped = pipeline.submission(weak)
+    assert stopped.status == SubmissionStatus.FINISHED and stopped.provisional_runs == 2
+    with pipeline.sessions() as session:
+        reports = {
+            r.split: r.report
+            for r in session.scalars(select(Result).where(Result.submission_id == weak))
+        }
+    assert set(reports) == {"public", "private"}
+    for report in reports.values():
+        assert report["predicted"] is True
+        assert report["score_at_n"]["n"] == 2
+        assert report["final_score"] == pytest.approx(report["score_at_n"]["final_score"] - 10.0)
+        low, high = report["final_score_ci"]
+        assert low < report["final_score"] < high
+    assert stopped.public_score == pytest.approx(reports["public"]["final_score"])
+    assert reports["public"]["racing"]["profile"][0]["score"] == pytest.approx(
+        reports["public"]["final_score"]
+    )
 
 
 def test_racing_phase_runs_rounds_and_stops_a_row_out_of_reach(pipeline) -> None:

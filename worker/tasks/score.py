@@ -93,6 +93,8 @@ def finish_evaluation(
                 race = _race_report(ctx, phase, config, outputs, ids, n_final, reason)
                 for report in scored.reports.values():
                     report["racing"] = race
+                if config.rule == "predicted" and n_final < phase.replicas:
+                    _put_on_full_n_scale(ctx, phase, config, runs, scored.reports)
     except Exception as exc:
         return _scoring_failed(ids, exc)
     too_slow = sorted(  # public first: its figures may be shown, the private ones never
@@ -195,6 +197,33 @@ def _race_report(
             **ids,
         )
     return racing.racing_report(profile, n=n_final, n_total=phase.replicas, reason=reason)
+
+
+def _put_on_full_n_scale(
+    ctx: Any,
+    phase: Any,
+    config: Any,
+    runs: dict[str, ShardArrays],
+    reports: dict[str, dict[str, Any]],
+) -> None:
+    """A row stopped under ``predicted`` is ranked on its predicted full-N score, the scale
+    of the rows that ran N; its score at n stays in the report as `score_at_n`."""
+    for split, report in reports.items():
+        predicted = ctx.backend.score_round(
+            phase=phase,
+            runs=runs[split],
+            confidence=config.confidence(phase.replicas),
+            predict=True,
+            split=split,
+        )
+        report["score_at_n"] = {
+            "n": predicted["n"],
+            "final_score": report["final_score"],
+            "final_score_ci": report.get("final_score_ci"),
+        }
+        report["final_score"] = predicted["score"]
+        report["final_score_ci"] = [predicted["low"], predicted["high"]]
+        report["predicted"] = True
 
 
 def too_slow_message(report: dict[str, Any]) -> str:

@@ -49,6 +49,12 @@ def test_create_phase_with_racing_keeps_its_settings_and_defaults_to_off(client,
     }
     fetched = client.get(f"/api/v1/phases/{created.json()['id']}").json()
     assert fetched["racing"]["top_k"] == 3
+    predicted = phase_body(name="predicted", replicas=256, racing={"rule": "predicted"})
+    created = client.post("/api/v1/phases", json=predicted, headers=world.organizer.headers)
+    assert created.status_code == 201 and created.json()["racing"]["rule"] == "predicted"
+    typo = phase_body(name="typo rule", replicas=256, racing={"rule": "predict"})
+    refused = client.post("/api/v1/phases", json=typo, headers=world.organizer.headers)
+    assert refused.status_code == 422 and "predicted" in refused.text
 
 
 def test_create_phase_rejects_racing_that_could_never_stop(client, world):

@@ -1,0 +1,178 @@
+"""A submission's full-N score predicted from its first n runs (the racing rule `predicted`).
+
+Why: every estimator's F depends on N, the number of models per side (more models resolve
+larger epsilons, and the buckets grow with ln N), at rates that differ between methods: on
+the racing board (docs/benchmarks.md "Racing") a method ranked 15th at n = 32 is 5th at
+N = 256. A score at n is therefore not on the scale of the board's full-N scores, and
+comparing rows at equal n ranks them on another quantity. This module puts round n on the
+full-N scale instead.
+
+Model: for each forget example, the submission's logit-scaled confidences over seeds are
+Gaussian (the per-example model of LiRA, Carlini et al. 2022, on the same statistic), with
+the mean and standard deviation of its n runs. The prediction draws N confidences per
+example from that fit and scores them with the phase's estimator against all N reference
+models (a phase trains them before its first submission), times the utility factor of the
+n runs' accuracies against the reference's; the point estimate averages a few draws. Its
+interval is a bootstrap over the n runs: resample them with replacement, refit, draw N
+again, score; the percentiles of those replicates at the round's confidence. So the
+interval carries the fit's uncertainty from n runs and the draw's own noise, and every
+round, whatever its n, estimates the same quantity as a full-N score.
+
+What it assumes, and how it was checked: the Gaussian shape per example (its mean and
+spread are estimated, not assumed). Where the true distribution has other tails, the
+prediction is biased at any n; on the racing board the predictions from 32 runs kept the
+full-N top 5 as a set with both estimators and missed single rows by up to 40%
+(`bench/bench_racing.py` prints each prediction's coverage of the full-N score).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from harness.scoring.estimators import get_estimator
+from harness.scoring.points import bucket_points
+
+__all__ = ["predicted_score", "predicted_replicates"]
+
+DRAWS = 4  # Gaussian draws averaged for the point estimate
+
+
+def _utility(
+    unlearned_retain_acc: np.ndarray,
+    retrained_retain_acc: np.ndarray,
+    unlearned_test_acc: np.ndarray,
+    retrained_test_acc: np.ndarray,
+) -> float:
+    return float(
+        (np.mean(unlearned_retain_acc) / np.mean(retrained_retain_acc))
+        * (np.mean(unlearned_test_acc) / np.mean(retrained_test_acc))
+    )
+
+
+def _forget_quality_of_draw(
+    runs: np.ndarray, retrained: np.ndarray, estimator: str, rng: np.random.Generator
+) -> float:
+    """F of N confidences per example drawn from the Gaussian fit of `runs` [n, S]."""
+    n_models, n_examples = retrained.shape
+    mean, spread = _fit(runs, retrained)
+    drawn = mean + spread * rng.standard_normal((n_models, n_examples))
+    epsilons = get_estimator(estimator).epsilons(drawn, retrained, seed=int(rng.integers(2**31)))
+    return float(bucket_points(epsilons, n_models).mean())
+
+
+def _shrunk(difference: np.ndarray, variance: np.ndarray | float) -> np.ndarray:
+    """A difference estimated with noise of `variance`, pulled towards 0 so that its
+    square is unbiased: sign(d) sqrt(max(0, d^2 - variance))."""
+    return np.sign(difference) * np.sqrt(np.maximum(0.0, difference**2 - variance))
+
+
+def _fit(runs: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example mean and spread of the runs' Gaussian, measured from the reference's.
+
+    A plug-in fit from n runs overstates how far the runs sit from the reference: its
+    mean misses by about sd / sqrt(n) in a random direction, which N draws then resolve as
+    a real difference (in an exactly Gaussian world the plug-in prediction from 16 runs
+    put F at 60% of its full-N value). So the fit's distance from the reference's mean,
+    and its log spread ratio, are shrunk by their estimation noise first.
+    """
+    n_runs = runs.shape[0]
+    mean, spread = runs.mean(axis=0), runs.std(axis=0, ddof=1)
+    reference_mean = retrained.mean(axis=0)
+    reference_spread = retrained.std(axis=0, ddof=1)
+    shift = _shrunk(mean - reference_mean, spread**2 / n_runs)
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log(spread) - np.log(reference_spread)
+    # var(log sd) ~ 1 / (2 (n - 1)); infinite ratios (a constant side) stay as they are.
+    finite = np.isfinite(log_ratio)
+    log_ratio = np.where(finite, _shrunk(np.where(finite, log_ratio, 0.0), 0.5 / (n_runs - 1)), 0.0)
+    fitted_spread = np.where(finite, reference_spread * np.exp(log_ratio), spread)
+    return reference_mean + shift, fitted_spread
+
+
+def _map(function: Callable[[int], float], count: int, estimator: str) -> np.ndarray:
+    """function(0..count-1), on threads where the estimator runs without the GIL."""
+    if get_estimator(estimator).threads_parallel and count > 1:
+        workers = max(1, min(len(os.sched_getaffinity(0)), count))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return np.fromiter(pool.map(function, range(count)), dtype=np.float64, count=count)
+    return np.fromiter(map(function, range(count)), dtype=np.float64, count=count)
+
+
+def predicted_score(
+    *,
+    unlearned_confs: np.ndarray,
+    retrained_confs: np.ndarray,
+    unlearned_retain_acc: np.ndarray,
+    retrained_retain_acc: np.ndarray,
+    unlearned_test_acc: np.ndarray,
+    retrained_test_acc: np.ndarray,
+    estimator: str,
+    seed: int = 0,
+) -> float:
+    """Predicted final score at N = len(retrained_confs) from the n runs given ([n, S])."""
+    _check(unlearned_confs, retrained_confs)
+    streams = np.random.default_rng([seed, 0x9D1C]).spawn(DRAWS)
+    qualities = _map(
+        lambda draw: _forget_quality_of_draw(
+            unlearned_confs, retrained_confs, estimator, streams[draw]
+        ),
+        DRAWS,
+        estimator,
+    )
+    utility = _utility(
+        unlearned_retain_acc, retrained_retain_acc, unlearned_test_acc, retrained_test_acc
+    )
+    return float(qualities.mean()) * utility
+
+
+def predicted_replicates(
+    *,
+    unlearned_confs: np.ndarray,
+    retrained_confs: np.ndarray,
+    unlearned_retain_acc: np.ndarray,
+    retrained_retain_acc: np.ndarray,
+    unlearned_test_acc: np.ndarray,
+    retrained_test_acc: np.ndarray,
+    estimator: str,
+    n_bootstrap: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """Bootstrap replicates of the predicted final score: the n runs resampled, refitted and
+    drawn again (one draw each), float64 [n_bootstrap]."""
+    _check(unlearned_confs, retrained_confs)
+    n_runs = unlearned_confs.shape[0]
+    rng = np.random.default_rng([seed, 0xB0075])
+    rows = rng.integers(0, n_runs, size=(n_bootstrap, n_runs))
+    streams = rng.spawn(n_bootstrap)
+
+    def replicate(index: int) -> float:
+        picked = rows[index]
+        quality = _forget_quality_of_draw(
+            unlearned_confs[picked], retrained_confs, estimator, streams[index]
+        )
+        utility = _utility(
+            unlearned_retain_acc[picked],
+            retrained_retain_acc,
+            unlearned_test_acc[picked],
+            retrained_test_acc,
+        )
+        return quality * utility
+
+    return _map(replicate, n_bootstrap, estimator)
+
+
+def _check(unlearned_confs: np.ndarray, retrained_confs: np.ndarray) -> None:
+    unlearned, retrained = np.shape(unlearned_confs), np.shape(retrained_confs)
+    if len(unlearned) != 2 or len(retrained) != 2 or unlearned[1] != retrained[1]:
+        raise ValueError(
+            "a prediction needs [n, S] runs and [N, S] reference confidences with the same S; "
+            f"got {unlearned} and {retrained}"
+        )
+    if unlearned[0] < 2:
+        raise ValueError(
+            f"a prediction fits a spread per example, from 2 runs or more; got {unlearned[0]}"
+        )
