@@ -9,7 +9,9 @@ submission wins a tie, as participants expect). Disqualified submissions and row
 score never appear. A row is `tied_with_above` when its confidence interval overlaps the one
 above; rows chained this way share a `tie_group`. In a racing phase a row that stopped
 before the phase's N carries `provisional_runs` (the N it stopped at): it could not reach
-the top k, and its score stands on fewer runs than the rows above it.
+the top k, and its score stands on fewer runs than the rows above it: such rows are
+ranked after every row that ran the full N (by score among themselves), so a score at
+n < N, which the estimators put on another scale, never climbs above a full-N row.
 
 Reads only the `submissions` table (scores are denormalised there by `lifecycle.record_result`)
 with one window query, and `LeaderboardCache` keeps the serialized answer for a short TTL so
@@ -94,7 +96,14 @@ def compute_leaderboard(session: Session, phase: Phase, split: Split) -> Leaderb
         )
         .join(Team, Team.id == Submission.team_id)
         .where(Submission.id.in_(picked_ids), score.is_not(None))
-        .order_by(score.desc(), Submission.created_at.asc(), Submission.id.asc())
+        # Rows that ran the full N first: a stopped row's score may stand on another
+        # scale (its score at n), and racing guarantees the top k ran N.
+        .order_by(
+            Submission.provisional_runs.is_not(None),
+            score.desc(),
+            Submission.created_at.asc(),
+            Submission.id.asc(),
+        )
     ).all()
     # One validation call for the whole board: per-row model construction costs more than
     # the query on a 500-team board.

@@ -7,10 +7,12 @@ N = 256. A score at n is therefore not on the scale of the board's full-N scores
 comparing rows at equal n ranks them on another quantity. This module puts round n on the
 full-N scale instead.
 
-Model: for each forget example, the submission's logit-scaled confidences over seeds are
-Gaussian (the per-example model of LiRA, Carlini et al. 2022, on the same statistic), with
-the mean and standard deviation of its n runs. The prediction draws N confidences per
-example from that fit and scores them with the phase's estimator against all N reference
+Model: for each forget example, the submission's logit-scaled confidences over seeds have
+their own location and scale (as in LiRA's per-example Gaussians, Carlini et al. 2022, on
+the same statistic), fitted from its n runs, and one error shape shared by all examples:
+the standardised residuals of all S x n values, mirrored (``_error_shape``), which carries
+the tails a Gaussian would miss. The prediction draws N confidences per example from that
+fit and scores them with the phase's estimator against all N reference
 models (a phase trains them before its first submission), times the utility factor of the
 n runs' accuracies against the reference's; the point estimate averages a few draws. Its
 interval is a bootstrap over the n runs: resample them with replacement, refit, draw N
@@ -18,27 +20,30 @@ again, score; the percentiles of those replicates at the round's confidence. So 
 interval carries the fit's uncertainty from n runs and the draw's own noise, and every
 round, whatever its n, estimates the same quantity as a full-N score.
 
-What it assumes, and how it was checked: the Gaussian shape per example (its mean and
-spread are estimated, not assumed). Where the true distribution has other tails, the
-prediction is biased at any n; on the racing board the predictions from 32 runs kept the
-full-N top 5 as a set with both estimators and missed single rows by up to 40%
-(`bench/bench_racing.py` prints each prediction's coverage of the full-N score).
+What it assumes, and how it was checked: one error shape for every example, up to
+location and scale (those are estimated per example). Where examples differ in shape, or
+the tails beyond what S x n values show matter, the prediction is biased at any n;
+`bench/bench_racing.py` prints how often each round's interval held the full-N score on
+its board (docs/benchmarks.md "Racing").
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy import stats
 
 from harness.scoring.estimators import get_estimator
 from harness.scoring.points import bucket_points
 
-__all__ = ["predicted_score", "predicted_replicates"]
+__all__ = ["DRAWS", "predict"]
 
-DRAWS = 4  # Gaussian draws averaged for the point estimate
+DRAWS = 4  # draws averaged for the point estimate
+# The shape used where the runs show none: 1,000 evenly spaced standard normal quantiles.
+_GAUSSIAN = stats.norm.ppf((np.arange(1000) + 0.5) / 1000)
 
 
 def _utility(
@@ -56,10 +61,10 @@ def _utility(
 def _forget_quality_of_draw(
     runs: np.ndarray, retrained: np.ndarray, estimator: str, rng: np.random.Generator
 ) -> float:
-    """F of N confidences per example drawn from the Gaussian fit of `runs` [n, S]."""
+    """F of N confidences per example drawn from the fit of `runs` [n, S]."""
     n_models, n_examples = retrained.shape
     mean, spread = _fit(runs, retrained)
-    drawn = mean + spread * rng.standard_normal((n_models, n_examples))
+    drawn = mean + spread * rng.choice(_error_shape(runs), size=(n_models, n_examples))
     epsilons = get_estimator(estimator).epsilons(drawn, retrained, seed=int(rng.integers(2**31)))
     return float(bucket_points(epsilons, n_models).mean())
 
@@ -75,8 +80,8 @@ def _fit(runs: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
     A plug-in fit from n runs overstates how far the runs sit from the reference: its
     mean misses by about sd / sqrt(n) in a random direction, which N draws then resolve as
-    a real difference (in an exactly Gaussian world the plug-in prediction from 16 runs
-    put F at 60% of its full-N value). So the fit's distance from the reference's mean,
+    a real difference (in a Gaussian world the plug-in prediction from 16 runs put F at
+    60% of its full-N value). So the fit's distance from the reference's mean,
     and its log spread ratio, are shrunk by their estimation noise first.
     """
     n_runs = runs.shape[0]
@@ -93,6 +98,33 @@ def _fit(runs: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return reference_mean + shift, fitted_spread
 
 
+def _error_shape(runs: np.ndarray) -> np.ndarray:
+    """The runs' standardised residuals pooled over every forget example, mirrored (the
+    sign of the skew differs between examples) and scaled to unit variance, float64.
+
+    One shape for all examples: S x n values (12,800 for 400 examples and 32 runs) say how
+    heavy the tails are at the 1/N level that the estimators' thresholds reach, which one
+    example's n runs cannot. Where a method leaves heavy tails, a Gaussian there makes the
+    runs look easier to tell apart than they are (docs/benchmarks.md "Racing").
+    """
+    n_runs = runs.shape[0]
+    varying = runs.std(axis=0, ddof=1) > 0
+    if n_runs < 3 or not varying.any():
+        return _GAUSSIAN  # too few runs to show a shape, or no spread to give one
+    values = runs[:, varying]
+    errors = values - values.mean(axis=0)
+    # Externally studentised (each run against the mean and spread of the others): for
+    # Gaussian runs a t distribution, unbounded, where dividing by the spread of all n
+    # bounds every residual by (n - 1) / sqrt(n) and thins the tails.
+    leverage = 1.0 / n_runs
+    others = ((n_runs - 1) * values.var(axis=0, ddof=1) - errors**2 / (1 - leverage)) / (n_runs - 2)
+    usable = others > 0  # not where the other runs all agree (one run apart from them)
+    residuals = errors[usable] / np.sqrt(others[usable] * (1 - leverage))
+    mirrored = np.concatenate([residuals, -residuals])
+    spread = mirrored.std() if mirrored.size else 0.0
+    return mirrored / spread if spread > 0 else _GAUSSIAN
+
+
 def _map(function: Callable[[int], float], count: int, estimator: str) -> np.ndarray:
     """function(0..count-1), on threads where the estimator runs without the GIL."""
     if get_estimator(estimator).threads_parallel and count > 1:
@@ -102,67 +134,37 @@ def _map(function: Callable[[int], float], count: int, estimator: str) -> np.nda
     return np.fromiter(map(function, range(count)), dtype=np.float64, count=count)
 
 
-def predicted_score(
-    *,
-    unlearned_confs: np.ndarray,
-    retrained_confs: np.ndarray,
-    unlearned_retain_acc: np.ndarray,
-    retrained_retain_acc: np.ndarray,
-    unlearned_test_acc: np.ndarray,
-    retrained_test_acc: np.ndarray,
-    estimator: str,
-    seed: int = 0,
-) -> float:
-    """Predicted final score at N = len(retrained_confs) from the n runs given ([n, S])."""
-    _check(unlearned_confs, retrained_confs)
-    streams = np.random.default_rng([seed, 0x9D1C]).spawn(DRAWS)
-    qualities = _map(
-        lambda draw: _forget_quality_of_draw(
-            unlearned_confs, retrained_confs, estimator, streams[draw]
-        ),
-        DRAWS,
-        estimator,
-    )
-    utility = _utility(
-        unlearned_retain_acc, retrained_retain_acc, unlearned_test_acc, retrained_test_acc
-    )
-    return float(qualities.mean()) * utility
+def predict(
+    runs: Mapping[str, np.ndarray], *, estimator: str, n_bootstrap: int, seed: int = 0
+) -> tuple[float, np.ndarray]:
+    """The final score at N predicted from n runs, and its bootstrap replicates.
 
+    `runs` holds ``score_submission``'s six arrays: the n runs' ``unlearned_confs`` [n, S],
+    ``unlearned_retain_acc`` and ``unlearned_test_acc`` [n]; all N reference models'
+    ``retrained_confs`` [N, S], ``retrained_retain_acc`` and ``retrained_test_acc`` [N].
+    Returns the mean of DRAWS predictions from all n runs, and one prediction per
+    bootstrap resample of the runs (refitted, drawn again), float64 [n_bootstrap].
+    """
+    unlearned = np.asarray(runs["unlearned_confs"], dtype=np.float64)
+    retrained = np.asarray(runs["retrained_confs"], dtype=np.float64)
+    _check(unlearned, retrained)
+    n_runs = unlearned.shape[0]
+    rng = np.random.default_rng([seed, 0x9D1C])
+    picks = [np.arange(n_runs)] * DRAWS + list(rng.integers(0, n_runs, size=(n_bootstrap, n_runs)))
+    streams = rng.spawn(len(picks))
 
-def predicted_replicates(
-    *,
-    unlearned_confs: np.ndarray,
-    retrained_confs: np.ndarray,
-    unlearned_retain_acc: np.ndarray,
-    retrained_retain_acc: np.ndarray,
-    unlearned_test_acc: np.ndarray,
-    retrained_test_acc: np.ndarray,
-    estimator: str,
-    n_bootstrap: int,
-    seed: int = 0,
-) -> np.ndarray:
-    """Bootstrap replicates of the predicted final score: the n runs resampled, refitted and
-    drawn again (one draw each), float64 [n_bootstrap]."""
-    _check(unlearned_confs, retrained_confs)
-    n_runs = unlearned_confs.shape[0]
-    rng = np.random.default_rng([seed, 0xB0075])
-    rows = rng.integers(0, n_runs, size=(n_bootstrap, n_runs))
-    streams = rng.spawn(n_bootstrap)
-
-    def replicate(index: int) -> float:
-        picked = rows[index]
-        quality = _forget_quality_of_draw(
-            unlearned_confs[picked], retrained_confs, estimator, streams[index]
+    def final_score(index: int) -> float:
+        picked = picks[index]
+        quality = _forget_quality_of_draw(unlearned[picked], retrained, estimator, streams[index])
+        return quality * _utility(
+            np.asarray(runs["unlearned_retain_acc"])[picked],
+            runs["retrained_retain_acc"],
+            np.asarray(runs["unlearned_test_acc"])[picked],
+            runs["retrained_test_acc"],
         )
-        utility = _utility(
-            unlearned_retain_acc[picked],
-            retrained_retain_acc,
-            unlearned_test_acc[picked],
-            retrained_test_acc,
-        )
-        return quality * utility
 
-    return _map(replicate, n_bootstrap, estimator)
+    values = _map(final_score, len(picks), estimator)
+    return float(values[:DRAWS].mean()), values[DRAWS:]
 
 
 def _check(unlearned_confs: np.ndarray, retrained_confs: np.ndarray) -> None:

@@ -53,7 +53,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.scoring.prediction import predicted_replicates, predicted_score
+from harness.scoring.prediction import predict as predict_full_n
 from harness.scoring.submission import score_submission
 
 __all__ = [
@@ -209,15 +209,18 @@ def round_score(
     ):
         if np.shape(values)[0] < n:
             raise ValueError(f"{name} has {np.shape(values)[0]} rows; round n={n} needs {n}")
+    arrays = {
+        "unlearned_confs": unlearned_confs,
+        "retrained_confs": retrained_confs,
+        "unlearned_retain_acc": unlearned_retain_acc,
+        "retrained_retain_acc": retrained_retain_acc,
+        "unlearned_test_acc": unlearned_test_acc,
+        "retrained_test_acc": retrained_test_acc,
+    }
     if predict and n < np.shape(retrained_confs)[0]:
         return _predicted_round(
-            n=n,
-            unlearned_confs=unlearned_confs,
-            retrained_confs=retrained_confs,
-            unlearned_retain_acc=unlearned_retain_acc,
-            retrained_retain_acc=retrained_retain_acc,
-            unlearned_test_acc=unlearned_test_acc,
-            retrained_test_acc=retrained_test_acc,
+            n,
+            arrays,
             estimator=estimator,
             confidence=confidence,
             n_bootstrap=n_bootstrap,
@@ -242,31 +245,20 @@ def round_score(
 
 
 def _predicted_round(
-    *,
     n: int,
-    unlearned_confs: np.ndarray,
-    retrained_confs: np.ndarray,
-    unlearned_retain_acc: np.ndarray,
-    retrained_retain_acc: np.ndarray,
-    unlearned_test_acc: np.ndarray,
-    retrained_test_acc: np.ndarray,
+    arrays: Mapping[str, np.ndarray],
+    *,
     estimator: str,
     confidence: float,
     n_bootstrap: int,
     seed: int,
 ) -> RoundScore:
     """The full-N score predicted from the first n runs, percentile interval at confidence."""
-    arrays = {
-        "unlearned_confs": np.asarray(unlearned_confs)[:n],
-        "retrained_confs": np.asarray(retrained_confs),
-        "unlearned_retain_acc": np.asarray(unlearned_retain_acc)[:n],
-        "retrained_retain_acc": np.asarray(retrained_retain_acc),
-        "unlearned_test_acc": np.asarray(unlearned_test_acc)[:n],
-        "retrained_test_acc": np.asarray(retrained_test_acc),
-    }
-    score = predicted_score(**arrays, estimator=estimator, seed=seed)
-    replicates = predicted_replicates(
-        **arrays, estimator=estimator, n_bootstrap=n_bootstrap, seed=seed
+    runs = {name: np.asarray(values) for name, values in arrays.items()}
+    for name in ("unlearned_confs", "unlearned_retain_acc", "unlearned_test_acc"):
+        runs[name] = runs[name][:n]  # the reference keeps all its N models
+    score, replicates = predict_full_n(
+        runs, estimator=estimator, n_bootstrap=n_bootstrap, seed=seed
     )
     # Resampled runs are noisier than the runs themselves, so the replicates sit below the
     # estimate; their spread, centred on it, is the interval.

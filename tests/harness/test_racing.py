@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from harness.scoring import score_submission
-from harness.scoring.prediction import predicted_score
+from harness.scoring.prediction import predict
 from harness.scoring.racing import (
     RaceResult,
     RacingConfig,
@@ -401,13 +401,28 @@ def test_prediction_at_n_equal_to_the_references_is_the_plain_score() -> None:
 
 def test_prediction_refuses_inputs_it_cannot_fit() -> None:
     world = _gaussian_world(0, n_models=32, n_examples=12)
-    arrays = {key: value for key, value in world.items() if key != "estimator"}
+    runs = {key: value for key, value in world.items() if key != "estimator"}
+    one_run = {**runs, "unlearned_confs": runs["unlearned_confs"][:1]}
     with pytest.raises(ValueError, match="from 2 runs or more"):
-        predicted_score(
-            **{**arrays, "unlearned_confs": arrays["unlearned_confs"][:1]}, estimator="neurips2023"
-        )
+        predict(one_run, estimator="neurips2023", n_bootstrap=2)
+    other_examples = {**runs, "unlearned_confs": runs["unlearned_confs"][:, :5]}
     with pytest.raises(ValueError, match="same S"):
-        predicted_score(
-            **{**arrays, "unlearned_confs": arrays["unlearned_confs"][:, :5]},
-            estimator="neurips2023",
-        )
+        predict(other_examples, estimator="neurips2023", n_bootstrap=2)
+
+
+@pytest.mark.parametrize("case", ["all constant", "one run apart", "constant example"])
+def test_prediction_handles_runs_that_show_no_spread(case: str) -> None:
+    """Runs a method leaves identical (do-nothing, saturated confidences), or all alike but
+    one, still give a finite prediction inside its interval: nothing to fit is no crash."""
+    world = _gaussian_world(1, n_models=32, n_examples=12)
+    runs = world["unlearned_confs"][:8].copy()
+    if case == "all constant":
+        runs[:] = 3.0
+    elif case == "one run apart":
+        runs[:] = 3.0
+        runs[0, 0] = 9.0
+    else:
+        runs[:, 0] = 3.0
+    world["unlearned_confs"] = np.concatenate([runs, world["unlearned_confs"][8:]])
+    got = round_score(n=8, confidence=0.9, n_bootstrap=20, predict=True, **world)
+    assert got.low <= got.score <= got.high and np.isfinite([got.low, got.high]).all()

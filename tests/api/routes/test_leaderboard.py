@@ -71,6 +71,25 @@ def test_board_marks_rows_racing_stopped_with_their_n(client, world, session, sc
     assert page.status_code == 200 and "provisional, N=32" in page.text
 
 
+def test_a_stopped_row_ranks_below_every_full_n_row_whatever_its_score(
+    client, world, session, scored
+):
+    """Scores at small n run higher than at N (fewer models resolve less): a row racing
+    stopped at 32 with 0.9 still ranks below the full-N rows at 0.7 and 0.1."""
+    team_d = add_team(session, "Team D")
+    erin = add_user(session, email="erin@example.org", team=team_d)
+    d = submit(client, erin, world.phase_id)
+    finish(session, d, public=0.9, private=0.9, stopped_at=32)
+    board = client.get(f"/api/v1/phases/{world.phase_id}/leaderboard").json()
+    assert [r["submission_id"] for r in board["rows"]] == [
+        scored["a_high"],
+        scored["b"],
+        scored["c"],
+        d,
+    ]
+    assert [r["rank"] for r in board["rows"]] == [1, 2, 3, 4]
+
+
 def test_private_board_hidden_from_participants_until_end(client, world, scored, session):
     url = f"/api/v1/phases/{world.phase_id}/leaderboard?split=private"
     assert client.get(url).status_code == 403
