@@ -94,7 +94,7 @@ def finish_evaluation(
                 for report in scored.reports.values():
                     report["racing"] = race
                 if config.rule == "predicted" and n_final < phase.replicas:
-                    _put_on_full_n_scale(ctx, phase, config, runs, scored.reports)
+                    _put_on_full_n_scale(ctx, phase, config, runs, scored.reports, race)
     except Exception as exc:
         return _scoring_failed(ids, exc)
     too_slow = sorted(  # public first: its figures may be shown, the private ones never
@@ -205,17 +205,22 @@ def _put_on_full_n_scale(
     config: Any,
     runs: dict[str, ShardArrays],
     reports: dict[str, dict[str, Any]],
+    race: dict[str, Any],
 ) -> None:
     """A row stopped under ``predicted`` is ranked on its predicted full-N score, the scale
-    of the rows that ran N; its score at n stays in the report as `score_at_n`."""
+    of the rows that ran N; its score at n stays in the report as `score_at_n`. The public
+    split's prediction is the race's last round (already scored); the private one is made."""
     for split, report in reports.items():
-        predicted = ctx.backend.score_round(
-            phase=phase,
-            runs=runs[split],
-            confidence=config.confidence(phase.replicas),
-            predict=True,
-            split=split,
-        )
+        if split == "public":
+            predicted = race["profile"][-1]
+        else:
+            predicted = ctx.backend.score_round(
+                phase=phase,
+                runs=runs[split],
+                confidence=config.confidence(phase.replicas),
+                predict=True,
+                split=split,
+            )
         report["score_at_n"] = {
             "n": predicted["n"],
             "final_score": report["final_score"],
