@@ -4,6 +4,7 @@
     record_sanity_check  sanity_check -> running | failed
     start_scoring        running -> scoring
     record_result        one split's score (idempotent); both splits stored -> finished
+    start_private_stage  scoring -> running: the public result is stored, the private split runs
     mark_failed          -> failed with a category; a system error refunds the quota
     requeue_for_retry    a transient system failure: queued again as attempt + 1
     attach_logs          the run's logs as an artifact
@@ -48,6 +49,7 @@ __all__ = [
     "record_result",
     "record_sanity_check",
     "requeue_for_retry",
+    "start_private_stage",
     "start_sanity_check",
     "start_scoring",
 ]
@@ -95,6 +97,11 @@ def record_sanity_check(
 
 def start_scoring(session: Session, *, submission_id: int, attempt: int) -> Submission:
     return _advance(session, submission_id, attempt, S.SCORING, "runs done; scoring")
+
+
+def start_private_stage(session: Session, *, submission_id: int, attempt: int) -> Submission:
+    """scoring -> running once the public result is stored: the private split's runs follow."""
+    return _advance(session, submission_id, attempt, S.RUNNING, "public result stored")
 
 
 def _advance(

@@ -108,7 +108,8 @@ TRANSITIONS: dict[SubmissionStatus, frozenset[SubmissionStatus]] = {
     S.QUEUED: frozenset({S.SANITY_CHECK, S.RUNNING, S.FAILED, S.CANCELLED}),
     S.SANITY_CHECK: frozenset({S.RUNNING, S.QUEUED, S.FAILED, S.CANCELLED}),
     S.RUNNING: frozenset({S.SCORING, S.QUEUED, S.FAILED, S.CANCELLED}),
-    S.SCORING: frozenset({S.FINISHED, S.QUEUED, S.FAILED, S.CANCELLED}),
+    # scoring -> running: the public result is stored and the private split runs next.
+    S.SCORING: frozenset({S.FINISHED, S.RUNNING, S.QUEUED, S.FAILED, S.CANCELLED}),
     S.FINISHED: frozenset({S.QUEUED}),
     S.FAILED: frozenset({S.QUEUED}),
     S.CANCELLED: frozenset(),

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from competition import lifecycle
-from competition.models import Submission, SubmissionStatus, utcnow
+from competition.models import Result, Submission, SubmissionStatus, utcnow
 from competition.pipeline_models import EvaluationLease, ShardRun, ShardState
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,10 @@ __all__ = [
     "record_seeds_done",
     "release_shard",
     "shard_plan",
+    "private_runs",
     "shard_progress",
+    "stage",
+    "stage_progress",
     "touch_evaluation",
 ]
 
@@ -230,6 +233,56 @@ def shard_progress(session: Session, *, submission_id: int, attempt: int) -> tup
         )
     )
     return int(done or 0), int(total or 0)
+
+
+def stage(session: Session, *, submission_id: int, attempt: int) -> str:
+    """The split an attempt runs now: "public" until its public result is stored, then
+    "private". The private split runs only after the public result is final, so nothing the
+    private runs do (their time, their failure) can move what the team sees of the public one.
+    """
+    public_done = session.scalar(
+        select(Result.id).where(
+            Result.submission_id == submission_id,
+            Result.attempt == attempt,
+            Result.split == "public",
+        )
+    )
+    return "private" if public_done is not None else "public"
+
+
+def stage_progress(
+    session: Session, *, submission_id: int, attempt: int, split: str, below: int | None = None
+) -> tuple[int, int]:
+    """(shards done, shards planned) of one split, counting only shards whose seeds are all
+    below `below` (a racing stop at n runs the other split's first n seeds only)."""
+    rows = session.execute(
+        select(ShardRun.state, ShardRun.seeds).where(
+            ShardRun.submission_id == submission_id,
+            ShardRun.attempt == attempt,
+            ShardRun.split == split,
+        )
+    ).all()
+    counted = [row for row in rows if below is None or max(row.seeds) < below]
+    return sum(row.state == ShardState.DONE for row in counted), len(counted)
+
+
+def private_runs(session: Session, *, submission_id: int, attempt: int) -> int:
+    """How many runs the private split takes: as many as the public result stands on (a
+    racing stop at n < N runs the private split's first n seeds, seed for seed)."""
+    report = session.scalar(
+        select(Result.report).where(
+            Result.submission_id == submission_id,
+            Result.attempt == attempt,
+            Result.split == "public",
+        )
+    )
+    racing_record = (report or {}).get("racing") or {}
+    if racing_record.get("provisional"):
+        return int(racing_record["n"])
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise ValueError(f"no submission {submission_id}")
+    return submission.phase.replicas
 
 
 class Periodic:

@@ -12,8 +12,10 @@ result, marked provisional. The last round always goes to the full scoring.
 
 Each round is scored once (its score is kept in the profile); a replayed callback finds
 the next round started and waits, or, when its shards were never claimed (a lost
-message), sends them again, which their claims make harmless. Both splits run the same
-rounds; the race is decided on the public split, the one the board ranks during the phase.
+message), sends them again, which their claims make harmless. Rounds are run on the public
+split only, the one the board ranks during the phase; the private split runs afterwards, once,
+on the first n seeds the race stopped at (`worker.leases.stage`), so the race's timing never
+depends on private runs.
 """
 
 from __future__ import annotations
@@ -49,10 +51,13 @@ def config_of(phase: PhaseInfo) -> RacingConfig | None:
 
 
 def _shards(session: Session, submission_id: int, attempt: int) -> list[Any]:
+    """The public split's shards: the race runs on them alone."""
     return list(
         session.execute(
             select(ShardRun.shard, ShardRun.seeds, ShardRun.state, ShardRun.split).where(
-                ShardRun.submission_id == submission_id, ShardRun.attempt == attempt
+                ShardRun.submission_id == submission_id,
+                ShardRun.attempt == attempt,
+                ShardRun.split == "public",
             )
         ).all()
     )
@@ -74,7 +79,7 @@ def current_round(
 
 
 def round_shards(session: Session, *, submission_id: int, attempt: int, n: int) -> list[int]:
-    """Shards of the first n seeds (both splits) that are not done yet."""
+    """Public shards of the first n seeds that are not done yet."""
     rows = _shards(session, submission_id, attempt)
     return [row.shard for row in rows if max(row.seeds) < n and row.state != ShardState.DONE]
 
@@ -86,28 +91,31 @@ def _started(session: Session, *, submission_id: int, attempt: int, lo: int, hi:
 
 
 def round_outputs(
-    session: Session, *, submission_id: int, attempt: int, n: int
+    session: Session, *, submission_id: int, attempt: int, n: int, split: str = "public"
 ) -> list[tuple[str, str]]:
-    """(split, output key) of the done shards of the first n seeds."""
+    """(split, output key) of the split's done shards of the first n seeds."""
     rows = session.execute(
         select(ShardRun.split, ShardRun.output_key, ShardRun.seeds).where(
             ShardRun.submission_id == submission_id,
             ShardRun.attempt == attempt,
             ShardRun.state == ShardState.DONE,
+            ShardRun.split == split,
         )
     ).all()
     return [(row.split, row.output_key) for row in rows if max(row.seeds) < n]
 
 
 def board_profiles(session: Session, *, phase_id: int, exclude: int) -> list[dict[int, RoundScore]]:
-    """The public round profiles of the phase's finished, not disqualified rows."""
+    """The public round profiles of the phase's scored, not disqualified rows."""
     reports = session.scalars(
         select(Result.report)
         .join(Submission, Submission.id == Result.submission_id)
         .where(
             Submission.phase_id == phase_id,
             Submission.id != exclude,
-            Submission.status == SubmissionStatus.FINISHED,
+            # Every row whose public result stands, whatever its private stage is doing: the
+            # race must not depend on another submission's private runs either.
+            Submission.status != SubmissionStatus.CANCELLED,
             Submission.disqualified.is_(False),
             Result.attempt == Submission.attempt,
             Result.split == "public",

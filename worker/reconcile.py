@@ -34,6 +34,7 @@ from competition import preparation
 from competition.models import Submission, SubmissionStatus, utcnow
 from competition.pipeline_models import EvaluationLease, ShardRun, ShardState
 from competition.settings import PipelineSettings
+from worker import leases
 from worker.leases import IN_PROGRESS
 from worker.recovery import retry_or_fail
 
@@ -98,9 +99,21 @@ def _check_one(
             session.commit()
             return retry_or_fail(session, **retry, reason="claimed but never planned")
         return False
-    shards = session.scalars(
-        select(ShardRun).where(ShardRun.submission_id == row.id, ShardRun.attempt == row.attempt)
-    ).all()
+    # Only the current stage's shards: the private split must not start before the public
+    # result is stored (`leases.stage`), and it runs the first n seeds a race stopped at.
+    split = leases.stage(session, **ids)
+    below = leases.private_runs(session, **ids) if split == "private" else None
+    shards = [
+        shard
+        for shard in session.scalars(
+            select(ShardRun).where(
+                ShardRun.submission_id == row.id,
+                ShardRun.attempt == row.attempt,
+                ShardRun.split == split,
+            )
+        ).all()
+        if below is None or max(shard.seeds) < below
+    ]
     for shard in shards:
         if shard.state == ShardState.RUNNING and shard.lease_until and shard.lease_until < now:
             if shard.tries >= settings.max_attempts:

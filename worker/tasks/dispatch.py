@@ -8,9 +8,11 @@ records the attempt's shard plan (`worker.leases.begin_attempt`), commits, and o
 enqueues the next step. A duplicate message finds the row no longer queued and does nothing.
 
 `dispatch_shards` sends the shards that are not done yet as a Celery group whose chord
-callback is `finish_evaluation`; it is also what the reconciler re-sends. In a racing
-phase (`worker.racing`) it sends only the shards of the round in progress: each round is
-its own chord, and `finish_evaluation` sends the next one.
+callback is `finish_evaluation`; it is also what the reconciler re-sends. An attempt runs in
+two stages: the public split's shards, scored and stored first, then the private split's
+(`leases.stage`), so the public result never waits on private runs. In a racing phase
+(`worker.racing`) the public stage sends only the shards of the round in progress: each
+round is its own chord, and `finish_evaluation` sends the next one.
 """
 
 from __future__ import annotations
@@ -92,20 +94,26 @@ def _phase_not_ready(session: Session, submission_id: int) -> str:
 
 
 def dispatch_shards(*, submission_id: int, attempt: int) -> int:
-    """Send every shard of the attempt (racing: of its current round) that is not done as
-    one chord; returns how many."""
+    """Send every shard of the attempt's current stage (racing: of its current round) that is
+    not done as one chord; returns how many. The public split runs first; the private split
+    only once the public result is stored (`leases.stage`)."""
     ctx = get_context()
     with ctx.sessions() as session:
+        split = leases.stage(session, submission_id=submission_id, attempt=attempt)
         rows = session.execute(
             ShardRun.__table__.select().where(
                 ShardRun.submission_id == submission_id,
                 ShardRun.attempt == attempt,
+                ShardRun.split == split,
                 ShardRun.state != ShardState.DONE,
             )
         ).all()
         phase = phase_info(records.get_submission(session, submission_id).phase)
         config = racing.config_of(phase)
-        if config is not None:
+        if split == "private":
+            n = leases.private_runs(session, submission_id=submission_id, attempt=attempt)
+            rows = [row for row in rows if max(row.seeds) < n]
+        elif config is not None:
             _, n = racing.current_round(
                 session,
                 submission_id=submission_id,
@@ -125,5 +133,7 @@ def dispatch_shards(*, submission_id: int, attempt: int) -> int:
         chord(header)(callback)
     else:
         callback.apply_async()
-    logger.info("submission %d attempt %d: %d shards sent", submission_id, attempt, len(rows))
+    logger.info(
+        "submission %d attempt %d: %d %s shards sent", submission_id, attempt, len(rows), split
+    )
     return len(rows)

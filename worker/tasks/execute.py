@@ -106,11 +106,13 @@ def run_shard(*, submission_id: int, attempt: int, shard: int) -> dict[str, Any]
     key = shard_key(submission_id, attempt, shard)
     ctx.store.put_bytes(key, runs.to_bytes())
     with ctx.sessions() as session:
-        done, total = leases.finish_shard(
+        leases.finish_shard(
             session, **ids, shard=shard, output_key=key, seconds=float(np.sum(runs.seconds))
         )
+        done, total = leases.stage_progress(session, **ids, split=split)
     # The chord's callback may be lost with the broker: send it ourselves. A racing round
-    # may end at any shard; finish_evaluation finds out which (cheap when it is not yet).
+    # (or a private stage cut at the race's n) may end at any shard; finish_evaluation finds
+    # out which (cheap when it is not yet).
     if done == total or phase.racing:
         app.signature("worker.finish_evaluation", kwargs=ids).apply_async(queue="control")
     return {"shard": shard, "split": split, "key": key, "seeds": runs.seeds.tolist()}

@@ -1,16 +1,18 @@
-"""Chord callback: score a finished attempt, store its result and plots, update the board.
+"""Chord callback: score a finished stage, store its result and plots, update the board.
 
-`finish_evaluation(submission_id=, attempt=)` runs when every shard of the attempt is done
-(sent by the chord, by the last shard, or by the reconciler: whichever comes first wins and
-the others find nothing to do). In a racing phase it runs after each round's chord and
-first asks `worker.racing.race_round` whether to send the next round or to stop; a result
-that stopped before N carries `report["racing"]` with `provisional: true` and the N it
-stopped at, which the board shows. It reads the shards' compact arrays from the artifact
-store, where they are fenced by attempt, so a broker that lost the chord's results costs
-nothing. `lifecycle.record_result` upserts per (submission, split, attempt) and moves the
-submission to finished, which is what the leaderboard reads. A submission whose runs fail
-the phase's efficiency gate (a report with `eligible: false`) fails as `too_slow` instead,
-with the numbers in its message, and never reaches the board.
+`finish_evaluation(submission_id=, attempt=)` runs when every shard of the attempt's current
+stage is done (sent by the chord, by the last shard, or by the reconciler: whichever comes
+first wins and the others find nothing to do). The public stage is scored and stored first
+(the board shows it at once), then the private split's shards are sent; the second call
+scores the private split and finishes the submission. In a racing phase the public stage's
+callback runs after each round's chord and first asks `worker.racing.race_round` whether to
+send the next round or to stop; a result that stopped before N carries `report["racing"]`
+with `provisional: true` and the N it stopped at, which the board shows. It reads the
+shards' compact arrays from the artifact store, where they are fenced by attempt, so a
+broker that lost the chord's results costs nothing. `lifecycle.record_result` upserts per
+(submission, split, attempt); both splits stored is `finished`. A stage whose runs fail the
+phase's efficiency gate (a report with `eligible: false`) fails as `too_slow` instead, with
+the numbers in its message, and a public one never reaches the board.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
+from sqlalchemy import select
+
 from competition import errors, lifecycle, records
-from competition.models import FailureCategory
+from competition.models import FailureCategory, Result
 from competition.run_logs import compose_logs
 from harness.phase import LeaderboardSplit
 from worker import leases, racing
@@ -44,77 +48,77 @@ def finish_evaluation(
         done, total = leases.shard_progress(session, **ids)
         if total == 0:
             return f"waiting ({done}/{total} shards)"
+        split = leases.stage(session, **ids)
+        race: dict[str, Any] | None = None
         phase = phase_info(records.get_submission(session, submission_id).phase)
         config = racing.config_of(phase)
-        if config is None and done < total:
-            return f"waiting ({done}/{total} shards)"
-        n_final, reason = phase.replicas, "full"
-        if config is not None:
-            if not leases.is_current(session, **ids):
-                return "skipped"
-            try:
-                with _heartbeat(ids):  # a round's scoring runs a bootstrap
-                    step, n_final, reason = racing.race_round(
-                        session,
-                        backend=ctx.backend,
-                        store=ctx.store,
-                        phase=phase,
-                        config=config,
-                        **ids,
-                    )
-            except Exception as exc:
-                return _scoring_failed(ids, exc)
-            if step != "stop":
-                session.close()
-                if step == "next":
-                    dispatch_shards(**ids)
-                return f"round {n_final}: {step}"
+        if split == "private":
+            n_final = leases.private_runs(session, **ids)
+            race = _public_race(session, ids)
+            done, total = leases.stage_progress(session, **ids, split=split, below=n_final)
+            if done < total:
+                return f"waiting ({done}/{total} private shards)"
+        else:
+            n_final, reason = phase.replicas, "full"
+            if config is None:
+                done, total = leases.stage_progress(session, **ids, split=split)
+                if done < total:
+                    return f"waiting ({done}/{total} shards)"
+            else:
+                if not leases.is_current(session, **ids):
+                    return "skipped"
+                try:
+                    with _heartbeat(ids):  # a round's scoring runs a bootstrap
+                        step, n_final, reason = racing.race_round(
+                            session,
+                            backend=ctx.backend,
+                            store=ctx.store,
+                            phase=phase,
+                            config=config,
+                            **ids,
+                        )
+                except Exception as exc:
+                    return _scoring_failed(ids, exc)
+                if step != "stop":
+                    session.close()
+                    if step == "next":
+                        dispatch_shards(**ids)
+                    return f"round {n_final}: {step}"
         try:
             lifecycle.start_scoring(session, **ids)
         except (errors.StaleAttempt, errors.Conflict) as exc:
             logger.info("finish_evaluation(%d/%d) skipped: %s", submission_id, attempt, exc)
             return "skipped"
-        outputs = racing.round_outputs(session, **ids, n=n_final)
+        outputs = racing.round_outputs(session, **ids, n=n_final, split=split)
     try:
         with _heartbeat(ids):
             runs = {
                 split: ShardArrays.concatenate(
-                    [
-                        ShardArrays.from_bytes(ctx.store.get_bytes(k))
-                        for s, k in outputs
-                        if s == split
-                    ]
+                    [ShardArrays.from_bytes(ctx.store.get_bytes(key)) for _, key in outputs]
                 )
-                for split in sorted({split for split, _ in outputs})
             }
-            _attach_logs(runs, **ids)
+            if split == "public":
+                _attach_logs(runs, **ids)
             scored = ctx.backend.score(phase=phase, runs=runs)
             if config is not None:
-                race = _race_report(ctx, phase, config, outputs, ids, n_final, reason)
-                for report in scored.reports.values():
-                    report["racing"] = race
-                if config.rule == "predicted" and n_final < phase.replicas:
+                if split == "public":
+                    race = _race_report(ctx, phase, config, outputs, ids, n_final, reason)
+                scored.reports[split]["racing"] = race
+                if race and config.rule == "predicted" and n_final < phase.replicas:
                     _put_on_full_n_scale(ctx, phase, config, runs, scored.reports, race)
     except Exception as exc:
         return _scoring_failed(ids, exc)
-    too_slow = sorted(  # public first: its figures may be shown, the private ones never
-        (
-            (split, report)
-            for split, report in scored.reports.items()
-            if report.get("eligible") is False
-        ),
-        key=lambda pair: pair[0] != "public",
-    )
-    if too_slow:
+    report = scored.reports[split]
+    if report.get("eligible") is False:
         with ctx.sessions() as session:
             lifecycle.mark_failed(
                 session,
                 submission_id=submission_id,
                 attempt=attempt,
                 category=FailureCategory.TOO_SLOW,
-                message=too_slow_message(too_slow[0][1]),
+                message=too_slow_message(report),
                 system_error=False,
-                split=too_slow[0][0],
+                split=split,
             )
         return "too_slow"
     plot_keys = []
@@ -122,19 +126,35 @@ def finish_evaluation(
         plot_keys.append(f"reports/{submission_id}/attempt-{attempt}/{name}.png")
         ctx.store.put_bytes(plot_keys[-1], png)
     with ctx.sessions() as session:
-        for split, report in scored.reports.items():
-            try:
-                lifecycle.record_result(
-                    session,
-                    **ids,
-                    split=cast(LeaderboardSplit, split),
-                    report=report,
-                    plot_keys=plot_keys,
-                )
-            except (errors.StaleAttempt, errors.Conflict) as exc:
-                logger.info("result of %d/%d dropped: %s", submission_id, attempt, exc)
-                return "stale"
+        try:
+            lifecycle.record_result(
+                session,
+                **ids,
+                split=cast(LeaderboardSplit, split),
+                report=report,
+                plot_keys=plot_keys,
+            )
+            if split == "public":
+                lifecycle.start_private_stage(session, **ids)
+        except (errors.StaleAttempt, errors.Conflict) as exc:
+            logger.info("result of %d/%d dropped: %s", submission_id, attempt, exc)
+            return "stale"
+    if split == "public":
+        dispatch_shards(**ids)
+        return "public scored"
     return "finished"
+
+
+def _public_race(session: Any, ids: dict[str, int]) -> dict[str, Any] | None:
+    """The race record of the attempt's public result (the private split reuses it)."""
+    report = session.scalar(
+        select(Result.report).where(
+            Result.submission_id == ids["submission_id"],
+            Result.attempt == ids["attempt"],
+            Result.split == "public",
+        )
+    )
+    return (report or {}).get("racing")
 
 
 def _attach_logs(runs: dict[str, ShardArrays], *, submission_id: int, attempt: int) -> None:
