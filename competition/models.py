@@ -328,10 +328,20 @@ class Submission(Base):
     events: Mapped[list[SubmissionEvent]] = relationship(
         back_populates="submission", order_by="SubmissionEvent.id"
     )
+    results: Mapped[list[Result]] = relationship(viewonly=True, order_by="Result.id")
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def public_done_at(self) -> datetime | None:
+        """When the current attempt's public result was stored: the end of its public stage
+        (the private split runs after it, `worker.leases.stage`); None before."""
+        times = [
+            r.created_at for r in self.results if r.split == "public" and r.attempt == self.attempt
+        ]
+        return min(times) if times else None
 
 
 # Leaderboards pick each team's best row of a phase in exactly this order: no sort needed.

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from competition.models import TERMINAL_STATUSES, QuotaCounter, Submission
+from competition.models import TERMINAL_STATUSES, QuotaCounter, Result, Submission
 
 __all__ = ["in_flight", "quota_used", "refund_quota", "reserve_quota"]
 
@@ -60,6 +60,18 @@ def refund_quota(session: Session, submission: Submission) -> None:
 
 
 def in_flight(session: Session, team_id: int, phase_id: int) -> int:
+    """The team's submissions still in their public stage. One whose public result is stored
+    is finished as far as the team can see, so its private stage does not count: the cap
+    would otherwise tell the team when its private runs end."""
+    public_done = (
+        select(Result.id)
+        .where(
+            Result.submission_id == Submission.id,
+            Result.attempt == Submission.attempt,
+            Result.split == "public",
+        )
+        .exists()
+    )
     return (
         session.scalar(
             select(func.count())
@@ -68,6 +80,7 @@ def in_flight(session: Session, team_id: int, phase_id: int) -> int:
                 Submission.team_id == team_id,
                 Submission.phase_id == phase_id,
                 Submission.status.not_in(TERMINAL_STATUSES),
+                ~public_done,
             )
         )
         or 0

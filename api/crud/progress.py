@@ -1,10 +1,11 @@
 """Where an evaluation stands, read from the workers' shard rows: runs done out of N per split,
 time spent on this attempt and an estimate of the time left.
 
-Inputs: a submission row. Output: `ProgressPublic` (the live page polls it as JSON, and
-`unlearn submit --wait` draws it as a progress bar). Runs are counted per shard: a shard's
-seeds count once its outputs are stored (`worker.leases.finish_shard`), and a running
-shard's as its runs finish (`worker.leases.record_seeds_done`).
+Inputs: a viewer's `Sight` of a submission (`api.visibility`). Output: `ProgressPublic` (the
+live page polls it as JSON, and `unlearn submit --wait` draws it as a progress bar). Runs are
+counted per shard: a shard's seeds count once its outputs are stored
+(`worker.leases.finish_shard`), and a running shard's as its runs finish
+(`worker.leases.record_seeds_done`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.schemas import ProgressPublic, SplitProgress
+from api.visibility import Sight
 from competition import preparation
 from competition.models import Submission, SubmissionEvent, SubmissionStatus, utcnow
 from competition.pipeline_models import PreparationState, ShardRun, ShardState
@@ -36,35 +38,34 @@ STAGES: dict[SubmissionStatus, str] = {
 
 
 def submission_progress(
-    session: Session,
-    submission: Submission,
-    *,
-    splits: tuple[str, ...],
-    now: datetime | None = None,
+    session: Session, sight: Sight, *, now: datetime | None = None
 ) -> ProgressPublic:
-    """Progress of the submission's current attempt over the splits the viewer may see."""
+    """Progress of the submission's current attempt as `sight`'s viewer may see it: runs
+    counted over the splits it shows, times that end where its view is frozen."""
     now = now or utcnow()
-    shards = list(
-        session.scalars(
+    submission = sight.submission
+    splits = sight.splits
+    shards = [
+        shard
+        for shard in session.scalars(
             select(ShardRun).where(
                 ShardRun.submission_id == submission.id, ShardRun.attempt == submission.attempt
             )
         )
-    )
+        if shard.split in splits
+    ]
     total = submission.phase.replicas
     done = {split: 0 for split in splits}
     for shard in shards:
-        if shard.split in done:
-            # A finished shard counts all its seeds; a running one those it reported.
-            finished = shard.state == ShardState.DONE
-            done[shard.split] += (
-                len(shard.seeds) if finished else min(shard.seeds_done, len(shard.seeds))
-            )
+        # A finished shard counts all its seeds; a running one those it reported.
+        finished = shard.state == ShardState.DONE
+        done[shard.split] += (
+            len(shard.seeds) if finished else min(shard.seeds_done, len(shard.seeds))
+        )
     started = _attempt_started(session, submission)
-    elapsed = (now - started).total_seconds() if started else None
-    if submission.is_terminal and started:
-        elapsed = (submission.updated_at - started).total_seconds()
-    return ProgressPublic(
+    end = sight.frozen_at or (submission.updated_at if submission.is_terminal else now)
+    elapsed = (end - started).total_seconds() if started else None
+    live = ProgressPublic(
         submission_id=submission.id,
         status=submission.status,
         stage=_stage(session, submission),
@@ -76,11 +77,12 @@ def submission_progress(
             for split in splits
         ],
         elapsed_s=elapsed,
-        remaining_s=None if submission.is_terminal else _remaining(shards, submission, now),
+        remaining_s=None if submission.is_terminal else _remaining(shards),
         public_score=submission.public_score,
         failure_category=submission.failure_category,
         failure_message=submission.failure_message,
     )
+    return sight.progress_view(live)
 
 
 def _stage(session: Session, submission: Submission) -> str:
@@ -106,8 +108,9 @@ def _attempt_started(session: Session, submission: Submission) -> datetime | Non
     )
 
 
-def _remaining(shards: list[ShardRun], submission: Submission, now: datetime) -> float | None:
-    # Every split is run (private too, though hidden), so the estimate counts all shards.
+def _remaining(shards: list[ShardRun]) -> float | None:
+    """Time left, from the shards the viewer may see only (a team: the public split's), so
+    no private run's time enters a figure a team reads."""
     finished = [s for s in shards if s.state == ShardState.DONE and s.seconds]
     if not shards or not finished:
         return None

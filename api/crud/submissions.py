@@ -150,10 +150,10 @@ def list_submissions(
     team_id: int | None,
     phase_id: int | None,
     status: SubmissionStatus | None,
-    limit: int,
+    limit: int | None,
     offset: int,
 ) -> tuple[list[Submission], int]:
-    """Newest first. `team_id=None` lists every team's (organizers only)."""
+    """Newest first. `team_id=None` lists every team's (organizers only); `limit=None`: all."""
     query = select(Submission)
     if team_id is not None:
         query = query.where(Submission.team_id == team_id)
@@ -167,11 +167,22 @@ def list_submissions(
 
 
 def cancel_submission(session: Session, *, submission_id: int) -> Submission:
-    """Cancel; refunded when the expensive run had not started (nothing was spent)."""
+    """Cancel; refunded when the expensive run had not started (nothing was spent).
+
+    Refused from the phase's end on (the team sees its private scores then, and nothing it
+    does after the end may change the private board), and once the public result is stored:
+    the team sees the submission finished, and its private stage is not the team's to stop.
+    """
     submission = lock_submission(session, submission_id)
-    if submission.is_terminal:
+    if submission.phase.has_ended(utcnow()):
         session.rollback()
-        raise Conflict(f"submission {submission_id} is already {submission.status.value}")
+        raise PhaseClosed(
+            f"phase {submission.phase.name!r} ended at {submission.phase.ends_at.isoformat()}; "
+            "submissions can no longer be cancelled"
+        )
+    if submission.is_terminal or submission.public_done_at is not None:
+        session.rollback()
+        raise Conflict(f"submission {submission_id} is already finished or stopped")
     if submission.status in NOT_STARTED_STATUSES:
         refund_quota(session, submission)
     transition(session, submission, S.CANCELLED, note="cancelled by the team")

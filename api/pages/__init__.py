@@ -36,7 +36,7 @@ from api.pages.render import STATIC_DIR, login_redirect, render
 from api.ratelimit import rate_limited
 from api.routes.submissions import submit
 from api.upload import UploadRejected
-from api.visibility import can_see_logs, can_see_private, submission_view, visible_splits
+from api.visibility import can_see_private, sight
 from competition.models import Submission, SubmissionStatus, User, utcnow
 
 router = APIRouter()
@@ -243,7 +243,7 @@ def submissions_page(request: Request, session: SessionDep, user: OptionalUser) 
             offset=0,
         )
     now = utcnow()
-    views = [submission_view(s, user, now) for s in rows]
+    views = [sight(user, s, now).submission_view() for s in rows]
     return render(request, "submissions.html", user, submissions=views, total=total)
 
 
@@ -262,27 +262,22 @@ def submission_page(
             status_code=404,
             message=f"Submission {submission_id} not found.",
         )
-    now = utcnow()
-    logs_shown = can_see_logs(user, submission)
+    view = sight(user, submission, utcnow())
     logs = ""
-    if logs_shown and submission.logs_key and store.exists(submission.logs_key):
+    if view.logs and submission.logs_key and store.exists(submission.logs_key):
         logs = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
-    results = crud.results_for(
-        session, submission_id=submission.id, splits=visible_splits(user, submission.phase, now)
-    )
+    results = crud.results_for(session, submission_id=submission.id, splits=view.splits)
     return render(
         request,
         "submission.html",
         user,
-        submission=submission_view(submission, user, now),
+        submission=view.submission_view(),
         phase=submission.phase,
-        events=submission.events,
+        events=view.events_view(),
         results=results,
         logs=logs,
-        logs_shown=logs_shown,
-        progress=crud.submission_progress(
-            session, submission, splits=visible_splits(user, submission.phase, now)
-        ),
+        logs_shown=view.logs,
+        progress=crud.submission_progress(session, view),
         plot_name=lambda key: Path(key).name,
         plot_alt=_plot_alt,
     )

@@ -12,7 +12,7 @@ from api import crud
 from api.deps import OptionalUser, SessionDep
 from api.leaderboard import compute_leaderboard
 from api.pages.render import render
-from api.visibility import submission_view
+from api.visibility import sight
 from competition.models import Phase, utcnow
 
 __all__ = ["phase_state", "router"]
@@ -40,7 +40,7 @@ def phase_page(
         rows, _ = crud.list_submissions(
             session, team_id=user.team_id, phase_id=phase.id, status=None, limit=50, offset=0
         )
-        mine = [submission_view(s, user, now) for s in rows]
+        mine = [sight(user, s, now).submission_view() for s in rows]
         used = crud.quota_used(session, team_id=user.team_id, phase_id=phase.id, day=now.date())
         quota_left = max(0, phase.daily_quota - used)
     server = str(request.base_url).rstrip("/")

@@ -29,6 +29,7 @@ from api.schemas import (
     QuotaPublic,
     SplitPreparationPublic,
 )
+from api.visibility import can_see_private
 from competition.models import Phase, User, utcnow
 
 router = APIRouter(prefix="/phases", tags=["phases"], responses=ERROR_RESPONSES)
@@ -101,9 +102,19 @@ def preparation_public(session: SessionDep, phase: Phase, user: User | None) -> 
     return PreparationPublic(
         phase_id=phase.id,
         state=ready.state,
-        splits=[SplitPreparationPublic.model_validate(split) for split in ready.splits],
+        splits=[_split_preparation(split, user, phase) for split in ready.splits],
         error=(ready.error or None) if user is not None and user.is_organizer else None,
     )
+
+
+def _split_preparation(split: object, user: User | None, phase: Phase) -> SplitPreparationPublic:
+    """One split's preparation; the private split's retraining time (the efficiency gate's
+    yardstick there, and a figure that grows with its retain set) only where private figures
+    may be seen (`api.visibility.can_see_private`)."""
+    view = SplitPreparationPublic.model_validate(split)
+    if view.split == "private" and not can_see_private(user, phase, utcnow()):
+        view = view.model_copy(update={"retrain_seconds": None})
+    return view
 
 
 @router.get("/{phase_id}/secrets", response_model=PhaseSecretsPublic)

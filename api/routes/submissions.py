@@ -41,7 +41,7 @@ from api.schemas import (
     ValidationReport,
 )
 from api.upload import UploadLimits, UploadRejected, validate_upload
-from api.visibility import can_see_logs, submission_view, visible_splits
+from api.visibility import sight
 from competition.artifacts import ArtifactStore
 from competition.models import Submission, SubmissionStatus, User, utcnow
 from competition.queue import EvaluationQueue
@@ -130,7 +130,7 @@ def upload_submission(
         user=user,
         phase_id=phase_id,
     )
-    return submission_view(submission, user, utcnow())
+    return sight(user, submission, utcnow()).submission_view()
 
 
 @router.post(
@@ -167,26 +167,35 @@ def list_submissions(
         int | None, Query(ge=1, le=2**31 - 1, description="organizers only; others see their team")
     ] = None,
 ) -> Page[SubmissionPublic]:
-    """Your team's submissions, newest first (organizers: every team's, or `team_id`'s)."""
-    if not user.is_organizer:
-        if user.team_id is None:
-            return page.page([], 0)
-        team_id = user.team_id
-    rows, total = crud.list_submissions(
-        session,
-        team_id=team_id,
-        phase_id=phase_id,
-        status=status,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    """Your team's submissions, newest first (organizers: every team's, or `team_id`'s).
+    A team's `status` filter applies to the status it is shown (`api.visibility`)."""
     now = utcnow()
-    return page.page([submission_view(s, user, now) for s in rows], total)
+    if user.is_organizer:
+        rows, total = crud.list_submissions(
+            session,
+            team_id=team_id,
+            phase_id=phase_id,
+            status=status,
+            limit=page.limit,
+            offset=page.offset,
+        )
+        return page.page([sight(user, s, now).submission_view() for s in rows], total)
+    if user.team_id is None:
+        return page.page([], 0)
+    # A team's own rows are few (its quota over the phase); filtering on what it is shown
+    # keeps a hidden status (a private stage still running, a private failure) unreadable.
+    rows, _ = crud.list_submissions(
+        session, team_id=user.team_id, phase_id=phase_id, status=None, limit=None, offset=0
+    )
+    views = [sight(user, s, now).submission_view() for s in rows]
+    if status is not None:
+        views = [v for v in views if v.status == status]
+    return page.page(views[page.offset : page.offset + page.limit], len(views))
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
 def read_submission(submission: VisibleSubmission, user: CurrentUser) -> SubmissionPublic:
-    return submission_view(submission, user, utcnow())
+    return sight(user, submission, utcnow()).submission_view()
 
 
 @router.get("/submissions/{submission_id}/progress", response_model=ProgressPublic)
@@ -194,14 +203,13 @@ def read_progress(
     submission: VisibleSubmission, session: SessionDep, user: CurrentUser
 ) -> ProgressPublic:
     """Stage, runs done out of N per split you may see, elapsed and estimated time left."""
-    splits = visible_splits(user, submission.phase, utcnow())
-    return crud.submission_progress(session, submission, splits=splits)
+    return crud.submission_progress(session, sight(user, submission, utcnow()))
 
 
 @router.get("/submissions/{submission_id}/events", response_model=list[SubmissionEventPublic])
-def read_events(submission: VisibleSubmission) -> list[SubmissionEventPublic]:
-    """Every status transition with its time, oldest first."""
-    return [SubmissionEventPublic.model_validate(e) for e in submission.events]
+def read_events(submission: VisibleSubmission, user: CurrentUser) -> list[SubmissionEventPublic]:
+    """Every status transition you may see with its time, oldest first."""
+    return sight(user, submission, utcnow()).events_view()
 
 
 @router.get(
@@ -222,7 +230,8 @@ def download_code(submission: VisibleSubmission, store: StoreDep) -> Response:
 
 @router.get("/submissions/{submission_id}/logs", response_model=LogsPublic)
 def read_logs(submission: VisibleSubmission, store: StoreDep, user: CurrentUser) -> LogsPublic:
-    shown = can_see_logs(user, submission)
+    view = sight(user, submission, utcnow())
+    shown = view.logs
     text = ""
     if shown and submission.logs_key and store.exists(submission.logs_key):
         text = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
@@ -230,7 +239,7 @@ def read_logs(submission: VisibleSubmission, store: StoreDep, user: CurrentUser)
         submission_id=submission.id,
         shown=shown,
         text=text,
-        failure_category=submission.failure_category,
+        failure_category=view.failure_category,
     )
 
 
@@ -239,7 +248,7 @@ def read_results(
     submission: VisibleSubmission, session: SessionDep, user: CurrentUser
 ) -> list[ResultPublic]:
     """Scores and full reports of the newest attempt per split you may see."""
-    splits = visible_splits(user, submission.phase, utcnow())
+    splits = sight(user, submission, utcnow()).splits
     return [
         ResultPublic(
             split=r.split,  # type: ignore[arg-type]
@@ -271,7 +280,7 @@ def read_artifact(
     user: CurrentUser,
 ) -> Response:
     """A plot of a visible report, by the name listed in `plots`."""
-    splits = visible_splits(user, submission.phase, utcnow())
+    splits = sight(user, submission, utcnow()).splits
     for result in crud.results_for(session, submission_id=submission.id, splits=splits):
         for key in result.plot_keys:
             if PurePosixPath(key).name == name and store.exists(key):
@@ -286,7 +295,7 @@ def cancel(
 ) -> SubmissionPublic:
     """Cancel; refunded if the evaluation had not started."""
     updated = crud.cancel_submission(session, submission_id=submission.id)
-    return submission_view(updated, user, utcnow())
+    return sight(user, updated, utcnow()).submission_view()
 
 
 @router.post("/submissions/{submission_id}/final", response_model=SubmissionPublic)
@@ -297,7 +306,7 @@ def select_final(
     if user.is_organizer:
         raise APIError(403, "final submissions are chosen by the team")
     updated = crud.select_final(session, submission_id=submission.id)
-    return submission_view(updated, user, utcnow())
+    return sight(user, updated, utcnow()).submission_view()
 
 
 @router.post("/submissions/{submission_id}/rescore", response_model=SubmissionPublic)
@@ -313,7 +322,7 @@ def rescore(
         queue.enqueue(submission.id)
     except Exception:
         logger.exception("enqueue of rescore %d failed; the reconciler will retry", submission.id)
-    return submission_view(submission, organizer, utcnow())
+    return sight(organizer, submission, utcnow()).submission_view()
 
 
 @router.post("/submissions/{submission_id}/disqualify", response_model=SubmissionPublic)
@@ -327,7 +336,7 @@ def disqualify(
     """Organizers: remove a submission from every leaderboard (recorded with the reason)."""
     submission = crud.disqualify(session, submission_id=submission_id, reason=body.reason)
     request.app.state.leaderboard_cache.invalidate()
-    return submission_view(submission, organizer, utcnow())
+    return sight(organizer, submission, utcnow()).submission_view()
 
 
 @router.post("/submissions/{submission_id}/reinstate", response_model=SubmissionPublic)
@@ -340,4 +349,4 @@ def reinstate(
     """Organizers: undo a disqualification (recorded in the history)."""
     submission = crud.reinstate(session, submission_id=submission_id)
     request.app.state.leaderboard_cache.invalidate()
-    return submission_view(submission, organizer, utcnow())
+    return sight(organizer, submission, utcnow()).submission_view()

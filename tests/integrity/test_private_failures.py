@@ -20,7 +20,7 @@ import pytest
 from api import crud
 from api.main import create_app
 from competition import lifecycle
-from competition.models import FailureCategory, TokenKind, User
+from competition.models import FailureCategory, Phase, TokenKind, User, utcnow
 from harness.errors import SubmissionCrashed
 from tests.api.factories import VALID_SOURCE
 from tests.worker.factories import Pipeline, configure
@@ -94,7 +94,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("category", "message", "secrets"), CASES)
-def test_private_split_failure_shows_participants_its_category_only(
+def test_private_split_failure_shows_participants_one_outcome_then_its_category_at_the_end(
     client, world, session, category, message, secrets
 ):
     submission_id = _failed_submission(
@@ -103,13 +103,24 @@ def test_private_split_failure_shows_participants_its_category_only(
     seen = _what_a_member_reads(client, world.alice, submission_id)
     for secret in secrets:
         assert secret not in seen
+    assert category.value not in seen  # before the end: one outcome, whatever the category
     body = client.get(f"/api/v1/submissions/{submission_id}", headers=world.alice.headers).json()
-    assert body["failure_category"] == category.value
-    assert "private split" in body["failure_message"]
+    assert body["failure_category"] is None
+    assert "private evaluation did not complete" in body["failure_message"]
     logs = client.get(f"/api/v1/submissions/{submission_id}/logs", headers=world.alice.headers)
     assert logs.json()["shown"] is False
     # Control: organizers read the full text.
     assert all(s in _what_a_member_reads(client, world.organizer, submission_id) for s in secrets)
+    # After the end: the category, never the text.
+    phase = crud.get_phase(session, world.phase_id)
+    phase.starts_at = utcnow() - timedelta(days=2)
+    phase.ends_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    after = client.get(f"/api/v1/submissions/{submission_id}", headers=world.alice.headers).json()
+    assert after["failure_category"] == category.value
+    assert all(
+        secret not in _what_a_member_reads(client, world.alice, submission_id) for secret in secrets
+    )
 
 
 @pytest.mark.parametrize(("category", "message", "secrets"), CASES)
@@ -166,8 +177,23 @@ def test_worker_marks_a_private_split_crash_so_the_server_hides_its_text(tmp_pat
                 f"/api/v1/submissions/{submission_id}",
                 headers={"Authorization": f"Bearer {token}"},
             )
-        assert seen.status_code == 200
-        assert LEAK not in seen.text and seen.json()["failure_category"] == "exception"
+            assert seen.status_code == 200
+            # The public result was stored before the private split ran: the team sees the
+            # submission finished, and nothing of the private failure, until the end.
+            assert LEAK not in seen.text
+            assert seen.json()["status"] == "finished"
+            assert seen.json()["failure_category"] is None
+            with ctx.sessions() as session:
+                phase = session.get(Phase, failed.phase_id)
+                phase.starts_at = utcnow() - timedelta(days=2)
+                phase.ends_at = utcnow() - timedelta(seconds=1)
+                session.commit()
+            after = client.get(
+                f"/api/v1/submissions/{submission_id}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert LEAK not in after.text
+        assert (after.json()["status"], after.json()["failure_category"]) == ("failed", "exception")
         server.state.engine.dispose()
     finally:
         celery_app.conf.update(task_always_eager=False, task_eager_propagates=False)
