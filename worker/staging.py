@@ -2,7 +2,9 @@
 
 Input: the artifact store and the submission's `code_key` and `kind` (`py`: one file;
 `zip`: an archive that the server already checked for size, member count and paths).
-Output: a temporary folder holding `submission.py` (and helpers), removed on exit. The
+Output: a temporary folder holding `submission.py` (and helpers), removed on exit; an
+archive that cannot be extracted (unreadable, a member that clashes with another) is the
+submission's `InvalidSubmission`, charged like any failure of its own, never retried. The
 folder lies under `TMPDIR`: when the worker itself runs in a container and starts sandboxes
 through the host's Docker socket, point `TMPDIR` at a folder mounted at the same path on
 the host, or the sandbox would mount an empty directory.
@@ -39,11 +41,27 @@ def staged_submission(store: ArtifactStore, *, code_key: str, kind: str) -> Iter
 
 
 def _extract(archive: Path, data: bytes, folder: Path) -> None:
+    """Extract member by member; whatever stops one is the archive's doing (charged)."""
     archive.write_bytes(data)
-    with zipfile.ZipFile(archive) as bundle:
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError):
+        raise InvalidSubmission("the archive cannot be read as a zip file") from None
+    with bundle:
         for member in bundle.infolist():
             parts = PurePosixPath(member.filename).parts
             if member.filename.startswith("/") or ".." in parts:
                 raise InvalidSubmission(f"archive member {member.filename!r} leaves its folder")
-        bundle.extractall(folder)
+        for member in bundle.infolist():
+            try:
+                bundle.extract(member, folder)
+            except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+                # The upload check refuses the archives known to do this (a file that is also
+                # a folder, `./` paths); any that slips past fails here, on its own account,
+                # rather than as our error retried and refunded. The reason names no path of
+                # this machine.
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                raise InvalidSubmission(
+                    f"archive member {member.filename!r} cannot be extracted: {reason}"
+                ) from None
     archive.unlink()
