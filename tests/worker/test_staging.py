@@ -3,6 +3,7 @@ submission's error (charged), never ours (retried, then refunded)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import zipfile
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from competition.artifacts import ArtifactStore
 from competition.models import FailureCategory, SubmissionStatus
 from harness.errors import InvalidSubmission
-from worker.staging import staged_submission
+from worker.staging import _archive_error, staged_submission
 from worker.tasks.dispatch import start_evaluation
 
 SOURCE = b"def unlearning(net, retain_loader, forget_loader, val_loader):\n    pass\n"
@@ -55,6 +56,15 @@ def test_staging_an_unreadable_archive_is_the_submissions_error(tmp_path: Path) 
     with pytest.raises(InvalidSubmission, match="cannot be read as a zip"):
         with staged_submission(store, code_key="code.zip", kind="zip"):
             pass
+
+
+def test_a_full_disk_while_staging_stays_this_machines_error() -> None:
+    # ENOSPC and the like are the worker's trouble (retried, refunded if it persists); the
+    # archive's own clash is the submission's.
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert _archive_error(full, "x") is full
+    clash = NotADirectoryError(errno.ENOTDIR, "Not a directory")
+    assert isinstance(_archive_error(clash, "x"), InvalidSubmission)
 
 
 def test_staging_a_sound_archive_extracts_every_member(tmp_path: Path) -> None:
