@@ -15,7 +15,7 @@ from competition.models import FailureCategory, Role, SubmissionStatus
 from competition.pipeline_models import PreparationState
 from harness.errors import ConfigError
 from harness.phase import SplitConfig
-from harness.phase_schema import server_phase
+from harness.phase_schema import check_server_secrecy, server_phase
 from harness.scoring.racing import Rule
 
 T = TypeVar("T")
@@ -213,7 +213,7 @@ class PhaseCreate(PhaseBase):
     def _experiment(self) -> PhaseCreate:
         """The harness's phase schema, built from its registries: 422 naming field and choices."""
         try:
-            server_phase(
+            config = server_phase(
                 dataset=self.dataset,
                 model=self.model,
                 replicas=self.replicas,
@@ -223,6 +223,7 @@ class PhaseCreate(PhaseBase):
                 efficiency_gate=self.efficiency_gate,
                 interface=self.interface,
             )
+            check_server_secrecy(config)
         except ConfigError as error:
             raise ValueError(str(error)) from None
         return self

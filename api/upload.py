@@ -7,7 +7,9 @@ with file, line and column where one applies, worded to tell the participant wha
 Checks, in order:
 - size of the upload (`max_upload_bytes`);
 - zip bundles: a readable archive, at most `max_zip_members` entries, no absolute paths,
-  `..`, backslashes, drive letters or symlinks (zip-slip), declared uncompressed total under
+  `..`, backslashes, drive letters or symlinks (zip-slip), no member paths that clash once
+  extracted (`./` or `//` in a path, a file that is also a folder: the worker could not
+  stage them), declared uncompressed total under
   `max_unzipped_bytes` and a per-member compression ratio under `max_compression_ratio`
   (zip-bomb), then a bounded real decompression so lying headers cannot get past the limit;
   a `submission.py` at the top level;
@@ -164,6 +166,7 @@ def _python_files_from_zip(data: bytes, limits: UploadLimits) -> dict[str, str]:
                     info.filename,
                 )
             )
+    problems.extend(_path_clash_problems(members))
     if declared_total > limits.max_unzipped_bytes:
         problems.append(
             UploadProblem(
@@ -203,6 +206,37 @@ def _unsafe_member_problems(info: zipfile.ZipInfo, seen: set[str]) -> list[Uploa
     if name in seen:
         problems.append(UploadProblem("duplicate entry in zip", name))
     seen.add(name)
+    return problems
+
+
+def _path_clash_problems(members: list[zipfile.ZipInfo]) -> list[UploadProblem]:
+    """Members the worker could not all extract as checked here: `.` or empty path components
+    (extraction drops them, so `./submission.py` would overwrite the `submission.py` checked
+    here), or a file that another member needs as a folder (`helpers` and `helpers/x.py`, or
+    `submission.py/`). With those gone, each member extracts to its own name, and equal names
+    are refused as duplicates."""
+    problems = []
+    files: dict[str, str] = {}  # path -> member name
+    folders: dict[str, str] = {}  # folder path (a folder entry or a parent) -> member name
+    for info in members:
+        name = info.filename
+        parts = name.removesuffix("/").split("/") if info.is_dir() else name.split("/")
+        if any(part in ("", ".") for part in parts):
+            problems.append(
+                UploadProblem("path has a '.' or empty component (such as './' or '//')", name)
+            )
+            continue
+        if info.is_dir():
+            folders.setdefault("/".join(parts), name)
+        else:
+            files.setdefault("/".join(parts), name)
+        for depth in range(1, len(parts)):
+            folders.setdefault("/".join(parts[:depth]), name)
+    for path, name in files.items():
+        if path in folders:
+            problems.append(
+                UploadProblem(f"is a file, but {folders[path]!r} needs it to be a folder", name)
+            )
     return problems
 
 

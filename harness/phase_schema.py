@@ -4,6 +4,7 @@
     server_phase(dataset=..., model=..., ...)     -> PhaseConfig   (the server's phase row)
     read_phase_file(path)                         -> PhaseConfig   (phase.toml or .json)
     explain(ValidationError)                      -> "field: what is wrong (choices)"
+    check_server_secrecy(config)                  ConfigError: a private split too easy to guess
 
 The choices come from the registries themselves: data sets (`harness.data.loaders.LOADERS`),
 models (`harness.models.MODELS`), recipe presets (`harness.phase.RECIPES`), estimators
@@ -11,6 +12,10 @@ models (`harness.models.MODELS`), recipe presets (`harness.phase.RECIPES`), esti
 so registering one makes it valid everywhere. A bad field is refused naming the field and the
 choices: a 422 at the API (`api/schemas.py` calls `server_phase`), a configuration error in
 `unlearn dry-run`. Replicas below the estimator's minimum are refused here, before training.
+A phase created on the server must also keep its private forget set secret
+(`check_server_secrecy`, `harness.data.splits.MIN_PRIVATE_BITS`): judged here from what is
+known without the data (a built-in set's classes), and again with the data when a worker
+prepares the phase (`harness.pipeline.prepare_phase(secret=True)`).
 
 A phase file (TOML) holds PhaseConfig's fields:
 
@@ -34,7 +39,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.data.loaders import LOADERS
+from harness.data.loaders import BUILT_IN_CLASSES, LOADERS
+from harness.data.splits import check_private_secrecy
 from harness.errors import ConfigError
 from harness.models import MODELS
 from harness.phase import RECIPES, DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
@@ -43,6 +49,7 @@ from harness.scoring.estimators import ESTIMATORS
 
 __all__ = [
     "PhaseSchema",
+    "check_server_secrecy",
     "explain",
     "public_phase",
     "read_phase_file",
@@ -165,6 +172,20 @@ def validate_phase(raw: dict[str, Any]) -> PhaseConfig:
         return PhaseSchema.model_validate(raw).to_config()
     except ValidationError as error:
         raise ConfigError(f"invalid phase: {explain(error)}") from None
+
+
+def check_server_secrecy(config: PhaseConfig) -> None:
+    """ConfigError if `config`'s private forget set is too easy to guess, as far as that is
+    known without loading the data: classes of a built-in set, or groups it lacks."""
+    kind, mode = config.dataset.kind, config.split.forget_mode
+    if kind not in BUILT_IN_CLASSES or mode == "random":
+        return  # an own set is counted when a worker prepares it; random mode is ample
+    if mode == "groups":
+        raise ConfigError(
+            f"split_spec: forget_mode 'groups' needs group ids, and the built-in {kind} has "
+            "none: use forget_mode 'random' or an own data set with groups (dataset folder)"
+        )
+    check_private_secrecy(config.split, n_keys=BUILT_IN_CLASSES[kind])
 
 
 # The server's phase row keeps a few phase-level fields inside `recipe` (historical layout).

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from harness.data import load_dataset, make_splits
+from harness.data.splits import check_data_secrecy
 from harness.evaluate import Evaluation, evaluate_states
 from harness.phase import PhaseConfig, SplitName
 from harness.reference.cache import (
@@ -72,11 +73,18 @@ def prepare_phase(
     device: str = "cpu",
     run_threads: int = 1,
     progress: Progress | None = None,
+    secret: bool = False,
 ) -> Prepared:
-    """Load data, cut the splits, and load or build the original and the reference."""
+    """Load data, cut the splits, and load or build the original and the reference.
+
+    `secret` (a server's phase): refuse, before training, a private forget set too easy to
+    guess (`harness.data.splits.check_data_secrecy`); local dry-runs hide nothing.
+    """
     report = progress or _quiet
     report("data", 0, 1)
     data = load_dataset(phase.dataset, cache_dir=Path(cache_dir))
+    if secret:
+        check_data_secrecy(data, phase.split)
     splits = make_splits(data, phase.split, split)
     report("data", 1, 1)
     reference = prepare_reference(

@@ -1,4 +1,6 @@
-"""Suite-wide: with UNLEARN_TEST_PATH_GUARD=1 (CI), a test that reads outside the checkout fails.
+"""Suite-wide: with UNLEARN_TEST_PATH_GUARD=1 (CI), a test that reads outside the checkout fails;
+with UNLEARN_REQUIRE_SERVICES=1 (CI), a service-marked test skipped for a missing service fails
+(`tests/service_skips.py`).
 
 See `tests/pathguard.py` for what counts as outside. Reads made while a test's fixtures
 are set up count as that test's; the failure names the files, so the fix (copy them into
@@ -13,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests import pathguard
+from tests.service_skips import pytest_runtest_makereport  # noqa: F401 (a hook: pytest finds it)
+
+pytest_plugins = ["pytester"]  # tests/test_service_skips.py runs pytest on small test files
 
 GUARD = os.environ.get("UNLEARN_TEST_PATH_GUARD") == "1"
 _outside: list[str] = []

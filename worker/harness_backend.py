@@ -79,6 +79,7 @@ class HarnessBackend:
                 cache_dir=self.cache_dir,
                 device=self.device,
                 progress=progress,
+                secret=True,
             )
         return self._prepared[key]
 

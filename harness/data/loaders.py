@@ -26,7 +26,7 @@ from harness.data.base import LabelledData
 from harness.errors import ConfigError, DatasetNotFound
 from harness.phase import DatasetConfig
 
-__all__ = ["LOADERS", "load_dataset"]
+__all__ = ["BUILT_IN_CLASSES", "LOADERS", "load_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,10 @@ def _read_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray |
     x = _images_to_float(np.stack(images), channels_last=True)
     return x, np.asarray(labels, dtype=np.int64), (np.asarray(groups, np.int64) if groups else None)
 
+
+# What a phase can be checked against before its data is loaded (`phase_schema.check_server_
+# secrecy`): the classes of each built-in set, all present in its train split; none has groups.
+BUILT_IN_CLASSES = {"mnist1d": 10, "digits": 10, "mnist5k": 10, "cifar10": 10}
 
 LOADERS: dict[str, Callable[[DatasetConfig], LabelledData]] = {
     "mnist1d": _mnist1d,

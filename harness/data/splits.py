@@ -1,16 +1,47 @@
 """Seeded, reproducible splits: train/val/test, then forget/retain inside train.
 
-    make_splits(data, config, split="public") -> Splits
+    make_splits(data, config, split="public")      -> Splits
+    private_bits(config, n_train=, n_keys=)        -> float (bits of secrecy of the private set)
+    check_private_secrecy(config, n_train=, n_keys=)  ConfigError below MIN_PRIVATE_BITS
+    check_data_secrecy(data, config)                  the same, counting in `data`
 
 The train/val/test cut depends on `config.data_seed` alone, so the public and private
-leaderboards share one original model; the forget set depends on the split's own seed
-(`public_seed` or `private_seed`). Every index array is sorted, which fixes the order of
-forget-set logits across models and runs.
+leaderboards share one original model. The three forget sets are drawn in a fixed order,
+dev, then public, then private, each with its own seed, so that they never coincide:
+
+- `classes` / `groups`: dev draws `forget_count` keys (classes or groups) from those present
+  in train; public draws from the keys dev left; private from the keys both left. The three
+  key sets are disjoint whenever train has at least 3 x forget_count keys, and distinct
+  otherwise (as far as the number of possible sets allows). The dev set depends on
+  `dev_seed` alone, so a participant rebuilds it from the published phase; the private set
+  also depends on the two secret seeds.
+- `random`: each split draws `forget_fraction` of train with its own seed, independently (the
+  same draw as before splits were drawn jointly, so published numbers stand); a draw equal to
+  an earlier split's is drawn again from the same generator, which only a tiny train set can
+  need.
+
+Every index array is sorted, which fixes the order of forget-set logits across models and runs.
+
+Secrecy of the private split. A team knows the dev forget set (its seed is published) and can
+learn the public one (public failures and reports show it). What stays secret is which of the
+remaining possible sets is the private one: `private_bits` is log2 of their number,
+log2 C(K - 2k, k) for k of K classes or groups, log2 C(n, c) for c of n train examples.
+A server phase needs `MIN_PRIVATE_BITS` = 20 bits (`check_private_secrecy`):
+- a guess of the private set is right once in a million phases;
+- a submission that ships one prepared answer per possible private set would need a
+  million of them, each tuned against its own retrained references;
+- every private evaluation shows its team a failure category, at most log2 7 = 2.8 bits
+  (docs/api.md, trust model), so at least 8 chosen private outcomes are needed before the
+  set could be singled out, against 1 or 2 for a 10-class data set (3.0 bits).
+Forgetting 1 of CIFAR-10's classes (3.0 bits) or 2 (3.9 bits) is therefore refused on a
+server; `random` mode has hundreds of bits on any real data set. Local dry-runs are not
+checked: nothing there is secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +51,22 @@ from harness.data.base import LabelledData
 from harness.errors import ConfigError
 from harness.phase import SplitConfig, SplitName
 
-__all__ = ["PARTS", "Splits", "make_splits"]
+__all__ = [
+    "DRAW_ORDER",
+    "MIN_PRIVATE_BITS",
+    "PARTS",
+    "Splits",
+    "check_data_secrecy",
+    "check_private_secrecy",
+    "make_splits",
+    "private_bits",
+]
 
 PARTS = ("train", "val", "test", "forget", "retain")
+# The forget sets are drawn in this order, each avoiding those before it.
+DRAW_ORDER: tuple[SplitName, ...] = ("dev", "public", "private")
+MIN_PRIVATE_BITS = 20.0  # see the module docstring for why
+REDRAWS = 64  # attempts at a forget set distinct from the earlier ones
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,34 +117,156 @@ def _train_val_test(data: LabelledData, config: SplitConfig) -> tuple[np.ndarray
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-def _forget(data: LabelledData, train: np.ndarray, config: SplitConfig, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+def _distinct(
+    rng: np.random.Generator, pool: np.ndarray, size: int, earlier: list[np.ndarray]
+) -> np.ndarray:
+    """`size` of `pool` (sorted), drawn again while equal to an earlier set; the last if always."""
+    chosen = np.sort(rng.choice(pool, size=size, replace=False))
+    for _ in range(REDRAWS):
+        if not any(np.array_equal(chosen, other) for other in earlier):
+            break
+        chosen = np.sort(rng.choice(pool, size=size, replace=False))
+    return chosen
+
+
+def _forget_keys(data: LabelledData, train: np.ndarray, config: SplitConfig) -> np.ndarray:
+    """The class or group of each train example (`classes` and `groups` modes)."""
+    if config.forget_mode == "classes":
+        return np.asarray(data.y[train])
+    if data.groups is None:
+        raise ConfigError(
+            f"forget_mode 'groups' needs group ids, and {data.name} has none: give a "
+            "groups array in data.npz or a group column in labels.csv"
+        )
+    return np.asarray(data.groups[train])
+
+
+def _forget(
+    data: LabelledData, train: np.ndarray, config: SplitConfig, split: SplitName
+) -> np.ndarray:
+    """The forget set of `split`, drawn after those of the splits before it in DRAW_ORDER."""
+    earlier: list[np.ndarray] = []
     if config.forget_mode == "random":
         count = max(1, round(config.forget_fraction * len(train)))
-        return np.sort(rng.choice(train, size=count, replace=False))
-    if config.forget_mode == "classes":
-        keys, what = data.y[train], "classes"
-    else:
-        if data.groups is None:
-            raise ConfigError(
-                f"forget_mode 'groups' needs group ids, and {data.name} has none: give a "
-                "groups array in data.npz or a group column in labels.csv"
-            )
-        keys, what = data.groups[train], "groups"
+        for name in DRAW_ORDER:
+            rng = np.random.default_rng(config.forget_seed(name))
+            forget = _distinct(rng, train, count, earlier)
+            if name == split:
+                return forget
+            earlier.append(forget)
+        raise AssertionError(split)  # DRAW_ORDER names every split
+    keys = _forget_keys(data, train, config)
     present = np.unique(keys)
+    what = config.forget_mode
     if config.forget_count >= len(present):
         raise ConfigError(
             f"cannot forget {config.forget_count} {what}: the train split has only "
             f"{len(present)}, and something must be retained"
         )
-    chosen = rng.choice(present, size=config.forget_count, replace=False)
-    return np.sort(train[np.isin(keys, chosen)])
+    k = config.forget_count
+    for name in DRAW_ORDER:
+        rng = np.random.default_rng(config.forget_seed(name))
+        taken = np.concatenate(earlier) if earlier else present[:0]
+        left = np.setdiff1d(present, taken)
+        # Disjoint from the earlier sets while enough keys are left, else merely distinct.
+        pool = left if len(left) >= k else present
+        chosen = _distinct(rng, pool, k, earlier)
+        if name == split:
+            return np.sort(train[np.isin(keys, chosen)])
+        earlier.append(chosen)
+    raise AssertionError(split)
+
+
+def _log2_sets(n: int, k: int, *, known: int = 0) -> float:
+    """log2 of the number of k-subsets of n items, less `known` ruled out; 0 if none is left."""
+    count = math.comb(n, k) - known if 0 <= k <= n else 0
+    return math.log2(count) if count > 1 else 0.0
+
+
+def private_bits(
+    config: SplitConfig, *, n_train: int | None = None, n_keys: int | None = None
+) -> float:
+    """log2 of the number of private forget sets still possible to a team that knows the dev
+    and the public ones: `n_train` train examples, `n_keys` classes or groups present in them
+    (`classes`/`groups` modes). 0 when the private set cannot be kept apart from them."""
+    if config.forget_mode == "random":
+        if n_train is None:
+            raise ValueError("forget_mode 'random' needs n_train")
+        count = max(1, round(config.forget_fraction * n_train))
+        return _log2_sets(n_train, count, known=2)  # drawn apart from dev and public
+    if n_keys is None:
+        raise ValueError(f"forget_mode {config.forget_mode!r} needs n_keys")
+    k = config.forget_count
+    return _log2_sets(n_keys - 2 * k, k)  # keys that neither dev nor public took
+
+
+def check_private_secrecy(
+    config: SplitConfig, *, n_train: int | None = None, n_keys: int | None = None
+) -> None:
+    """ConfigError, naming the field to change, if the private forget set has fewer than
+    MIN_PRIVATE_BITS bits of secrecy (see the module docstring)."""
+    bits = private_bits(config, n_train=n_train, n_keys=n_keys)
+    if bits >= MIN_PRIVATE_BITS:
+        return
+    if config.forget_mode == "random":
+        raise ConfigError(
+            f"split_spec: the private forget set has only {bits:.1f} bits of secrecy "
+            f"(a server phase needs {MIN_PRIVATE_BITS:.0f}): {n_train} train examples are too "
+            "few to hide which of them are forgotten; use a larger data set or a "
+            "forget_fraction nearer 0.5"
+        )
+    what, k = config.forget_mode, config.forget_count
+    assert n_keys is not None  # private_bits refused its absence
+    counts = [
+        c for c in range(1, n_keys // 3 + 1) if _log2_sets(n_keys - 2 * c, c) >= MIN_PRIVATE_BITS
+    ]
+    if counts:
+        change = (
+            f"set forget_count to {counts[0]}..{counts[-1]}"
+            if len(counts) > 1
+            else f"set forget_count to {counts[0]}"
+        )
+    else:
+        change = (
+            f"no forget_count reaches it with {n_keys} {what}: use a data set with at least "
+            f"{_keys_needed(k)} {what} for forget_count {k}, or forget_mode 'random'"
+        )
+    raise ConfigError(
+        f"split_spec: forgetting {k} of {n_keys} {what} leaves the private forget set "
+        f"{bits:.1f} bits of secrecy once a team knows the dev and public sets (one of "
+        f"C({n_keys} - 2*{k}, {k}) possible sets); a server phase needs "
+        f"{MIN_PRIVATE_BITS:.0f}: {change}"
+    )
+
+
+def check_data_secrecy(data: LabelledData, config: SplitConfig) -> None:
+    """`check_private_secrecy` for `data` as `config` cuts it (a server phase's preparation)."""
+    train, _, _ = _train_val_test(data, config)
+    n_keys = None
+    if config.forget_mode != "random":
+        n_keys = len(np.unique(_forget_keys(data, train, config)))
+    check_private_secrecy(config, n_train=len(train), n_keys=n_keys)
+
+
+def _keys_needed(k: int) -> int:
+    """The fewest classes or groups that give forgetting `k` of them MIN_PRIVATE_BITS."""
+    low, high = 3 * k, 3 * k
+    while _log2_sets(high - 2 * k, k) < MIN_PRIVATE_BITS:
+        low, high = high, 2 * high
+    while low < high:  # bisect: the number of sets grows with the number of keys
+        middle = (low + high) // 2
+        if _log2_sets(middle - 2 * k, k) >= MIN_PRIVATE_BITS:
+            high = middle
+        else:
+            low = middle + 1
+    return high
 
 
 def make_splits(data: LabelledData, config: SplitConfig, split: SplitName = "public") -> Splits:
     """Cut `data` into train/val/test and forget/retain for the `split` leaderboard."""
     train, val, test = _train_val_test(data, config)
-    forget = _forget(data, train, config, config.forget_seed(split))
+    config.forget_seed(split)  # refuses an unknown split name
+    forget = _forget(data, train, config, split)
     retain = np.setdiff1d(train, forget, assume_unique=True)
     if len(retain) == 0 or len(forget) == 0 or len(val) == 0 or len(test) == 0:
         raise ConfigError(f"split {split!r} leaves an empty part: {len(retain)=} {len(forget)=}")

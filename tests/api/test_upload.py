@@ -118,3 +118,44 @@ def test_validate_upload_refuses_duplicate_names():
         with pytest.warns(UserWarning):
             archive.writestr("submission.py", VALID_SOURCE)
     assert any("duplicate" in p for p in problems("x.zip", buffer.getvalue()))
+
+
+def _zip_with_entries(*entries: tuple[str, bytes]) -> bytes:
+    """A zip holding `entries` in order; a name ending in '/' is a folder entry."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("entries", "member", "fragment"),
+    [
+        ((("helpers", b""), ("helpers/x.py", b"x = 1\n")), "helpers", "needs it to be a folder"),
+        ((("helpers/x.py", b"x = 1\n"), ("helpers", b"")), "helpers", "needs it to be a folder"),
+        ((("submission.py/", b""),), "submission.py", "needs it to be a folder"),
+        ((("./submission.py", b"x = 1\n"),), "./submission.py", "'.' or empty component"),
+        ((("lib//util.py", b"x = 1\n"),), "lib//util.py", "'.' or empty component"),
+        ((("lib/./util.py", b"x = 1\n"),), "lib/./util.py", "'.' or empty component"),
+    ],
+)
+def test_validate_upload_refuses_members_that_clash_once_extracted(
+    entries: tuple[tuple[str, bytes], ...], member: str, fragment: str
+):
+    data = _zip_with_entries(("submission.py", VALID_SOURCE), *entries)
+    found = problems("x.zip", data)
+    assert any(p.startswith(f"{member}:") and fragment in p for p in found), found
+
+
+def test_validate_upload_accepts_folder_entries_beside_their_files():
+    # Control: what zip tools write for a folder (an entry per folder, then its files).
+    data = _zip_with_entries(
+        ("submission.py", VALID_SOURCE),
+        ("helpers/", b""),
+        ("helpers/x.py", b"x = 1\n"),
+        ("helpers/deep/", b""),
+        ("helpers/deep/y.py", b"y = 2\n"),
+    )
+    upload = validate_upload("x.zip", data, LIMITS)
+    assert set(upload.python_files) == {"submission.py", "helpers/x.py", "helpers/deep/y.py"}

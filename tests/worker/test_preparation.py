@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from api import crud, schemas
@@ -16,7 +17,9 @@ from competition.errors import PhaseUnavailable
 from competition.models import FailureCategory, Phase, SubmissionStatus, User, utcnow
 from competition.pipeline_models import PhasePreparation, PreparationState
 from competition.settings import PipelineSettings
+from tests.worker.factories import Pipeline, configure
 from tests.worker.pipeline_fakes import RETRAIN_SECONDS, UNPREPARABLE, expected_score
+from worker import context
 from worker.reconcile import find_stuck
 from worker.tasks.dispatch import start_evaluation
 from worker.tasks.provision import prepare_phase
@@ -149,3 +152,29 @@ def test_reconciler_resends_lost_and_abandoned_preparations(pipeline) -> None:
         )
         row = session.query(PhasePreparation).filter_by(phase_id=abandoned, split="private").one()
         assert (row.state, row.holder) == (P.PREPARING, "alive")
+
+
+def test_the_real_backend_refuses_to_prepare_an_own_data_set_whose_private_split_is_guessable(
+    pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # 40 groups, 2 forgotten: once a team knows the dev and public groups, the private ones
+    # are one of C(36, 2) = 630 pairs (9.3 bits). The API cannot count an own set's groups;
+    # the worker does, before training anything.
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "data.npz",
+        x=rng.normal(size=(400, 4)).astype(np.float32),
+        y=rng.integers(0, 3, size=400),
+        groups=np.arange(400) % 40,
+    )
+    configure(monkeypatch, tmp_path, evaluation_backend="worker.harness_backend:HarnessBackend")
+    real = Pipeline(tmp_path, context.get_context().sessions, context.get_context().store)
+    spec = {"forget_mode": "groups", "forget_count": 2}
+    phase_id = real.phase(replicas=4, prepared=False, dataset=f"folder:{folder}", split_spec=spec)
+    outcome = prepare_phase.run(phase_id=phase_id, split="public")
+    assert "forgetting 2 of 40 groups" in outcome["failed"]
+    ready = _readiness(real, phase_id)
+    assert ready.state == P.FAILED and "bits of secrecy" in ready.error  # for organizers
+    assert not (tmp_path / "cache" / "references").exists()  # nothing was trained

@@ -8,9 +8,10 @@ stores the compact arrays (`ShardArrays`, never weights) in the artifact store, 
 shard done, and when it was the last one sends the scoring step. The chord callback sends
 it as well; scoring is fenced and idempotent, so the second is a no-op.
 
-Errors: a `SubmissionError` fails the submission with its own message (the participant's
-doing); anything else releases the shard so the reconciler re-sends it, and after
-`max_attempts` tries the evaluation is retried or failed as a system error.
+Errors: a `SubmissionError` (an archive that cannot be staged included) fails the submission
+with its own message (the participant's doing, charged); anything else releases the shard so
+the reconciler re-sends it, and after `max_attempts` tries the evaluation is retried or
+failed as a system error.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def run_sanity(*, submission_id: int, attempt: int) -> str:
         phase, code = phase_info(submission.phase), (submission.code_key, submission.kind)
     message = ""
     beat = _heartbeat(submission_id, attempt, shard=None)
-    with beat, staged_submission(ctx.store, code_key=code[0], kind=code[1]) as folder:
-        try:
-            ctx.backend.sanity_check(phase=phase, submission_dir=folder)
+    with beat:
+        try:  # staging too: an archive that cannot be extracted fails the check (charged)
+            with staged_submission(ctx.store, code_key=code[0], kind=code[1]) as folder:
+                ctx.backend.sanity_check(phase=phase, submission_dir=folder)
         except SubmissionError as exc:
             message = f"{exc.category}: {exc.message}"
     with ctx.sessions() as session:

@@ -119,6 +119,28 @@ def test_create_phase_refuses_replicas_below_the_estimators_minimum(client, worl
     assert response.status_code == 422 and "at least 8" in response.text
 
 
+def test_create_phase_refuses_a_private_split_too_easy_to_guess(client, world):
+    # One of MNIST-1D's 10 classes: once the dev and public classes are known, the private
+    # one is one of 8 (3 bits), which a team's failure categories give away.
+    spec = {"forget_mode": "classes", "forget_count": 1}
+    body = phase_body(name="guessable", split_spec=spec)
+    response = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
+    assert response.status_code == 422, response.text
+    assert "split_spec" in response.text and "3.0 bits of secrecy" in response.text
+    assert "forget_mode 'random'" in response.text
+    edit = client.patch(
+        f"/api/v1/phases/{world.phase_id}",
+        json={"split_spec": spec},
+        headers=world.organizer.headers,
+    )
+    assert edit.status_code == 422 and "bits of secrecy" in edit.text, edit.text
+    # Control: the same phase forgetting a random share of examples is created.
+    spec = {"forget_mode": "random", "forget_fraction": 0.1}
+    body = phase_body(name="secret", split_spec=spec)
+    created = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
+    assert created.status_code == 201, created.text
+
+
 def test_a_phase_carries_its_interface(client, world):
     body = phase_body(name="kaggle", interface="kaggle2023")
     created = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)

@@ -98,6 +98,16 @@ def test_upload_wrong_signature_reports_line(client, world):
             make_zip({"submission.py": VALID_SOURCE, **{f"m{i}.py": b"" for i in range(250)}}),
             "entries",
         ),
+        (  # the worker could not stage it: `helpers` is a file and a folder
+            "clash.zip",
+            make_zip({"submission.py": VALID_SOURCE, "helpers": b"", "helpers/x.py": b"x=1"}),
+            "needs it to be a folder",
+        ),
+        (  # extracted over the checked submission.py
+            "shadow.zip",
+            make_zip({"submission.py": VALID_SOURCE, "./submission.py": b"x = 1"}),
+            "empty component",
+        ),
         ("fake.zip", b"PK\x03\x04 this is not a zip", "not a readable zip"),
         ("nested.zip", make_zip({"pkg/submission.py": VALID_SOURCE}), "zip the folder's contents"),
         ("binary.py", b"\x00\x01\x02", "NUL"),
