@@ -53,6 +53,12 @@ def run_sanity(*, submission_id: int, attempt: int) -> str:
                 ctx.backend.sanity_check(phase=phase, submission_dir=folder)
         except SubmissionError as exc:
             message = f"{exc.category}: {exc.message}"
+            if exc.log_excerpt:  # its traceback and output: what the team debugs from
+                logs = f"== the sanity run ==\n{tail(exc.log_excerpt, PER_SEED_CHARS)}\n"
+                with ctx.sessions() as session:
+                    lifecycle.attach_logs(
+                        session, ctx.store, submission_id=submission_id, attempt=attempt, text=logs
+                    )
     with ctx.sessions() as session:
         try:
             lifecycle.record_sanity_check(
