@@ -73,6 +73,11 @@ def celery_config(settings: PipelineSettings) -> dict[str, Any]:
                 "options": {"expires": settings.reconcile_every_s},
             },
             "cleanup": {"task": "worker.cleanup", "schedule": 3600.0, "options": {"expires": 3600}},
+            "freeze_boards": {
+                "task": "worker.freeze_boards",
+                "schedule": settings.reconcile_every_s,
+                "options": {"expires": settings.reconcile_every_s},
+            },
         },
     }
 
@@ -98,6 +103,7 @@ def make_celery(settings: PipelineSettings | None = None) -> Celery:
         "worker.tasks.score",
         "worker.tasks.reconcile",
         "worker.tasks.cleanup",
+        "worker.tasks.freeze",
     ]
     return celery
 

@@ -9,9 +9,8 @@ the same pick before the end succeeds, and an organizer's refreeze does change t
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from competition.models import utcnow
+from competition.snapshots import freeze_ended
 from tests.api.factories import VALID_SOURCE, finish
 
 
@@ -26,7 +25,7 @@ def _upload(client, member, phase_id: int) -> int:
 
 
 def _end_phase(client, world) -> None:
-    ended = {"ends_at": (utcnow() - timedelta(minutes=1)).isoformat()}
+    ended = {"ends_at": utcnow().isoformat()}  # now: after every result stored so far
     response = client.patch(
         f"/api/v1/phases/{world.phase_id}", json=ended, headers=world.organizer.headers
     )
@@ -77,8 +76,15 @@ def test_final_pick_before_the_end_is_accepted(client, world, session):
 def test_private_board_is_frozen_and_changed_only_by_an_organizer(client, world, session):
     a1, _a2, _c1 = _scored_world(client, world, session)
     _end_phase(client, world)
+    history_url = f"/api/v1/phases/{world.phase_id}/leaderboard/history"
+    # Read before the scheduled freeze: the board as of the end, and no reader freezes it.
+    early = _private_board(client, world.phase_id)
+    assert early["snapshot_version"] is None and client.get(history_url).json() == []
+    assert freeze_ended(session) == [world.phase_id]  # the worker's beat task
+    assert freeze_ended(session) == []  # once
     frozen = _private_board(client, world.phase_id)
     assert frozen["snapshot_version"] == 1 and frozen["frozen_at"] is not None
+    assert frozen["rows"] == early["rows"]
     assert [row["team_name"] for row in frozen["rows"]] == ["Team B", "Team A"]
     # An organizer rescores a1 after the end and its new private score is better.
     rescored = client.post(f"/api/v1/submissions/{a1}/rescore", headers=world.organizer.headers)
@@ -86,7 +92,6 @@ def test_private_board_is_frozen_and_changed_only_by_an_organizer(client, world,
     finish(session, a1, public=0.5, private=0.99)
     # Still the frozen ranking:
     assert _private_board(client, world.phase_id)["rows"] == frozen["rows"]
-    history_url = f"/api/v1/phases/{world.phase_id}/leaderboard/history"
     assert len(client.get(history_url).json()) == 1
     # Only an organizer refreezes it, with a reason, as a new recorded version.
     url = f"/api/v1/phases/{world.phase_id}/leaderboard/refreeze"
@@ -109,3 +114,35 @@ def test_refreeze_before_the_end_is_refused(client, world):
     url = f"/api/v1/phases/{world.phase_id}/leaderboard/refreeze"
     response = client.post(url, json={"reason": "x"}, headers=world.organizer.headers)
     assert response.status_code == 409
+
+
+def test_cancel_after_the_end_is_refused(client, world, session):
+    # The exploit: after the end the team sees its private scores, then cancels the
+    # in-flight submission that would otherwise be its default pick.
+    _scored_world(client, world, session)
+    pending = _upload(client, world.alice, world.phase_id)
+    _end_phase(client, world)
+    response = client.post(f"/api/v1/submissions/{pending}/cancel", headers=world.alice.headers)
+    assert response.status_code == 403, response.text
+    assert "ended" in response.json()["error"]["message"]
+
+
+def test_cancel_before_the_end_is_accepted(client, world):
+    # Control: the same cancel before the end goes through.
+    pending = _upload(client, world.alice, world.phase_id)
+    response = client.post(f"/api/v1/submissions/{pending}/cancel", headers=world.alice.headers)
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
+def test_the_frozen_board_holds_only_results_stored_by_the_end(client, world, session):
+    # A result stored after the end (an evaluation that ran late) does not enter version 1,
+    # however late the freeze runs: the board is the one as of the end, for everyone.
+    _scored_world(client, world, session)
+    late = _upload(client, world.alice, world.phase_id)
+    _end_phase(client, world)
+    finish(session, late, public=0.1, private=0.99)
+    response = client.post(f"/api/v1/submissions/{late}/final", headers=world.alice.headers)
+    assert response.status_code == 403  # and no pick after the end
+    freeze_ended(session)
+    rows = _private_board(client, world.phase_id)["rows"]
+    assert late not in [row["submission_id"] for row in rows]

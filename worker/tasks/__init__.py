@@ -8,6 +8,7 @@
     score.finish_evaluation      chord callback: score, store the result and plots
     reconcile.reconcile          beat: re-send what is stuck, fail what keeps failing
     cleanup.cleanup              beat: remove orphaned sandbox containers and old outputs
+    freeze.freeze_boards         beat: freeze the private board of each ended phase
 
 Every task takes ids as keyword arguments, checks the submission's state and attempt in the
 database, does one step, records it, and only then enqueues the next step.
