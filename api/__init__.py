@@ -1,12 +1,23 @@
-"""Competition server: FastAPI app, database models, leaderboard pages and organizer controls.
+"""Competition server: the FastAPI app, its JSON routes, web pages and organizer controls.
 
-Flow: participant uploads (`routes/submissions.py`) -> static validation (`upload.py`) ->
-row + code committed (`crud.py`, `storage.py`) -> `queue.EvaluationQueue.enqueue` -> workers
-record outcomes through `lifecycle.record_result` / `lifecycle.mark_failed` -> leaderboards
-(`leaderboard.py`) read by JSON routes and Jinja2 pages (`pages/`).
+    main.py         create_app: middleware, routers, error handlers
+    deps.py         sessions, the current user, get-or-404 with visibility
+    schemas.py      request and response models
+    routes/         JSON routes under /api/v1, one module per resource
+    pages/          server-rendered pages (Jinja2) and their static files
+    crud/           reads and writes of the database, split by job
+    visibility.py   the one policy of what a viewer may see of a submission, and when
+    upload.py       static validation of an upload
+    leaderboard.py  boards for the API (rules in `competition.leaderboard`), CSV, cache
+    security.py, ratelimit.py, body_limits.py, errors.py, health.py, metrics.py
 
-`create_app` is imported lazily so that workers importing `competition.models` or `api.crud` do not
-pay for building the web application.
+Flow: a participant uploads (`routes/submissions.py`) -> static validation (`upload.py`) ->
+row + code committed (`crud/submissions.py`, `competition.artifacts`) ->
+`competition.queue.EvaluationQueue.enqueue` -> workers record outcomes through
+`competition.lifecycle` -> boards and views read through `visibility.py`.
+
+`create_app` is imported lazily so that workers importing `competition.models` or `api.crud`
+do not pay for building the web application.
 """
 
 from typing import Any

@@ -10,6 +10,10 @@
     lifecycle.py        the status changes an evaluation makes (attempt-fenced)
     artifacts.py        the one artifact store (bytes under keys, any fsspec URL)
     queue.py            EvaluationQueue: how an upload reaches the workers
+    leaderboard.py      the boards' rules: best public per team, final picks, ties
+    snapshots.py        the private board frozen as of a phase's end
+    preparation.py      a phase's readiness: its reference models per split
+    logs.py, run_logs.py  logging set-up; a run's output as the team's logs
 
 Depends on the evaluation core (`harness`) at most; never on `api` or `worker`.
 """
