@@ -8,8 +8,6 @@ authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at l
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -30,7 +28,7 @@ from api.deps import (
 )
 from api.errors import APIError
 from api.leaderboard import compute_leaderboard
-from api.pages import accounts, console, phase
+from api.pages import accounts, console, csrf, phase
 from api.pages.accounts import start_session
 from api.pages.render import STATIC_DIR, login_redirect, render
 from api.ratelimit import rate_limited
@@ -49,16 +47,12 @@ def index(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResp
     return render(request, "index.html", user, phases=phases, now=utcnow())
 
 
-LOGIN_CSRF_COOKIE = "unlearn_login_csrf"
-LOGIN_CSRF_SECONDS = 3600
-
-
 def _login_page(
     request: Request, user: User | None, *, next: str, error: str | None, status_code: int = 200
 ) -> HTMLResponse:
-    """The login form with a fresh anti-CSRF token, in the form and in a cookie: a login
-    posted from another site lacks the cookie's value (login CSRF, hole 8 of issue 11)."""
-    token = secrets.token_urlsafe(32)
+    """The login form with its anti-CSRF token (`api.pages.csrf`): a login posted from
+    another site has no token that matches (login CSRF, hole 8 of issue 11)."""
+    token = csrf.anonymous_token(request)
     response = render(
         request,
         "login.html",
@@ -68,15 +62,7 @@ def _login_page(
         error=error,
         csrf_token=token,
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        max_age=LOGIN_CSRF_SECONDS,
-        path="/login",
-        httponly=True,
-        samesite="strict",
-        secure=request.app.state.settings.environment == "production",
-    )
+    csrf.set_anonymous_cookie(request, response, token)
     return response
 
 
@@ -95,8 +81,7 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    if not csrf.anonymous_token_valid(request, csrf_token):
         return _login_page(
             request,
             None,
@@ -112,12 +97,28 @@ def login(
     response = start_session(
         RedirectResponse(_safe_next(next), status_code=303), session, settings, user
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    csrf.forget_anonymous_token(response)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep) -> Response:
+def logout(
+    request: Request,
+    session: SessionDep,
+    user: OptionalUser,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """End this browser's session. Only the page's own form may: a cross-site post carries
+    no session cookie and no token, and is refused without touching the cookie."""
+    if not csrf.session_token_valid(request, csrf_token):
+        return render(
+            request,
+            "error.html",
+            user,
+            status_code=403,
+            message="This logout form was sent from another site or has expired; use the "
+            "Log out button on this site.",
+        )
     token = request_token(request)
     if token:
         crud.revoke_token_by_plaintext(session, token)

@@ -26,7 +26,7 @@ EVIL_NEXTS = ["/\\evil.example", "/\\/evil.example/", "//evil.example", "/\t/evi
 
 def _form_token(client) -> str:
     assert client.get("/login").status_code == 200
-    return str(client.cookies.get("unlearn_login_csrf"))
+    return str(client.cookies.get("unlearn_csrf"))  # the form's field holds the same value
 
 
 def _login(client, email: str, *, next: str = "/", token: str | None = None):  # type: ignore[no-untyped-def]
