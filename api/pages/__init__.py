@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import crud
@@ -31,7 +31,6 @@ from api.leaderboard import compute_leaderboard
 from api.pages import accounts, console, csrf, phase
 from api.pages.accounts import start_session
 from api.pages.render import STATIC_DIR, login_redirect, render
-from api.ratelimit import rate_limited
 from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_logs, can_see_private, submission_view, visible_splits
@@ -71,7 +70,7 @@ def login_form(request: Request, user: OptionalUser, next: str = "/") -> HTMLRes
     return _login_page(request, user, next=next, error=None)
 
 
-@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(rate_limited("login"))])
+@router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
     session: SessionDep,
@@ -177,7 +176,6 @@ def submit_form(
 @router.post(
     "/phases/{phase_id}/submit",
     response_class=HTMLResponse,
-    dependencies=[Depends(rate_limited("upload"))],
 )
 def submit_upload(
     request: Request,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -16,7 +16,6 @@ from api import crud
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep
 from api.pages import csrf
 from api.pages.render import login_redirect, render
-from api.ratelimit import rate_limited
 from api.schemas import RegisterRequest
 from competition.models import Submission, TokenKind, User
 from competition.settings import Settings
@@ -88,9 +87,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     }
 
 
-@router.post(
-    "/register", response_class=HTMLResponse, dependencies=[Depends(rate_limited("login"))]
-)
+@router.post("/register", response_class=HTMLResponse)
 def register(
     request: Request,
     session: SessionDep,
