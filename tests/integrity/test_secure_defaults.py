@@ -2,8 +2,9 @@
 
 Exploits: compose started with no database or Redis password (the old defaults were
 `unlearn` and none), Flower without a login, a production server on a well-known database
-password or a password-less Redis, and an anonymous scrape of `/metrics` in production.
-Each has a control: the same start or request with the secret set goes through.
+password or a password-less Redis, an anonymous scrape of `/metrics` in production, and
+`unlearn serve --host 0.0.0.0` serving the network with development settings. Each has a
+control: the same start or request with the secret set (or on loopback) goes through.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,35 @@ def test_metrics_are_closed_in_production_without_a_token(client, production):
     production.metrics_token = "scrape-token-0123456789"
     allowed = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
     assert allowed.status_code == 200 and "unlearn_submissions" in allowed.text
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "comp.example.org"])
+def test_serve_outside_loopback_runs_with_production_settings(host):
+    from unlearn.server import serving_environment
+
+    environ = {"UNLEARN_ENVIRONMENT": "development"}
+    assert "production settings" in serving_environment(host=host, environ=environ)
+    assert environ["UNLEARN_ENVIRONMENT"] == "production"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_serve_on_loopback_keeps_the_chosen_environment(host):
+    # Control: a laptop's server stays in development.
+    from unlearn.server import serving_environment
+
+    environ = {"UNLEARN_ENVIRONMENT": "development"}
+    assert serving_environment(host=host, environ=environ) == ""
+    assert environ == {"UNLEARN_ENVIRONMENT": "development"}
+
+
+def test_serve_on_all_interfaces_refuses_the_development_secret(tmp_path):
+    # The exploit: `unlearn serve --host 0.0.0.0` as docs/deploy.md once showed it, with no
+    # secret set, served the network with development settings (cookies without Secure).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNLEARN_")}
+    env |= {"UNLEARN_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "unlearn.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "production settings" in done.stdout and "UNLEARN_SECRET_KEY" in done.stderr
