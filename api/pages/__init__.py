@@ -3,7 +3,9 @@ login, and the organizer dashboard.
 
 Pages read through the same `crud` and `visibility` functions as the JSON API; small
 `static/app.js` polls the JSON API to refresh states and boards without reloads. Browsers
-authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at login.
+authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at login; the
+forms that set or end a session carry anti-CSRF tokens signed with the secret key
+(`api.pages.csrf`).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def login(
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "/",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if not csrf.anonymous_token_valid(request, csrf_token):
         return _login_page(
@@ -105,7 +107,7 @@ def logout(
     request: Request,
     session: SessionDep,
     user: OptionalUser,
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """End this browser's session. Only the page's own form may: a cross-site post carries
     no session cookie and no token, and is refused without touching the cookie."""

@@ -98,7 +98,7 @@ def register(
     team_choice: Annotated[str, Form(max_length=10)] = "new",
     team_name: Annotated[str, Form(max_length=100)] = "",
     join_code: Annotated[str, Form(max_length=64)] = "",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     form = {
         "email": email,
@@ -165,7 +165,7 @@ def change_password(
     current: Annotated[str, Form(max_length=1024)],
     new: Annotated[str, Form(max_length=1024)],
     repeat: Annotated[str, Form(max_length=1024)],
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if user is None:
         return login_redirect(request)
