@@ -104,9 +104,15 @@ class HarnessBackend:
                 self._runner = LocalRunner(capture_output=True)  # the team's logs
             else:
                 from harness.runs.sandbox.docker import DockerRunner
+                from harness.runs.sandbox.selfcheck import choose_runtime
 
                 gpu = self.settings.worker_gpu or None
-                self._runner = DockerRunner(self.settings.sandbox.settings_for(gpu=gpu))
+                # gVisor wherever dockerd has it; runc in production only when named.
+                sandbox = choose_runtime(
+                    self.settings.sandbox.settings_for(gpu=gpu),
+                    runc_allowed=self.settings.environment != "production",
+                )
+                self._runner = DockerRunner(sandbox)
         return self._runner
 
     def _run(

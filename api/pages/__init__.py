@@ -3,18 +3,18 @@ login, and the organizer dashboard.
 
 Pages read through the same `crud` and `visibility` functions as the JSON API; small
 `static/app.js` polls the JSON API to refresh states and boards without reloads. Browsers
-authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at login.
+authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at login; the
+forms that set or end a session carry anti-CSRF tokens signed with the secret key
+(`api.pages.csrf`).
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import crud
@@ -30,10 +30,9 @@ from api.deps import (
 )
 from api.errors import APIError
 from api.leaderboard import compute_leaderboard
-from api.pages import accounts, console, phase
+from api.pages import accounts, console, csrf, phase
 from api.pages.accounts import start_session
 from api.pages.render import STATIC_DIR, login_redirect, render
-from api.ratelimit import rate_limited
 from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_private, sight
@@ -49,16 +48,12 @@ def index(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResp
     return render(request, "index.html", user, phases=phases, now=utcnow())
 
 
-LOGIN_CSRF_COOKIE = "unlearn_login_csrf"
-LOGIN_CSRF_SECONDS = 3600
-
-
 def _login_page(
     request: Request, user: User | None, *, next: str, error: str | None, status_code: int = 200
 ) -> HTMLResponse:
-    """The login form with a fresh anti-CSRF token, in the form and in a cookie: a login
-    posted from another site lacks the cookie's value (login CSRF, hole 8 of issue 11)."""
-    token = secrets.token_urlsafe(32)
+    """The login form with its anti-CSRF token (`api.pages.csrf`): a login posted from
+    another site has no token that matches (login CSRF, hole 8 of issue 11)."""
+    token = csrf.anonymous_token(request)
     response = render(
         request,
         "login.html",
@@ -68,15 +63,7 @@ def _login_page(
         error=error,
         csrf_token=token,
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        max_age=LOGIN_CSRF_SECONDS,
-        path="/login",
-        httponly=True,
-        samesite="strict",
-        secure=request.app.state.settings.environment == "production",
-    )
+    csrf.set_anonymous_cookie(request, response, token)
     return response
 
 
@@ -85,7 +72,7 @@ def login_form(request: Request, user: OptionalUser, next: str = "/") -> HTMLRes
     return _login_page(request, user, next=next, error=None)
 
 
-@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(rate_limited("login"))])
+@router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
     session: SessionDep,
@@ -93,10 +80,9 @@ def login(
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "/",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    if not csrf.anonymous_token_valid(request, csrf_token):
         return _login_page(
             request,
             None,
@@ -112,12 +98,28 @@ def login(
     response = start_session(
         RedirectResponse(_safe_next(next), status_code=303), session, settings, user
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    csrf.forget_anonymous_token(response)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep) -> Response:
+def logout(
+    request: Request,
+    session: SessionDep,
+    user: OptionalUser,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """End this browser's session. Only the page's own form may: a cross-site post carries
+    no session cookie and no token, and is refused without touching the cookie."""
+    if not csrf.session_token_valid(request, csrf_token):
+        return render(
+            request,
+            "error.html",
+            user,
+            status_code=403,
+            message="This logout form was sent from another site or has expired; use the "
+            "Log out button on this site.",
+        )
     token = request_token(request)
     if token:
         crud.revoke_token_by_plaintext(session, token)
@@ -176,7 +178,6 @@ def submit_form(
 @router.post(
     "/phases/{phase_id}/submit",
     response_class=HTMLResponse,
-    dependencies=[Depends(rate_limited("upload"))],
 )
 def submit_upload(
     request: Request,

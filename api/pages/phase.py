@@ -43,7 +43,9 @@ def phase_page(
         mine = [sight(user, s, now).submission_view() for s in rows]
         used = crud.quota_used(session, team_id=user.team_id, phase_id=phase.id, day=now.date())
         quota_left = max(0, phase.daily_quota - used)
-    server = str(request.base_url).rstrip("/")
+    # The configured address, never the request's Host header: a forged Host would put
+    # another server into a command participants copy (review F15).
+    server = request.app.state.settings.public_url or "https://SERVER"
     return render(
         request,
         "phase.html",

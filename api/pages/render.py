@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.pages import format as fmt
+from api.pages.csrf import session_token
 from api.pages.markdown import render_markdown
 from competition.models import User
 
@@ -33,9 +34,9 @@ templates.env.globals.update(report_rows=fmt.report_rows, mia_rows=fmt.mia_rows)
 def render(
     request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, {"user": user, **context}, status_code=status_code
-    )
+    """The page; `session_csrf` is the logged-in user's form token (the logout form's)."""
+    context = {"user": user, "session_csrf": session_token(request) if user else "", **context}
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def login_redirect(request: Request) -> RedirectResponse:

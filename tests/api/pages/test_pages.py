@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.api.factories import PASSWORD, VALID_SOURCE, finish
 
+_TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
 
-def form_token(client) -> str:
-    """The login form's anti-CSRF token (also left in the client's cookie jar)."""
-    assert client.get("/login").status_code == 200
-    return str(client.cookies.get("unlearn_login_csrf"))
+
+def page_token(html: str, form_id: str | None = None) -> str:
+    """The anti-CSRF token of the form `form_id` (default: the first protected form, the
+    header's logout form when logged in)."""
+    start = html.index(f'id="{form_id}"') if form_id else 0
+    found = _TOKEN_FIELD.search(html, start)
+    assert found, "no csrf_token field on the page"
+    return found.group(1)
+
+
+def form_token(client, page: str = "/login") -> str:
+    """The anonymous form's anti-CSRF token (the browser's cookie holds the same value)."""
+    response = client.get(page)
+    assert response.status_code == 200
+    return page_token(response.text, page.strip("/") + "-form")
+
+
+def logout(client):  # type: ignore[no-untyped-def]
+    """Press "Log out", with the token the page's form carries."""
+    token = page_token(client.get("/").text)
+    return client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
 
 
 def login(client, email: str) -> None:
@@ -127,5 +147,5 @@ def test_cookie_state_change_from_other_site_is_refused(client, world):
 def test_logout_ends_the_session(client, world):
     login(client, world.alice.email)
     assert client.get("/submissions", follow_redirects=False).status_code == 200
-    client.post("/logout", headers={"Origin": "http://testserver"})
+    assert logout(client).status_code == 303
     assert client.get("/submissions", follow_redirects=False).status_code == 303

@@ -5,7 +5,7 @@ from __future__ import annotations
 from competition import lifecycle, preparation
 from competition.models import Phase
 from tests.api.factories import VALID_SOURCE, finish
-from tests.api.pages.test_pages import login
+from tests.api.pages.test_pages import login, logout
 from worker import leases
 
 
@@ -21,6 +21,7 @@ def upload(client, world, member=None):
 
 
 def test_phase_page_renders_sanitised_markdown_rules_and_command(client, world, session):
+    client.app.state.settings.public_url = "https://comp.example"
     phase = session.get(Phase, world.phase_id)
     phase.description = "## Goal\n\nForget **15 subjects**.<script>alert(1)</script>"
     session.commit()
@@ -28,7 +29,7 @@ def test_phase_page_renders_sanitised_markdown_rules_and_command(client, world, 
     assert page.status_code == 200
     assert "<h2>Goal</h2>" in page.text and "<strong>15 subjects</strong>" in page.text
     assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
-    assert f"unlearn dry-run submission.py --phase {world.phase_id} --server http://testserver" in (
+    assert f"dry-run submission.py --phase {world.phase_id} --server https://comp.example" in (
         page.text
     )
     assert "N = 8 runs" in page.text and "20% of the time of one retraining" in page.text
@@ -146,7 +147,7 @@ def test_phase_delete_refused_with_submissions_and_archive_hides(client, world, 
         files={"file": ("submission.py", VALID_SOURCE)},
     )
     assert refused.status_code == 403 and "archived" in refused.json()["error"]["message"]
-    client.post("/logout", headers={"Origin": "http://testserver"})
+    assert logout(client).status_code == 303
     assert f"/phases/{world.phase_id}/leaderboard" not in client.get("/").text
     login(client, world.organizer.email)
     client.post("/admin/phases/new", data={
