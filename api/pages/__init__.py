@@ -30,7 +30,7 @@ from api.deps import (
 )
 from api.errors import APIError
 from api.leaderboard import compute_leaderboard
-from api.pages import accounts, console, phase
+from api.pages import accounts, console, kit, phase
 from api.pages.accounts import start_session
 from api.pages.render import STATIC_DIR, login_redirect, render
 from api.ratelimit import rate_limited
@@ -339,7 +339,7 @@ def admin_page(
     )
 
 
-for _module in (accounts, phase, console):
+for _module in (accounts, phase, kit, console):
     router.include_router(_module.router)
 
 __all__ = ["STATIC_DIR", "router"]

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.pages import format as fmt
+from api.pages.kit import commands as kit_commands
 from api.pages.markdown import render_markdown
 from competition.models import User
 
@@ -27,7 +28,9 @@ templates.env.filters.update(
     utc=fmt.utc,
     markdown=render_markdown,
 )
-templates.env.globals.update(report_rows=fmt.report_rows, mia_rows=fmt.mia_rows)
+templates.env.globals.update(
+    report_rows=fmt.report_rows, mia_rows=fmt.mia_rows, kit_for=kit_commands
+)
 
 
 def render(

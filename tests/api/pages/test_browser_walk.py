@@ -200,7 +200,8 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
     description = walk.el("description")
     assert description.find_element(By.TAG_NAME, "strong").text == "forget"
     walk.until_text("countdown", "3 d ")  # drawn by the page's script, in the viewer's zone
-    assert f"--phase {phase_id} --server {live_server.url}" in walk.text_of("dry-run-command")
+    assert "dry-run submission.py --phase-file phase.json" in walk.text_of("dry-run-command")
+    assert live_server.url not in walk.text_of("data")  # no host name in the commands
     assert "3 of 3 submissions left today" in walk.text_of("quota-left")
     walk.shot("07-phase-page")
 

@@ -93,8 +93,8 @@ def test_submit_page_shows_the_dry_run_command_of_its_phase(client, world):
     login(client, world.alice.email)
     page = client.get(f"/phases/{world.phase_id}/submit")
     assert page.status_code == 200
-    assert f"unlearn dry-run submission.py --phase {world.phase_id}" in page.text
-    assert "<code>tuple</code> interface" in page.text
+    assert "unlearn dry-run submission.py --phase-file phase.json" in page.text
+    assert f'href="/phases/{world.phase_id}/starting-kit.zip"' in page.text
 
 
 def test_pages_redirect_anonymous_to_login(client, world):

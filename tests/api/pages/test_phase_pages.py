@@ -28,9 +28,8 @@ def test_phase_page_renders_sanitised_markdown_rules_and_command(client, world, 
     assert page.status_code == 200
     assert "<h2>Goal</h2>" in page.text and "<strong>15 subjects</strong>" in page.text
     assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
-    assert f"unlearn dry-run submission.py --phase {world.phase_id} --server http://testserver" in (
-        page.text
-    )
+    assert ".venv/bin/unlearn dry-run submission.py --phase-file phase.json" in page.text
+    assert f'href="/phases/{world.phase_id}/starting-kit.zip"' in page.text
     assert "N = 8 runs" in page.text and "20% of the time of one retraining" in page.text
     assert 'id="quota-left"' not in page.text  # anonymous viewers have no quota
 
