@@ -32,6 +32,7 @@ from api.errors import APIError
 from api.leaderboard import compute_leaderboard
 from api.pages import accounts, console, kit, phase
 from api.pages.accounts import start_session
+from api.pages.errors import error_page, render_error
 from api.pages.render import STATIC_DIR, login_redirect, render
 from api.ratelimit import rate_limited
 from api.routes.submissions import submit
@@ -255,12 +256,8 @@ def submission_page(
         return login_redirect(request)
     submission = session.get(Submission, submission_id)
     if submission is None or not can_see_submission(user, submission):
-        return render(
-            request,
-            "error.html",
-            user,
-            status_code=404,
-            message=f"Submission {submission_id} not found.",
+        return render_error(
+            request, user, 404, f"No submission {submission_id} among those you can see."
         )
     now = utcnow()
     logs_shown = can_see_logs(user, submission)
@@ -314,9 +311,7 @@ def admin_page(
     if user is None:
         return login_redirect(request)
     if not user.is_organizer:
-        return render(
-            request, "error.html", user, status_code=403, message="The dashboard is for organizers."
-        )
+        return render_error(request, user, 403, "The console is for organizers.")
     chosen = SubmissionStatus(status) if status in set(SubmissionStatus) else None
     recent, total = crud.list_submissions(
         session, team_id=None, phase_id=phase_id, status=chosen, limit=100, offset=0
@@ -342,4 +337,4 @@ def admin_page(
 for _module in (accounts, phase, kit, console):
     router.include_router(_module.router)
 
-__all__ = ["STATIC_DIR", "router"]
+__all__ = ["STATIC_DIR", "error_page", "router"]

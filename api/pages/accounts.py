@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from api import crud
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep
+from api.pages.errors import render_error
 from api.pages.render import login_redirect, render
 from api.ratelimit import rate_limited
 from api.schemas import RegisterRequest
@@ -213,7 +214,7 @@ def team_action(
         elif action == "leave":
             crud.leave_team(session, user=user)
         else:
-            return render(request, "error.html", user, 404, message="No such team action.")
+            return render_error(request, user, 404, "No such team action.")
     except crud.CrudError as exc:
         session.rollback()
         message = exc.message[0].upper() + exc.message[1:] + "."
