@@ -12,7 +12,6 @@ import hmac
 import secrets
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -33,7 +32,7 @@ from api.leaderboard import compute_leaderboard
 from api.pages import accounts, console, kit, phase
 from api.pages.accounts import start_session
 from api.pages.errors import error_page, render_error
-from api.pages.render import STATIC_DIR, login_redirect, render
+from api.pages.render import STATIC_DIR, login_redirect, render, safe_next
 from api.ratelimit import rate_limited
 from api.routes.submissions import submit
 from api.upload import UploadRejected
@@ -55,7 +54,13 @@ LOGIN_CSRF_SECONDS = 3600
 
 
 def _login_page(
-    request: Request, user: User | None, *, next: str, error: str | None, status_code: int = 200
+    request: Request,
+    user: User | None,
+    *,
+    next: str,
+    error: str | None,
+    status_code: int = 200,
+    email: str = "",
 ) -> HTMLResponse:
     """The login form with a fresh anti-CSRF token, in the form and in a cookie: a login
     posted from another site lacks the cookie's value (login CSRF, hole 8 of issue 11)."""
@@ -65,9 +70,10 @@ def _login_page(
         "login.html",
         user,
         status_code=status_code,
-        next=_safe_next(next),
+        next=safe_next(next),
         error=error,
         csrf_token=token,
+        email=email,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -104,14 +110,20 @@ def login(
             status_code=403,
             next=next,
             error="This login form has expired or was sent from another site; log in here.",
+            email=email,
         )
     user = crud.authenticate(session, email=email, password=password)
     if user is None:
         return _login_page(
-            request, None, status_code=401, next=next, error="Wrong e-mail or password."
+            request,
+            None,
+            status_code=401,
+            next=next,
+            error="Wrong e-mail or password.",
+            email=email,
         )
     response = start_session(
-        RedirectResponse(_safe_next(next), status_code=303), session, settings, user
+        RedirectResponse(safe_next(next), status_code=303), session, settings, user
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
@@ -125,18 +137,6 @@ def logout(request: Request, session: SessionDep) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
-
-
-def _safe_next(target: str) -> str:
-    """`target` when it is a path on this site, else "/": an open redirect after login is a
-    phishing aid. Browsers read a backslash as a slash (`/\\evil.example` is
-    `//evil.example`, another host) and drop tabs and newlines, so neither may appear."""
-    if not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
-        return "/"
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else "/"
 
 
 @router.get("/phases/{phase_id}/leaderboard", response_class=HTMLResponse)
@@ -224,7 +224,7 @@ def submit_upload(
             problems=[],
             error=exc.message,
         )
-    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+    return RedirectResponse(f"/submissions/{submission.id}?notice=uploaded", status_code=303)
 
 
 @router.get("/submissions", response_class=HTMLResponse)
@@ -245,7 +245,10 @@ def submissions_page(request: Request, session: SessionDep, user: OptionalUser) 
         )
     now = utcnow()
     views = [submission_view(s, user, now) for s in rows]
-    return render(request, "submissions.html", user, submissions=views, total=total)
+    names = {s.phase_id: s.phase.name for s in rows}
+    return render(
+        request, "submissions.html", user, submissions=views, total=total, phase_names=names
+    )
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
@@ -282,6 +285,7 @@ def submission_page(
         ),
         plot_name=lambda key: Path(key).name,
         plot_alt=_plot_alt,
+        plot_reading=_plot_reading,
     )
 
 
@@ -294,9 +298,26 @@ PLOT_TITLES = {
 }
 
 
+# One or two sentences under each plot: what to look for.
+PLOT_READINGS = {
+    "epsilons": "Epsilon is how well the best test on the outputs tells your models from the "
+    "retrained ones on one example: bars near 0 are well forgotten examples, bars far right "
+    "(and the bar at the cap) are examples that still give the training away.",
+    "worst_examples": "Where the two curves overlap the example is forgotten; where they sit "
+    "apart a trace remains. These are the examples that cost the most.",
+    "accuracies": "Your models should sit where the retrained ones do: lower retain or test "
+    "accuracy lowers the score, higher raises the ratios above 1; a forget accuracy well "
+    "above the retrained models' shows remembered examples.",
+}
+
+
 def _plot_alt(key: str) -> str:
     stem = Path(key).stem
     return PLOT_TITLES.get(stem, stem.replace("_", " "))
+
+
+def _plot_reading(key: str) -> str:
+    return PLOT_READINGS.get(Path(key).stem, "")
 
 
 @router.get("/admin", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from api import crud
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep
 from api.pages.errors import render_error
-from api.pages.render import login_redirect, render
+from api.pages.render import login_redirect, render, safe_next
 from api.ratelimit import rate_limited
 from api.schemas import RegisterRequest
 from competition.models import Submission, TokenKind, User
@@ -81,8 +81,10 @@ def register(
     team_choice: Annotated[str, Form(max_length=10)] = "new",
     team_name: Annotated[str, Form(max_length=100)] = "",
     join_code: Annotated[str, Form(max_length=64)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     form = {
+        "next": next,
         "email": email,
         "display_name": display_name,
         "team_choice": team_choice,
@@ -131,7 +133,8 @@ def register(
             errors={field: exc.message[0].upper() + exc.message[1:] + "."},
             form=form,
         )
-    return start_session(RedirectResponse("/team", status_code=303), session, settings, user)
+    target = safe_next(next) if next else "/team"  # back where the sign-up started
+    return start_session(RedirectResponse(target, status_code=303), session, settings, user)
 
 
 @router.get("/account", response_class=HTMLResponse)

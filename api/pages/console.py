@@ -170,7 +170,7 @@ async def create_phase(request: Request, session: SessionDep, user: OptionalUser
             request, user, phase=None, values=raw, errors={"name": exc.message}, status_code=409
         )
     get_queue(request).prepare_phase(phase.id)
-    return RedirectResponse(f"/phases/{phase.id}", status_code=303)
+    return RedirectResponse(f"/phases/{phase.id}?notice=phase-created", status_code=303)
 
 
 @router.get("/{phase_id}/edit", response_class=HTMLResponse)
@@ -226,7 +226,7 @@ async def edit_phase(
         )
     if retrain:
         get_queue(request).prepare_phase(phase.id)
-    return RedirectResponse(f"/phases/{phase.id}", status_code=303)
+    return RedirectResponse(f"/phases/{phase.id}?notice=phase-saved", status_code=303)
 
 
 @router.post("/{phase_id}/{action}", response_class=HTMLResponse)

@@ -73,8 +73,11 @@ def test_upload_form_shows_line_numbered_errors_then_accepts(client, world):
     )
     assert good.status_code == 303
     detail = client.get(good.headers["location"])
-    assert 'id="status">queued</span>' in detail.text
-    assert "received → validated" in detail.text
+    assert 'id="status">waiting in the queue</span>' in detail.text
+    assert "Submitted. Its evaluation starts" in detail.text
+    history = detail.text.split('id="events"')[1].split("</ol>")[0]
+    assert "Uploaded" in history and "Checked: it defines unlearning()" in history
+    assert "→" not in history and "received" not in history and "worker" not in history
 
 
 def test_submission_pages_hide_other_teams(client, world):
@@ -129,3 +132,42 @@ def test_logout_ends_the_session(client, world):
     assert client.get("/submissions", follow_redirects=False).status_code == 200
     client.post("/logout", headers={"Origin": "http://testserver"})
     assert client.get("/submissions", follow_redirects=False).status_code == 303
+
+
+def test_wrong_password_keeps_the_email_and_sign_up_keeps_next(client, world):
+    wrong = client.post(
+        "/login",
+        data={
+            "email": world.alice.email,
+            "password": "nope",
+            "next": "/phases/1/submit",
+            "csrf_token": form_token(client),
+        },
+    )
+    assert f'value="{world.alice.email}"' in wrong.text
+    assert 'href="/register?next=/phases/1/submit"' in wrong.text
+    sign_up = client.get("/register?next=/phases/1/submit")
+    assert 'name="next" value="/phases/1/submit"' in sign_up.text
+    made = client.post(
+        "/register",
+        data={
+            "email": "newcomer@example.org",
+            "password": "a long password",
+            "display_name": "Newcomer",
+            "team_choice": "new",
+            "next": "/phases/1/submit",
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303 and made.headers["location"] == "/phases/1/submit"
+    other_site = client.post(
+        "/register",
+        data={
+            "email": "second@example.org",
+            "password": "a long password",
+            "display_name": "Second",
+            "next": "//evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert other_site.headers["location"] == "/"

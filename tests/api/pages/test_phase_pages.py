@@ -83,6 +83,12 @@ def test_submission_page_formats_report_and_disqualification(client, world, sess
     assert "Noise floor" in page.text and "0.2000" in page.text
     assert "unlearned 90% vs retrained 90%" in page.text
     assert 'id="make-final"' in page.text and 'id="cancel"' not in page.text
+    # A reading of the figures, and the raw report as a download rather than inline JSON.
+    reading = page.text.split('id="reading-public"')[1].split("</details>")[0]
+    assert "the score can be" in reading and "above 1" in reading
+    assert "noise floor" in reading and "0.2000" in reading
+    assert "<pre" not in page.text and '"forget_quality":' not in page.text
+    assert f'href="/api/v1/submissions/{sub_id}/results" download=' in page.text
     response = client.post(
         f"/api/v1/submissions/{sub_id}/disqualify",
         json={"reason": "copied another team's code"},
@@ -129,6 +135,7 @@ def test_phase_form_shows_errors_on_fields_then_creates(client, world):
     assert made.status_code == 303
     phase = client.get(made.headers["location"])
     assert "<em>new</em>" in phase.text and "N = 4 runs" in phase.text
+    assert "Phase created. Its reference models are being prepared" in phase.text
 
 
 def test_phase_delete_refused_with_submissions_and_archive_hides(client, world, session):
@@ -173,4 +180,4 @@ def test_phase_page_says_a_phase_cannot_run_and_organizers_see_why(client, world
     page = client.get(f"/phases/{world.phase_id}").text
     assert "private: OSError: disk full" in page and 'id="prepare-again"' in page
     console = client.get("/admin").text
-    assert f'id="prep-state-{world.phase_id}">failed<' in console
+    assert f'id="prep-state-{world.phase_id}">could not be prepared<' in console
