@@ -270,6 +270,9 @@ def submission_page(
     results = crud.results_for(
         session, submission_id=submission.id, splits=visible_splits(user, submission.phase, now)
     )
+    progress = crud.submission_progress(
+        session, submission, splits=visible_splits(user, submission.phase, now)
+    )
     return render(
         request,
         "submission.html",
@@ -280,9 +283,9 @@ def submission_page(
         results=results,
         logs=logs,
         logs_shown=logs_shown,
-        progress=crud.submission_progress(
-            session, submission, splits=visible_splits(user, submission.phase, now)
-        ),
+        progress=progress,
+        runs_done=bool(progress.splits)
+        and all(p.runs_done >= p.runs_total for p in progress.splits),
         plot_name=lambda key: Path(key).name,
         plot_alt=_plot_alt,
         plot_reading=_plot_reading,
