@@ -150,7 +150,7 @@ def event_words(event: _Event, *, organizer: bool) -> str:
     if to == "received":
         text = "Uploaded"
     elif to == "validated":
-        text = "Checked: it defines unlearning(); waiting in the queue"
+        text = "Checked: it defines unlearning()"
     elif to == "queued" and note.startswith("rescore"):
         text = "Queued again: an organizer asked for a new evaluation"
     elif to == "queued" and note.startswith("system retry"):

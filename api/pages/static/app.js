@@ -221,6 +221,12 @@ function flash(message) {
 }
 
 function showFlash() {
+  // A server notice (?notice=...) is said once: a reload of the page does not repeat it.
+  const url = new URL(window.location.href);
+  if (url.searchParams.has("notice")) {
+    url.searchParams.delete("notice");
+    window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
   let message = null;
   try { message = sessionStorage.getItem(FLASH_KEY); sessionStorage.removeItem(FLASH_KEY); }
   catch (error) { return; }

@@ -172,7 +172,8 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
     walk.type("f-replicas", "8")
     walk.el("phase-save").click()
     assert walk.text_of("phase-state") == "open"
-    phase_id = int(browser.current_url.rstrip("/").rsplit("/", 1)[1])
+    phase_id = int(urlsplit(browser.current_url).path.rsplit("/", 1)[1])
+    assert "Phase created." in walk.text_of("flash")
     assert "Waiting for a worker" in walk.text_of("preparation-state")
     walk.shot("06-phase-created")
 
@@ -187,7 +188,7 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
         preparation.renew(
             session, phase_id=phase_id, split=split, holder=holder, lease_s=600, progress=progress
         )
-    walk.until_text("prep-public", "preparing · reference 3 of 8")
+    walk.until_text("prep-public", "being prepared · training the retrained models, step 3 of 8")
     walk.shot("06b-phase-preparing")
     for split in lifecycle.SPLITS:
         preparation.finish(
