@@ -110,3 +110,22 @@ def test_internal_error_is_a_page_for_browsers_and_fixed_json_for_the_api(settin
     assert "secret detail" not in page.text
     body = client.get("/boom").json()
     assert body["error"]["code"] == "internal_error" and "secret" not in str(body)
+
+
+def test_too_large_upload_from_the_form_is_a_page_with_a_way_back(client, world, settings):
+    login(client, world.alice.email)
+    big = b"x" * (settings.max_upload_bytes + 70 * 1024)
+    refused = client.post(
+        f"/phases/{world.phase_id}/submit",
+        files={"file": ("submission.py", big)},
+        headers=BROWSER,
+    )
+    assert_page(refused, 413, heading="Too large", links=(f"/phases/{world.phase_id}", "/"))
+    assert "send a smaller file" in refused.text
+    # The control: the API's upload keeps its JSON body.
+    api = client.post(
+        f"/api/v1/phases/{world.phase_id}/submissions",
+        files={"file": ("submission.py", big)},
+        headers={**world.alice.headers, **BROWSER},
+    )
+    assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"
