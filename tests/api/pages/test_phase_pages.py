@@ -181,3 +181,12 @@ def test_phase_page_says_a_phase_cannot_run_and_organizers_see_why(client, world
     assert "private: OSError: disk full" in page and 'id="prepare-again"' in page
     console = client.get("/admin").text
     assert f'id="prep-state-{world.phase_id}">could not be prepared<' in console
+
+
+def test_phase_page_puts_the_overview_first_for_participants(client, world):
+    def order(page: str) -> bool:
+        return page.index('<section id="overview"') < page.index('<section id="preparation"')
+
+    assert order(client.get(f"/phases/{world.phase_id}").text)  # anonymous visitor
+    login(client, world.organizer.email)
+    assert not order(client.get(f"/phases/{world.phase_id}").text)  # organizers: readiness first
