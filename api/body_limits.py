@@ -12,7 +12,8 @@ multipart parser, which spools files to disk) ever sees more than the limit:
   are checked next, still before the body: a request over its limit gets 429 unread;
 - every other request may send at most `max_request_bytes` (JSON bodies are small);
 - a declared `Content-Length` over the limit is refused (413) at once; a body without
-  one (chunked) is counted as it arrives and refused when it passes the limit.
+  one (chunked) is counted as it arrives and refused when it passes the limit. The upload
+  form's browser gets the error page (`api.pages.errors`), the API its JSON body.
 
 The accepted body (at most the limit, in memory) is then handed to the app unchanged.
 Clients sending `Expect: 100-continue` are refused before they send anything.
@@ -24,7 +25,7 @@ import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -136,12 +137,17 @@ class BodyLimit:
 
     @staticmethod
     async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413,
-            "payload_too_large",
-            f"request body is over the limit of {limit} bytes; send a smaller file",
-            headers={"Connection": "close"},
-        )
+        message = f"request body is over the limit of {limit} bytes; send a smaller file"
+        response: Response | None = None
+        if upload_route(scope["method"], scope["path"]) == "page":
+            # The upload form's browser gets a page with a way back, not the JSON body.
+            from api.errors import APIError
+            from api.pages.errors import error_page
+
+            response = error_page(Request(scope), 413, APIError(413, message))
+        if response is None:
+            response = error_response(413, "payload_too_large", message)
+        response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
 

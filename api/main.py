@@ -24,7 +24,7 @@ from api.body_limits import BodyLimit
 from api.deps import SESSION_COOKIE
 from api.errors import error_response, install_error_handlers
 from api.leaderboard import LeaderboardCache
-from api.pages import STATIC_DIR
+from api.pages import STATIC_DIR, error_page
 from api.pages import router as pages_router
 from api.ratelimit import RateLimiter, rate_limit_storage_url
 from competition import db
@@ -81,7 +81,7 @@ def create_app(
         storage_url=rate_limit_storage_url(settings),
     )
 
-    install_error_handlers(app)
+    install_error_handlers(app, page=error_page)
     # Added last, so it runs first: bodies are bounded before any other layer reads them.
     app.add_middleware(SecurityHeaders, exempt=(app.docs_url, app.redoc_url))
     app.add_middleware(SameOriginForCookies)

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # development and test.
     metrics_token: str = ""
 
+    # The project checkout the phases' starting-kit zips are built from (its starting_kit/
+    # and source); None: the checkout this code runs from (api.pages.kit).
+    source_dir: Path | None = None
+
     leaderboard_cache_seconds: float = Field(default=1.0, ge=0.0)
     default_page_size: int = Field(default=50, gt=0)
     max_page_size: int = Field(default=500, gt=0)

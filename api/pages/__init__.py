@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,9 +29,10 @@ from api.deps import (
 )
 from api.errors import APIError
 from api.leaderboard import compute_leaderboard
-from api.pages import accounts, console, csrf, phase
+from api.pages import accounts, console, csrf, kit, phase
 from api.pages.accounts import start_session
-from api.pages.render import STATIC_DIR, login_redirect, render
+from api.pages.errors import error_page, render_error
+from api.pages.render import STATIC_DIR, login_redirect, render, safe_next
 from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_private, sight
@@ -49,7 +49,13 @@ def index(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResp
 
 
 def _login_page(
-    request: Request, user: User | None, *, next: str, error: str | None, status_code: int = 200
+    request: Request,
+    user: User | None,
+    *,
+    next: str,
+    error: str | None,
+    status_code: int = 200,
+    email: str = "",
 ) -> HTMLResponse:
     """The login form with its anti-CSRF token (`api.pages.csrf`): a login posted from
     another site has no token that matches (login CSRF, hole 8 of issue 11)."""
@@ -59,9 +65,10 @@ def _login_page(
         "login.html",
         user,
         status_code=status_code,
-        next=_safe_next(next),
+        next=safe_next(next),
         error=error,
         csrf_token=token,
+        email=email,
     )
     csrf.set_anonymous_cookie(request, response, token)
     return response
@@ -89,14 +96,20 @@ def login(
             status_code=403,
             next=next,
             error="This login form has expired or was sent from another site; log in here.",
+            email=email,
         )
     user = crud.authenticate(session, email=email, password=password)
     if user is None:
         return _login_page(
-            request, None, status_code=401, next=next, error="Wrong e-mail or password."
+            request,
+            None,
+            status_code=401,
+            next=next,
+            error="Wrong e-mail or password.",
+            email=email,
         )
     response = start_session(
-        RedirectResponse(_safe_next(next), status_code=303), session, settings, user
+        RedirectResponse(safe_next(next), status_code=303), session, settings, user
     )
     csrf.forget_anonymous_token(response)
     return response
@@ -126,18 +139,6 @@ def logout(
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
-
-
-def _safe_next(target: str) -> str:
-    """`target` when it is a path on this site, else "/": an open redirect after login is a
-    phishing aid. Browsers read a backslash as a slash (`/\\evil.example` is
-    `//evil.example`, another host) and drop tabs and newlines, so neither may appear."""
-    if not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
-        return "/"
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else "/"
 
 
 @router.get("/phases/{phase_id}/leaderboard", response_class=HTMLResponse)
@@ -224,7 +225,7 @@ def submit_upload(
             problems=[],
             error=exc.message,
         )
-    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+    return RedirectResponse(f"/submissions/{submission.id}?notice=uploaded", status_code=303)
 
 
 @router.get("/submissions", response_class=HTMLResponse)
@@ -245,7 +246,10 @@ def submissions_page(request: Request, session: SessionDep, user: OptionalUser) 
         )
     now = utcnow()
     views = [sight(user, s, now).submission_view() for s in rows]
-    return render(request, "submissions.html", user, submissions=views, total=total)
+    names = {s.phase_id: s.phase.name for s in rows}
+    return render(
+        request, "submissions.html", user, submissions=views, total=total, phase_names=names
+    )
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
@@ -256,18 +260,15 @@ def submission_page(
         return login_redirect(request)
     submission = session.get(Submission, submission_id)
     if submission is None or not can_see_submission(user, submission):
-        return render(
-            request,
-            "error.html",
-            user,
-            status_code=404,
-            message=f"Submission {submission_id} not found.",
+        return render_error(
+            request, user, 404, f"No submission {submission_id} among those you can see."
         )
     view = sight(user, submission, utcnow())
     logs = ""
     if view.logs and submission.logs_key and store.exists(submission.logs_key):
         logs = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
     results = crud.results_for(session, submission_id=submission.id, splits=view.splits)
+    progress = crud.submission_progress(session, view)
     return render(
         request,
         "submission.html",
@@ -278,9 +279,12 @@ def submission_page(
         results=results,
         logs=logs,
         logs_shown=view.logs,
-        progress=crud.submission_progress(session, view),
+        progress=progress,
+        runs_done=bool(progress.splits)
+        and all(p.runs_done >= p.runs_total for p in progress.splits),
         plot_name=lambda key: Path(key).name,
         plot_alt=_plot_alt,
+        plot_reading=_plot_reading,
     )
 
 
@@ -293,9 +297,26 @@ PLOT_TITLES = {
 }
 
 
+# One or two sentences under each plot: what to look for.
+PLOT_READINGS = {
+    "epsilons": "Epsilon is how well the best test on the outputs tells your models from the "
+    "retrained ones on one example: bars near 0 are well forgotten examples, bars far right "
+    "(and the bar at the cap) are examples that still give the training away.",
+    "worst_examples": "Where the two curves overlap the example is forgotten; where they sit "
+    "apart a trace remains. These are the examples that cost the most.",
+    "accuracies": "Your models should sit where the retrained ones do: lower retain or test "
+    "accuracy lowers the score, higher raises the ratios above 1; a forget accuracy well "
+    "above the retrained models' shows remembered examples.",
+}
+
+
 def _plot_alt(key: str) -> str:
     stem = Path(key).stem
     return PLOT_TITLES.get(stem, stem.replace("_", " "))
+
+
+def _plot_reading(key: str) -> str:
+    return PLOT_READINGS.get(Path(key).stem, "")
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -310,9 +331,7 @@ def admin_page(
     if user is None:
         return login_redirect(request)
     if not user.is_organizer:
-        return render(
-            request, "error.html", user, status_code=403, message="The dashboard is for organizers."
-        )
+        return render_error(request, user, 403, "The console is for organizers.")
     chosen = SubmissionStatus(status) if status in set(SubmissionStatus) else None
     recent, total = crud.list_submissions(
         session, team_id=None, phase_id=phase_id, status=chosen, limit=100, offset=0
@@ -335,7 +354,7 @@ def admin_page(
     )
 
 
-for _module in (accounts, phase, console):
+for _module in (accounts, phase, kit, console):
     router.include_router(_module.router)
 
-__all__ = ["STATIC_DIR", "router"]
+__all__ = ["STATIC_DIR", "error_page", "router"]

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from api import crud
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep
 from api.pages import csrf
-from api.pages.render import login_redirect, render
+from api.pages.errors import render_error
+from api.pages.render import login_redirect, render, safe_next
 from api.schemas import RegisterRequest
 from competition.models import Submission, TokenKind, User
 from competition.settings import Settings
@@ -99,8 +100,10 @@ def register(
     team_name: Annotated[str, Form(max_length=100)] = "",
     join_code: Annotated[str, Form(max_length=64)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     form = {
+        "next": next,
         "email": email,
         "display_name": display_name,
         "team_choice": team_choice,
@@ -145,7 +148,8 @@ def register(
             field = "team_name"
         message = exc.message[0].upper() + exc.message[1:] + "."
         return _register_page(request, None, 409, closed=False, errors={field: message}, form=form)
-    response = start_session(RedirectResponse("/team", status_code=303), session, settings, user)
+    target = safe_next(next) if next else "/team"  # back where the sign-up started
+    response = start_session(RedirectResponse(target, status_code=303), session, settings, user)
     csrf.forget_anonymous_token(response)
     return response
 
@@ -242,7 +246,7 @@ def team_action(
         elif action == "leave":
             crud.leave_team(session, user=user)
         else:
-            return render(request, "error.html", user, 404, message="No such team action.")
+            return render_error(request, user, 404, "No such team action.")
     except crud.CrudError as exc:
         session.rollback()
         message = exc.message[0].upper() + exc.message[1:] + "."

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from api.pages.words import estimator_words
+
 __all__ = [
     "ReportRow",
     "duration",
@@ -43,9 +45,12 @@ def percent(value: float | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """`1 h 05 min`, `3 min 20 s`, `12 s`."""
+    """`1 h 05 min`, `3 min 20 s`, `12 s`; under 10 s to a tenth (`0.4 s`), so that two
+    short runs compared side by side do not both read `0 s`."""
     if seconds is None or not math.isfinite(seconds):
         return "–"
+    if 0 <= seconds < 9.95 and seconds != round(seconds):
+        return f"{seconds:.1f} s"
     whole = max(0, round(seconds))
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
@@ -148,8 +153,8 @@ def report_rows(report: dict[str, Any]) -> list[ReportRow]:
             ReportRow(
                 "Models",
                 f"N = {report['n_models']}",
-                f"{report.get('n_examples', '?')} forget examples, estimator "
-                f"{report.get('estimator', '?')}",
+                f"{report.get('n_examples', '?')} forget examples, scored with "
+                f"{estimator_words(report.get('estimator', '?'))}",
             )
         )
     return rows
