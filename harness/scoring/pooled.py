@@ -7,23 +7,25 @@ shift can be certified: a perfect unlearner and one whose outputs sit 0.5 sd off
 forget example, with N models per side:
 
 1. Fit one Gaussian per side (the logit-scaled confidence, as LiRA does) and estimate the
-   Jeffreys divergence J of the two, unbiased under the Gaussian model at this N:
+   Jeffreys divergence J of the two, unbiased at this N:
    ``J = mean term + variance term``, with
    mean term = ``D^2 / V * (nu - 2) / nu - 2 / N`` (D the difference of the means, V the
-   pooled unbiased variance, nu = 2N - 2: E[D^2 / V] = (mu^2 + 2/N) nu / (nu - 2)), and
-   variance term = ``cosh(L) (N - 3) / (N - 1) - 1`` (L the log ratio of the two unbiased
-   variances: exp(L) is e^L0 times an F(N-1, N-1) variable, whose mean is (N-1)/(N-3)).
+   pooled unbiased variance, nu = 2N - 2: E[D^2 / V] = (mu^2 + 2/N) nu / (nu - 2) for
+   Gaussian data), and variance term = ``cosh(L) exp(-tau^2 / 2) - 1`` (L the log ratio of
+   the two unbiased variances, tau^2 its sampling variance, ``trigamma((N - 1) / 2) *
+   (kurtosis - 1)`` with the forget set's median kurtosis, at least 3: exact for Gaussian
+   data, wider for heavy tails, which would otherwise pass for a gap in variance).
    Two equal-variance Gaussians mu standard deviations apart have J = mu^2; J = 0 only for
    identical ones. The estimate is unbiased, so it is negative about half the time for a
    perfect unlearner.
-2. Pool the forget set (empirical Bayes, as James and Stein; Efron and Morris 1973): the
-   examples share one unlearner, so their J's are draws around a common level. With a
-   normal prior whose mean and spread are estimated from all S examples (the spread net of
-   the Gaussian-theory noise of each estimate), each example's J is shrunk toward the
-   common level by its own noise share, then clipped at 0. A perfect unlearner's noise
-   shrinks to ~0; a shift that every example shares, however small, survives, because its
-   level is estimated from S * N values rather than N; an example that differs from the
-   rest keeps its own value when the spread between examples dwarfs the noise.
+2. Pool the forget set (empirical Bayes; Efron 2019, "Bayes, oracle Bayes and empirical
+   Bayes"): the examples share one unlearner, so their J's are draws from one
+   distribution. A nonparametric prior on J >= 0 (a grid mixture, Kiefer and Wolfowitz
+   1956) is fitted by EM to all S estimates with their Gaussian-theory noise, and each
+   example gets its posterior mean. A perfect unlearner's noise shrinks to ~0; a shift that
+   every example shares, however small, survives, because its level is estimated from
+   S * N values rather than N; a few failing examples among perfect ones stay apart (the
+   mixture has room for both).
 3. Read the shrunk J as a Gaussian shift mu = sqrt(J) and report the epsilon of that shift
    at delta = 1e-5: a mu-GDP pair (Dong, Roth and Su 2022) has
    ``delta(eps) = Phi(-eps/mu + mu/2) - e^eps Phi(-eps/mu - mu/2)``, solved for eps.
