@@ -27,7 +27,9 @@ templates.env.filters.update(
     utc=fmt.utc,
     markdown=render_markdown,
 )
-templates.env.globals.update(report_rows=fmt.report_rows, mia_rows=fmt.mia_rows)
+templates.env.globals.update(
+    report_rows=fmt.report_rows, mia_rows=fmt.mia_rows, secondary_rows=fmt.secondary_rows
+)
 
 
 def render(
