@@ -14,14 +14,18 @@ a 95% bootstrap interval or None. All come from outputs the evaluation already h
 * KLoM (Georgiev et al. 2025, App. E.1; the EasyDUB benchmark's metric): per example, the
   KL divergence KL(unlearned || retrained) between the two ensembles' distributions of the
   margin ``z_y - logsumexp_{k != y} z_k``, which is exactly the scorer's logit-scaled
-  confidence; histograms of 20 equal bins over the pooled range (values clipped to
-  +-100), the retrained side floored at 1e-5 where the unlearned side has mass, as their
-  reference implementation does. Reported: the mean over examples, its 95th percentile,
-  and ``floor``, the same figure for two halves of the retrained models (what finite N
-  gives a perfect unlearner: the binned KL has a positive bias of order bins / N, larger
-  at N/2 than at N). Interval: examples resampled. On the forget set and on a fixed
-  sample of the retain set (``retain_confs``; absent from evaluations stored before it
-  was kept).
+  confidence; histograms of equal bins over the pooled range (values clipped to +-100),
+  the retrained side floored at 1e-5 where the unlearned side has mass, as their
+  reference implementation does. It uses 20 bins, meant for hundreds of models; with
+  fewer, most of 20 bins hold one model or none, and every empty retrained bin facing an
+  unlearned one costs p log(p / 1e-5): two halves of 8 retrained models scored about 6.5
+  (mnist1d), as much as doing nothing. So the bins here are ``min(20, max(2, N // 8))``
+  (N the smaller side), about 8 models a bin: the reference's 20 from N = 160 on.
+  Reported: the mean over examples, its 95th percentile, the bins, and ``floor``, the same
+  figure for two halves of the retrained models (what finite N gives a perfect
+  unlearner: the binned KL is biased upwards, more at N/2 than at N). Interval: examples
+  resampled. On the forget set and on a fixed sample of the retain set
+  (``retain_confs``; absent from evaluations stored before it was kept).
 * Retain-set membership drift (Hayes et al. 2024; TC-UMIA 2026: unlearning can expose the
   retain set): a loss-threshold attack's AUC for retain-sample members against test
   non-members, mean over the unlearned models, minus the same AUC of the original model.
@@ -48,13 +52,15 @@ __all__ = [
     "KLOM_BINS",
     "binned_klom",
     "klom",
+    "klom_bins",
     "membership_auc",
     "retain_drift",
     "secondary_metrics",
     "tug_of_war",
 ]
 
-KLOM_BINS = 20
+KLOM_BINS = 20  # the reference implementation's, reached from KLOM_MODELS_PER_BIN * 20 models
+KLOM_MODELS_PER_BIN = 8
 KLOM_CLIP = 100.0
 KLOM_FLOOR = 1e-5
 ACCURACY_SETS = ("forget", "retain", "test")
@@ -114,12 +120,23 @@ def tug_of_war(
     return value, _percentile_interval(samples, value, confidence)
 
 
-def binned_klom(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+def klom_bins(n_models: int) -> int:
+    """Bins for N models a side: about KLOM_MODELS_PER_BIN a bin, 2 to KLOM_BINS."""
+    return int(min(KLOM_BINS, max(2, n_models // KLOM_MODELS_PER_BIN)))
+
+
+def binned_klom(
+    unlearned: np.ndarray, retrained: np.ndarray, *, bins: int | None = None
+) -> np.ndarray:
     """Per-example KL(unlearned || retrained) of binned margins, float64 [S] >= 0.
 
     Args:
         unlearned: [N_u, S] margins; retrained: [N_r, S] margins (finite).
+        bins: equal bins over each example's pooled range; default ``klom_bins`` of the
+            smaller side.
     """
+    if bins is None:
+        bins = klom_bins(min(np.shape(unlearned)[0], np.shape(retrained)[0]))
     first = np.clip(np.asarray(unlearned, dtype=np.float64), -KLOM_CLIP, KLOM_CLIP)
     second = np.clip(np.asarray(retrained, dtype=np.float64), -KLOM_CLIP, KLOM_CLIP)
     low = np.minimum(first.min(axis=0), second.min(axis=0))
@@ -129,9 +146,9 @@ def binned_klom(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
 
     def histogram(values: np.ndarray) -> np.ndarray:
         # Equal bins over [low, high]; the maximum falls in the last bin, as np.histogram.
-        index = np.clip(np.floor((values - low) / width * KLOM_BINS), 0, KLOM_BINS - 1)
-        flat = (index.astype(np.int64) + KLOM_BINS * np.arange(n_examples)).ravel()
-        counts = np.bincount(flat, minlength=KLOM_BINS * n_examples).reshape(n_examples, -1)
+        index = np.clip(np.floor((values - low) / width * bins), 0, bins - 1)
+        flat = (index.astype(np.int64) + bins * np.arange(n_examples)).ravel()
+        counts = np.bincount(flat, minlength=bins * n_examples).reshape(n_examples, -1)
         return counts / values.shape[0]
 
     p, q = histogram(first), histogram(second)
@@ -176,13 +193,13 @@ def klom(
     half = retrained.shape[0] // 2
     if half >= 2:
         order = np.random.default_rng([seed, 0xF1]).permutation(retrained.shape[0])
-        floor = float(
-            binned_klom(retrained[order[:half]], retrained[order[half : 2 * half]]).mean()
-        )
+        halves = retrained[order[:half]], retrained[order[half : 2 * half]]
+        floor = float(binned_klom(*halves).mean())
     return {
         "value": value,
         "interval": interval,
         "p95": float(np.percentile(per_example, 95)),
+        "bins": klom_bins(min(unlearned.shape[0], retrained.shape[0])),
         "floor": floor,
         "n_examples": int(per_example.size),
     }

@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 from harness.scoring.secondary import (
     binned_klom,
     klom,
+    klom_bins,
     membership_auc,
     retain_drift,
     secondary_metrics,
@@ -67,7 +68,21 @@ def test_binned_klom_is_the_kl_of_twenty_equal_bins_over_the_pooled_range() -> N
     p = np.array([0.5, 0.25, 0.25])
     q = np.array([0.25, 1e-5, 0.75])
     q = q / (q.sum() + 0)  # q is renormalised after its floor (other bins hold no mass)
-    assert binned_klom(unlearned, retrained)[0] == pytest.approx(float(np.sum(p * np.log(p / q))))
+    value = binned_klom(unlearned, retrained, bins=20)[0]
+    assert value == pytest.approx(float(np.sum(p * np.log(p / q))))
+    assert klom_bins(4) == 2 and klom_bins(64) == 8 and klom_bins(160) == klom_bins(512) == 20
+
+
+def test_klom_of_few_models_stays_near_zero_for_retraining_and_far_for_doing_nothing() -> None:
+    # 16 models a side: with the reference's 20 bins, two samples of one distribution
+    # would look as far apart as a memorised forget set.
+    rng = np.random.default_rng(6)
+    centre = rng.normal(0, 3, size=100)
+    retrained = centre + rng.normal(size=(16, 100))
+    same = klom(centre + rng.normal(size=(16, 100)), retrained)
+    memorised = klom(np.broadcast_to(centre + 8.0, (16, 100)), retrained)
+    assert same["bins"] == 2 and same["value"] < 0.1
+    assert memorised["value"] > 5.0
 
 
 def test_membership_auc_matches_sklearn_with_ties() -> None:
