@@ -176,7 +176,9 @@ def dry_run(
     replicas: Annotated[
         int | None, typer.Option(help="models per side (runs and retrained); default 64")
     ] = None,
-    estimator: Annotated[str, typer.Option(help="neurips2023 or calibrated")] = "neurips2023",
+    estimator: Annotated[
+        str, typer.Option(help="neurips2023, calibrated or pooled")
+    ] = "neurips2023",
     forget_fraction: Annotated[
         float, typer.Option(help="share of the train split to forget (a phase's split_spec)")
     ] = SplitConfig.forget_fraction,

@@ -34,6 +34,7 @@ from harness.phase import SplitName
 from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
 from harness.reference.cache import Prepared
 from harness.report.plots import write_plots
+from harness.report.secondary import secondary_report
 from harness.runs.execute import efficiency_gate, seed_time_limit, validated_states
 from harness.runs.sandbox.base import Runner, RunOutcome
 from harness.scoring.mia import secondary_attacks
@@ -207,19 +208,20 @@ class HarnessBackend:
         for split, arrays in runs.items():
             prepared = self.prepared(phase, split)
             unlearned = Evaluation.from_arrays(arrays.evaluation_arrays)
-            result = score(
-                _first(prepared, unlearned.n_models), unlearned, estimator=phase.estimator
+            compared = _first(prepared, unlearned.n_models)
+            result = score(compared, unlearned, estimator=phase.estimator)
+            attacks = secondary_attacks(
+                unlearned.forget_confs,
+                prepared.reference.evaluation.forget_confs,
+                unlearned_test_losses=unlearned.test_losses,
+                retrained_test_losses=prepared.reference.evaluation.test_losses,
             )
             reports[split] = {
                 **result.to_dict(),
                 **_efficiency(prepared, arrays.seconds),
                 # Beside the score, never part of it.
-                "mia": secondary_attacks(
-                    unlearned.forget_confs,
-                    prepared.reference.evaluation.forget_confs,
-                    unlearned_test_losses=unlearned.test_losses,
-                    retrained_test_losses=prepared.reference.evaluation.test_losses,
-                ),
+                "mia": attacks,
+                "secondary": secondary_report(unlearned, compared.reference, attacks=attacks),
             }
             if split == "public":  # the private split's plots would reveal its forget set
                 plots.update(_plots(result.epsilons, unlearned, prepared))

@@ -23,6 +23,7 @@ __all__ = [
     "percent",
     "report_rows",
     "score",
+    "secondary_rows",
     "utc",
 ]
 
@@ -208,3 +209,22 @@ def _population_note(population: dict[str, Any]) -> str:
         baseline = "unavailable"
     parts = [", ".join(measured)] if measured else []
     return "; ".join([*parts, f"retrained models {baseline}"])
+
+
+def secondary_rows(report: dict[str, Any]) -> list[ReportRow]:
+    """The secondary metrics (never part of the score) under `secondary`, when reported.
+
+    Reads `harness.scoring.secondary.secondary_metrics`' entries as they are: each brings
+    its label, value, interval and one-line reading; 3 decimals. The two attacks already
+    shown by `mia_rows` are left out here.
+    """
+    rows = []
+    for name, entry in (report.get("secondary") or {}).items():
+        if name in ("lira_auc", "population") or not isinstance(entry, dict):
+            continue
+        value, bounds = entry.get("value"), entry.get("interval") or (None, None)
+        shown = "unavailable" if value is None else score(value, 3)
+        spread = interval(bounds[0], bounds[1], 3) if value is not None else ""
+        note = f"{spread} {entry.get('reading', '')}".strip()
+        rows.append(ReportRow(str(entry.get("label", name)), shown, note))
+    return rows

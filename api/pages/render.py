@@ -43,6 +43,7 @@ templates.env.filters.update(
 templates.env.globals.update(
     report_rows=fmt.report_rows,
     mia_rows=fmt.mia_rows,
+    secondary_rows=fmt.secondary_rows,
     kit_for=kit_commands,
     event_words=words.event_words,
     split_spec_words=words.split_spec_words,
