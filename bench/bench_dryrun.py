@@ -69,12 +69,14 @@ def _processes() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def run_once(tree: Path, submission: Path, *, cache: Path, out: Path, replicas: int) -> dict:
+def run_once(
+    tree: Path, submission: Path, *, cache: Path, numba: Path, out: Path, replicas: int
+) -> dict:
     """One `unlearn dry-run` as a new process from `tree`; its times and its stage split."""
     env = {
         **os.environ,
         "PYTHONPATH": str(tree),  # ahead of the editable install: this tree's code runs
-        "NUMBA_CACHE_DIR": str(cache / "numba"),
+        "NUMBA_CACHE_DIR": str(numba),
         "PYTHONDONTWRITEBYTECODE": "",
     }
     command = [
@@ -131,7 +133,8 @@ def main() -> None:
         "--cached-only",
         type=Path,
         metavar="CACHE",
-        help="skip the cold calls: one untimed call per tree fills CACHE, then cached calls",
+        help="skip the cold calls: the trees share the reference cache CACHE (kept), one "
+        "untimed call per tree fills its kernel cache, then cached calls",
     )
     args = parser.parse_args()
     submission = (HERE / args.submission).resolve()
@@ -145,20 +148,32 @@ def main() -> None:
             label: {"cold": [], "cached": []} for label in trees
         }
         kinds = ("cached",) if args.cached_only else ("cold", "cached")
-        if args.cached_only:
+        shared = args.cached_only
+        if shared:
             for label, tree in trees.items():
-                warm = args.cached_only / label  # numba's cache is per source tree
-                warm.mkdir(parents=True, exist_ok=True)
-                run_once(tree, submission, cache=warm, out=warm / "out", replicas=args.replicas)
+                run_once(
+                    tree,
+                    submission,
+                    cache=shared,
+                    numba=shared / f"numba-{label}",  # compiled per source tree
+                    out=shared / f"out-{label}",
+                    replicas=args.replicas,
+                )
         for _ in range(args.repeats):
             for label, tree in trees.items():  # alternately: a load change hits both
                 with tempfile.TemporaryDirectory() as scratch:
                     cache, out = Path(scratch) / "cache", Path(scratch) / "out"
-                    if args.cached_only:
-                        cache = args.cached_only / label
+                    numba = cache / "numba"
+                    if shared:
+                        cache, numba = shared, shared / f"numba-{label}"
                     for kind in kinds:
                         result = run_once(
-                            tree, submission, cache=cache, out=out, replicas=args.replicas
+                            tree,
+                            submission,
+                            cache=cache,
+                            numba=numba,
+                            out=out,
+                            replicas=args.replicas,
                         )
                         runs[label][kind].append(result)
                         print(f"{label} {kind}: {result['wall_s']} s", file=sys.stderr)

@@ -21,8 +21,8 @@ Three parts, at most about 8 minutes on one GPU with the defaults:
 On CPU (`--device cpu --tiny`, what tests/bench/test_gpu_check.py runs) it prints the same
 figures at a tiny size; the peak is unknown there and it says so.
 
-Run: python bench/gpu_check.py [--device cuda] [--replicas 16] [--images 2048]
-     [--submission PATH] [--tiny] [--json OUT.json]
+Run: PYTHONPATH=. python bench/gpu_check.py [--device cuda] [--replicas 16] [--images 2048]
+        [--submission PATH] [--tiny] [--json OUT.json]
 Result: not yet measured on a GPU (see docs/benchmarks.md, "GPU readiness").
 """
 
@@ -43,10 +43,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
 
-from harness.models import ModelSpec, build_model
+from bench.bench_train import step_flops
+from harness.models import ModelSpec
 from harness.phase import RECIPES, PhaseConfig, TrainRecipe
 from harness.reference.train import TrainData, train_replicas
 
@@ -85,16 +84,6 @@ def _autocast(device: str) -> contextlib.AbstractContextManager[Any]:
     if device.startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def step_flops(spec: ModelSpec, *, batch_size: int, device: str) -> int:
-    """FLOPs of one training step (forward, loss, backward) of one model on one batch."""
-    model = build_model(spec).to(device).train()
-    x = torch.randn(batch_size, *spec.input_shape, device=device)
-    y = torch.randint(0, spec.num_classes, (batch_size,), device=device)
-    with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(model(x), y).backward()
-    return int(counter.get_total_flops())
 
 
 def measured_peak_tflops(device: str, side: int) -> float | None:
@@ -156,7 +145,7 @@ def train_check(size: Size, device: str) -> dict[str, Any]:
         train_replicas(spec, recipe, data, seeds=seeds, device=device)
         _sync(device)
         seconds = time.perf_counter() - started
-    flops = step_flops(spec, batch_size=size.batch_size, device=device)
+    flops = step_flops(spec, data, size.batch_size)  # counted on CPU: the same FLOPs
     steps = size.replicas * size.epochs * -(-size.images // size.batch_size)
     achieved = flops * steps / seconds / 1e12
     peak = measured_peak_tflops(device, size.peak_side)
