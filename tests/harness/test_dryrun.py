@@ -30,7 +30,7 @@ def _invoke(args: list[str]) -> tuple[int, str]:
 def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: Path) -> None:
     cache = ["--cache-dir", str(tmp_path / "cache")]
     code, output = _invoke(
-        [str(EXAMPLES / "finetune.py"), *SMALL, *cache, "--out", str(tmp_path / "ft")]
+        [str(EXAMPLES / "finetune.py"), *SMALL, *cache, "--out", str(tmp_path / "ft"), "--plots"]
     )
     assert code == 0, output
     report = json.loads((tmp_path / "ft" / "report.json").read_text())
@@ -96,6 +96,9 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     assert code == 0, output
     again = json.loads((tmp_path / "dn" / "report.json").read_text())
     assert again["reference"]["cached"] is True
+    assert not list((tmp_path / "dn").glob("*.png")), "plots are written on request only"
+    assert "add --plots" in output
+    assert {"prepare", "runs", "evaluate", "score", "report"} <= set(again["timings_s"])
     assert again["mia"]["population"]["accuracy"] is not None
     assert again["mia"]["population"]["retrained"] is None
     assert " / unavailable (6 models" in dict(summary_rows(again))[POPULATION_ROW]
