@@ -224,6 +224,9 @@ def dry_run(
     from harness.pipeline import dry_run as run_dry_run
     from harness.report.build import failure_report, summary_rows, write_report
     from harness.report.plots import write_plots
+    from unlearn.record import RecordedRuns
+
+    seen = RecordedRuns()  # every run's outcome, for the record
 
     logging.basicConfig(level=logging.WARNING)
     console = Console()
@@ -281,9 +284,11 @@ def dry_run(
                 device=device,
                 threads=threads,
                 progress=_Bars(progress),
+                on_runs=seen,
             )
     except SubmissionError as error:
         write_report(failure_report(error, submission=submission), out)
+        record = seen.write(out, submission=submission, runner=runner, failure=error)
         console.print(
             Panel(
                 f"{error.message}\n\n{error.log_excerpt}".rstrip(),
@@ -291,7 +296,7 @@ def dry_run(
                 border_style="red",
             )
         )
-        console.print(f"report: {out / 'report.json'}")
+        console.print(f"report: {out / 'report.json'}" + (f"; record: {record}" if record else ""))
         raise typer.Exit(1) from None
     except ConfigError as error:
         console.print(f"[red]configuration error:[/red] {error}")
@@ -312,4 +317,8 @@ def dry_run(
     console.print(table)
     if not report["eligible"]:
         console.print(f"[bold red]{report['efficiency']['message']}[/bold red]")
+    record = seen.write(
+        out, submission=submission, runner=runner, unlearned=unlearned, result=result
+    )
     console.print(f"report: {out / 'report.json'}; plots: {', '.join(p.name for p in plots)}")
+    console.print(f"record: {record} (check it with `unlearn verify {record}`)")
