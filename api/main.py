@@ -77,6 +77,7 @@ def create_app(
         routes.teams,
         routes.phases,
         routes.submissions,
+        routes.records,
         routes.leaderboard,
         routes.admin,
     ):

@@ -10,26 +10,22 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from harness.evaluate import Evaluation
-from harness.phase import PhaseConfig
 from harness.report.record import (
     Record,
     RunEntry,
-    build_record,
     file_sha256,
     read_record,
     record_key,
     run_output_sha256,
 )
 from harness.report.verify import passed, verify_record
-from harness.scoring import score_submission
+from tests.record_factory import synthetic_record
 from unlearn.cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "starting_kit" / "examples"
@@ -172,49 +168,9 @@ def test_a_failed_dry_run_record_lists_its_failed_run_and_verifies(
     assert "seed 3 exception after" in output and "SKIP score: the evaluation failed" in output
 
 
-def test_a_synthetic_record_with_a_timed_out_run_verifies_and_lists_it(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    n, s, k = 8, 20, 3
-
-    def evaluation(shift: float) -> Evaluation:
-        logits = rng.normal(shift, 1.0, size=(n, s, k)).astype(np.float32)
-        return Evaluation(
-            forget_logits=logits,
-            forget_confs=rng.normal(shift, 1.0, size=(n, s)),
-            retain_acc=rng.uniform(0.8, 0.9, n),
-            forget_acc=rng.uniform(0.8, 0.9, n),
-            test_acc=rng.uniform(0.7, 0.8, n),
-        )
-
-    unlearned, reference = evaluation(0.3), evaluation(0.0)
-    result = score_submission(
-        unlearned_confs=unlearned.forget_confs,
-        retrained_confs=reference.forget_confs,
-        unlearned_retain_acc=unlearned.retain_acc,
-        retrained_retain_acc=reference.retain_acc,
-        unlearned_test_acc=unlearned.test_acc,
-        retrained_test_acc=reference.test_acc,
-        n_bootstrap=20,
-    )
-    ids = np.arange(10, dtype=np.int64)
-    prepared = SimpleNamespace(
-        phase=PhaseConfig(replicas=n),
-        splits=SimpleNamespace(
-            split="public", train=ids, val=ids, test=ids, forget=ids, retain=ids
-        ),
-        reference=SimpleNamespace(key="k" * 64, evaluation=reference),
-    )
-    runs = [RunEntry(seed, "ok", 1.0) for seed in range(n)]
-    runs.insert(3, RunEntry(99, "timeout", 180.0, "seed 99 ran past its 180 s limit"))
-    record = build_record(
-        prepared=prepared,
-        runs=runs,
-        unlearned=unlearned,
-        result=result,
-        submission_sha="0" * 64,
-        sandbox={"runner": "docker", "image_id": "sha256:abc"},
-        kind="server",
-    ).signed(record_key(SECRET))
+def test_a_synthetic_record_with_a_timed_out_run_verifies_and_lists_it() -> None:
+    timeout = RunEntry(99, "timeout", 180.0, "seed 99 ran past its 180 s limit")
+    record = synthetic_record(extra_runs=((3, timeout),)).signed(record_key(SECRET))
     checks = verify_record(record.to_bytes(), key=record_key(SECRET))
     assert passed(checks), checks
     runs_check = next(c for c in checks if c.name == "runs")
