@@ -3,6 +3,7 @@
     unlearn verify record.zip                        hashes, runs and score (no signature)
     unlearn verify record.zip --key-file secret.txt  and the signature, with the server's key
     unlearn verify record.zip --key-from-env         the key from UNLEARN_SECRET_KEY
+    unlearn verify record.zip --skip-intervals       no bootstrap: seconds at any N
 
 RECORD is a dry-run's `record.zip` or a server's `GET /api/v1/submissions/{id}/record`.
 The key is the server's secret key (`UNLEARN_SECRET_KEY`); the record's signing key is
@@ -58,6 +59,9 @@ def verify(
     key_from_env: Annotated[
         bool, typer.Option(help=f"take the server's secret key from {KEY_VARIABLE}")
     ] = False,
+    skip_intervals: Annotated[
+        bool, typer.Option(help="recompute the score but not its bootstrap intervals (fast)")
+    ] = False,
 ) -> None:
     """Check RECORD's signature and hashes, and recompute its score bit for bit."""
     console = Console()
@@ -71,7 +75,9 @@ def verify(
         console.print(f"[red]error:[/red] cannot read {record}: {exc.strerror}")
         raise typer.Exit(2) from None
     start = time.perf_counter()
-    checks = verify_record(data, key=key, processes=bootstrap_processes())
+    checks = verify_record(
+        data, key=key, processes=bootstrap_processes(), intervals=not skip_intervals
+    )
     for check in checks:
         style = STYLE[check.verdict]
         console.print(f"[{style}]{check.verdict.upper():4}[/{style}] {check.name}: {check.detail}")

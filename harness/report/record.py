@@ -208,16 +208,14 @@ def scoring_sha256() -> str:
 
 def code_version() -> dict[str, str | None]:
     """The package version and, when the source is a git checkout, its commit (read from
-    the .git files: no git process)."""
-    return {"version": harness.__version__, "commit": _git_commit(Path(harness.__file__))}
+    the .git files: no git process). Only the folder holding the `harness` package is
+    looked at: an installed wheel has no commit, whatever repository it sits in."""
+    root = Path(harness.__file__).resolve().parents[1]
+    return {"version": harness.__version__, "commit": _git_commit(root / ".git")}
 
 
-def _git_commit(start: Path) -> str | None:
-    for folder in start.resolve().parents:
-        marker = folder / ".git"
-        if marker.exists():
-            break
-    else:
+def _git_commit(marker: Path) -> str | None:
+    if not marker.exists():
         return None
     try:
         gitdir = marker

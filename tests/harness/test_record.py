@@ -176,3 +176,13 @@ def test_a_synthetic_record_with_a_timed_out_run_verifies_and_lists_it() -> None
     runs_check = next(c for c in checks if c.name == "runs")
     assert "9 runs: 8 ok, seed 99 timeout after 180.00 s" in runs_check.detail
     assert record.manifest["runs"][3]["output_sha256"] is None
+
+
+def test_verify_without_intervals_still_recomputes_the_score() -> None:
+    record = synthetic_record()
+    fast = verify_record(record.to_bytes(), intervals=False)
+    assert passed(fast) and "intervals not recomputed" in fast[-1].detail
+    manifest = json.loads(json.dumps(record.manifest))
+    manifest["score"]["final_score"] *= 1.0 + 1e-12  # one rounding away
+    tampered = verify_record(Record(manifest, record.files).to_bytes(), intervals=False)
+    assert tampered[-1].name == "score" and tampered[-1].verdict == "fail"
