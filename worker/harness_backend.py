@@ -206,9 +206,15 @@ class HarnessBackend:
             unlearned = Evaluation.from_arrays(arrays.evaluation_arrays)
             compared = _first(prepared, unlearned.n_models)
             result = score(compared, unlearned, estimator=phase.estimator)
-            records[split] = scored_record(
-                compared, arrays=arrays, unlearned=unlearned, result=result, runner=self.runner
+            record = scored_record(
+                compared,
+                arrays=arrays,
+                unlearned=unlearned,
+                result=result,
+                runner=lambda: self.runner,
             )
+            if record is not None:
+                records[split] = record
             reports[split] = {
                 **result.to_dict(),
                 **_efficiency(prepared, arrays.seconds),

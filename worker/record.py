@@ -16,6 +16,7 @@ predicted full-N score keeps that prediction in its report only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from competition.artifacts import ArtifactStore, evaluation_record_key
@@ -29,14 +30,14 @@ logger = logging.getLogger(__name__)
 __all__ = ["scored_record", "store_record"]
 
 
-def _sandbox(runner: Runner) -> dict[str, str]:
+def _sandbox(runner: Callable[[], Runner]) -> dict[str, str]:
     """The runner's description; the image id is looked up on this worker (same settings
     as the workers that ran the shards)."""
     try:
-        return runner.describe()
+        return runner().describe()
     except Exception:  # a scoring host without Docker: the record says so
         logger.warning("sandbox description unavailable for the record", exc_info=True)
-        return {"runner": runner.name, "image_id": "unavailable"}
+        return {"image_id": "unavailable"}
 
 
 def scored_record(
@@ -45,22 +46,27 @@ def scored_record(
     arrays: Any,
     unlearned: Evaluation,
     result: Any,
-    runner: Runner,
-) -> Record:
-    """The unsigned record of a scored split (`arrays`: the concatenated `ShardArrays`)."""
-    runs = [
-        RunEntry(int(seed), "ok", float(seconds))
-        for seed, seconds in zip(arrays.seeds.tolist(), arrays.seconds.tolist(), strict=True)
-    ]
-    return build_record(
-        prepared=prepared,
-        runs=runs,
-        unlearned=unlearned,
-        result=result,
-        submission_sha="",  # named by the task, which knows the submission
-        sandbox=_sandbox(runner),
-        kind="server",
-    )
+    runner: Callable[[], Runner],
+) -> Record | None:
+    """The unsigned record of a scored split (`arrays`: the concatenated `ShardArrays`);
+    None, logged, if it cannot be built: the score stands without its record."""
+    try:
+        runs = [
+            RunEntry(int(seed), "ok", float(seconds))
+            for seed, seconds in zip(arrays.seeds.tolist(), arrays.seconds.tolist(), strict=True)
+        ]
+        return build_record(
+            prepared=prepared,
+            runs=runs,
+            unlearned=unlearned,
+            result=result,
+            submission_sha="",  # named by the task, which knows the submission
+            sandbox=_sandbox(runner),
+            kind="server",
+        )
+    except Exception:
+        logger.exception("the record of a scored split could not be built")
+        return None
 
 
 def store_record(
