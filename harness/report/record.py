@@ -68,6 +68,7 @@ __all__ = [
 FORMAT = "unlearning-harness evaluation record"
 VERSION = 1
 MANIFEST = "manifest.json"
+MAX_RECORD_BYTES = 4 * 1024**3  # unpacked; N = 512 at S = 400 is about 40 MB
 HIDDEN_SEEDS = ("public_seed", "private_seed")  # the server's secrets (harness.phase)
 SCORE_ARRAYS = ("epsilons", "points")  # kept as hashes in the manifest, not as lists
 
@@ -119,10 +120,14 @@ class Record:
         return path
 
 
-def read_record(data: bytes) -> Record:
-    """The manifest and files of a record's zip bytes; RecordError if it is not one."""
+def read_record(data: bytes, *, max_bytes: int = MAX_RECORD_BYTES) -> Record:
+    """The manifest and files of a record's zip bytes; RecordError if it is not one, or if
+    it would unpack to more than `max_bytes` (a record may come from anyone)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > max_bytes:
+                raise RecordError(f"the archive unpacks to {unpacked} bytes, over {max_bytes}")
             files = {name: archive.read(name) for name in archive.namelist()}
     except (zipfile.BadZipFile, OSError) as exc:
         raise RecordError(f"not a record (a zip with {MANIFEST}): {exc}") from None

@@ -68,6 +68,13 @@ def verify_record(
         record = read_record(data)
     except RecordError as exc:
         return [Check("format", "fail", str(exc))]
+    try:
+        return _checks(record, key=key, processes=processes, intervals=intervals)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a field missing or odd
+        return [Check("format", "fail", f"malformed manifest: {type(exc).__name__}: {exc}")]
+
+
+def _checks(record: Record, *, key: bytes | None, processes: int, intervals: bool) -> list[Check]:
     checks = [Check("format", "pass", f"{record.manifest['kind']} record")]
     checks.append(_signature(record.manifest, key))
     files = _files(record)

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from harness.report.record import (
     Record,
+    RecordError,
     RunEntry,
     file_sha256,
     read_record,
@@ -186,3 +187,17 @@ def test_verify_without_intervals_still_recomputes_the_score() -> None:
     manifest["score"]["final_score"] *= 1.0 + 1e-12  # one rounding away
     tampered = verify_record(Record(manifest, record.files).to_bytes(), intervals=False)
     assert tampered[-1].name == "score" and tampered[-1].verdict == "fail"
+
+
+def test_verify_refuses_what_is_not_a_well_formed_record(tmp_path: Path) -> None:
+    not_zip = tmp_path / "notes.zip"
+    not_zip.write_bytes(b"hello")
+    code, output = _verify(not_zip)
+    assert code == 2 and "not a record" in output
+    record = synthetic_record()
+    manifest = {**record.manifest, "runs": [{"seed": 0}]}  # a run without its outcome
+    checks = verify_record(Record(manifest, record.files).to_bytes())
+    assert [c.verdict for c in checks] == ["fail"] and "malformed manifest" in checks[0].detail
+    with pytest.raises(RecordError, match="unpacks to"):
+        read_record(record.to_bytes(), max_bytes=1000)  # a zip bomb stops before unpacking
+    assert read_record(record.to_bytes()).manifest == record.manifest  # the control
