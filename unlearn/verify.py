@@ -22,10 +22,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from harness.report.record import record_key
-from harness.report.verify import passed, verify_record
-from harness.scoring.submission import bootstrap_processes
-
 __all__ = ["verify"]
 
 KEY_VARIABLE = "UNLEARN_SECRET_KEY"
@@ -33,6 +29,8 @@ STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow"}
 
 
 def _key(key_file: Path | None, from_env: bool) -> bytes | None:
+    from harness.report.record import record_key
+
     if key_file is not None and from_env:
         raise ValueError("give --key-file or --key-from-env, not both")
     if key_file is not None:
@@ -64,6 +62,9 @@ def verify(
     ] = False,
 ) -> None:
     """Check RECORD's signature and hashes, and recompute its score bit for bit."""
+    from harness.report.verify import passed, verify_record  # torch: not at the CLI's start
+    from harness.scoring.submission import bootstrap_processes
+
     console = Console()
     try:
         key = _key(key_file, key_from_env)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +203,8 @@ def test_verify_refuses_what_is_not_a_well_formed_record(tmp_path: Path) -> None
     with pytest.raises(RecordError, match="unpacks to"):
         read_record(record.to_bytes(), max_bytes=1000)  # a zip bomb stops before unpacking
     assert read_record(record.to_bytes()).manifest == record.manifest  # the control
+
+
+def test_the_verify_command_leaves_torch_out_of_the_cli_start() -> None:
+    probe = "import sys, unlearn.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
