@@ -8,9 +8,12 @@ multipart parser, which spools files to disk) ever sees more than the limit:
   against the database, before a byte of the body is read: no login, no body read (401,
   or a redirect to the login page for the browser form). Their limit is
   `max_upload_bytes` plus room for the multipart envelope;
+- the rate limits (`api.ratelimit`: uploads per account, log in and sign up per address)
+  are checked next, still before the body: a request over its limit gets 429 unread;
 - every other request may send at most `max_request_bytes` (JSON bodies are small);
 - a declared `Content-Length` over the limit is refused (413) at once; a body without
-  one (chunked) is counted as it arrives and refused when it passes the limit.
+  one (chunked) is counted as it arrives and refused when it passes the limit. The upload
+  form's browser gets the error page (`api.pages.errors`), the API its JSON body.
 
 The accepted body (at most the limit, in memory) is then handed to the app unchanged.
 Clients sending `Expect: 100-continue` are refused before they send anything.
@@ -22,13 +25,14 @@ import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import crud
 from api.deps import SESSION_COOKIE
-from api.errors import error_response
+from api.errors import APIError, error_response
+from api.ratelimit import client_address, limited_scope
 
 __all__ = ["MULTIPART_ENVELOPE_BYTES", "BodyLimit", "upload_route"]
 
@@ -61,13 +65,26 @@ class BodyLimit:
             return
         settings = scope["app"].state.settings
         kind = upload_route(scope["method"], scope["path"])
+        rate_key = client_address(scope)
         if kind is not None:
-            if not await self._authenticated(scope):
+            user_id = await self._authenticated(scope)
+            if user_id is None:
                 await self._refuse_anonymous(kind, scope, receive, send)
                 return
+            rate_key = f"user:{user_id}"
             limit = settings.max_upload_bytes + MULTIPART_ENVELOPE_BYTES
         else:
             limit = settings.max_request_bytes
+        rate_scope = limited_scope(scope["method"], scope["path"], upload=kind is not None)
+        if rate_scope is not None:
+            try:
+                scope["app"].state.rate_limiter.check(rate_scope, rate_key)
+            except APIError as exc:
+                response = error_response(
+                    exc.status_code, exc.code, exc.message, headers=exc.headers
+                )
+                await response(scope, receive, send)
+                return
         declared = HTTPConnection(scope).headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await self._too_large(limit, scope, receive, send)
@@ -86,18 +103,20 @@ class BodyLimit:
         await self.app(scope, _replay(bytes(body), receive), send)
 
     @staticmethod
-    async def _authenticated(scope: Scope) -> bool:
+    async def _authenticated(scope: Scope) -> int | None:
+        """The id of the user the request's token belongs to, or None."""
         connection = HTTPConnection(scope)
         scheme, _, value = connection.headers.get("authorization", "").partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else ""
         token = token or connection.cookies.get(SESSION_COOKIE, "")
         if not token or len(token) > 200:
-            return False
+            return None
         sessions = scope["app"].state.sessionmaker
 
-        def lookup() -> bool:
+        def lookup() -> int | None:
             with sessions() as session:
-                return crud.user_for_token(session, token) is not None
+                user = crud.user_for_token(session, token)
+                return None if user is None else user.id
 
         return await run_in_threadpool(lookup)
 
@@ -118,12 +137,17 @@ class BodyLimit:
 
     @staticmethod
     async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413,
-            "payload_too_large",
-            f"request body is over the limit of {limit} bytes; send a smaller file",
-            headers={"Connection": "close"},
-        )
+        message = f"request body is over the limit of {limit} bytes; send a smaller file"
+        response: Response | None = None
+        if upload_route(scope["method"], scope["path"]) == "page":
+            # The upload form's browser gets a page with a way back, not the JSON body.
+            from api.errors import APIError
+            from api.pages.errors import error_page
+
+            response = error_page(Request(scope), 413, APIError(413, message))
+        if response is None:
+            response = error_response(413, "payload_too_large", message)
+        response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
 

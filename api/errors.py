@@ -3,17 +3,19 @@
 Maps the exceptions raised below the routes (crud's `CrudError`s, upload's `UploadRejected`,
 FastAPI's validation and HTTP errors) to status codes and `schemas.ErrorBody`. Unexpected
 exceptions become a fixed "internal error" text and a logged traceback, never a stack trace
-in the response.
+in the response. A browser's visit to a page (not /api/) gets an HTML page instead, from the
+`page` callable given by the app factory (api.pages.errors), which this layer cannot import.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import crud
@@ -81,14 +83,28 @@ def error_response(
     return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# A browser's page for an error (api.pages.errors.error_page), or None to answer JSON.
+ErrorPage = Callable[[Request, int, Exception], Response | None]
+
+
+def install_error_handlers(app: FastAPI, *, page: ErrorPage | None = None) -> None:
+    """JSON error bodies; with `page`, a browser's visit outside /api/ gets its page."""
+
+    def html(request: Request, status_code: int, exc: Exception) -> Response | None:
+        return page(request, status_code, exc) if page is not None else None
+
     @app.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+    async def _api_error(request: Request, exc: APIError) -> Response:
+        if (shown := html(request, exc.status_code, exc)) is not None:
+            return shown
         return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(crud.CrudError)
-    async def _crud_error(_: Request, exc: crud.CrudError) -> JSONResponse:
-        return error_response(_STATUS_BY_CRUD_ERROR.get(type(exc), 409), exc.code, exc.message)
+    async def _crud_error(request: Request, exc: crud.CrudError) -> Response:
+        status = _STATUS_BY_CRUD_ERROR.get(type(exc), 409)
+        if (shown := html(request, status, exc)) is not None:
+            return shown
+        return error_response(status, exc.code, exc.message)
 
     @app.exception_handler(UploadRejected)
     async def _upload_rejected(_: Request, exc: UploadRejected) -> JSONResponse:
@@ -101,7 +117,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(status, code, "the submission was rejected: " + str(exc), details)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if (shown := html(request, 422, exc)) is not None:
+            return shown
         details = [
             ErrorDetail(
                 message=str(err.get("msg", "invalid")),
@@ -112,12 +130,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "the request is not valid", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if (shown := html(request, exc.status_code, exc)) is not None:
+            return shown
         code = _CODE_BY_STATUS.get(exc.status_code, "error")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        try:
+            if (shown := html(request, 500, exc)) is not None:
+                return shown
+        except Exception:  # the page itself failed: the fixed JSON text still goes out
+            logger.exception("the error page failed on %s", request.url.path)
         return error_response(500, "internal_error", "An unexpected error occurred.")

@@ -15,15 +15,16 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import health, metrics, routes
 from api.body_limits import BodyLimit
 from api.deps import SESSION_COOKIE
 from api.errors import error_response, install_error_handlers
 from api.leaderboard import LeaderboardCache
-from api.pages import STATIC_DIR
+from api.pages import STATIC_DIR, error_page
 from api.pages import router as pages_router
 from api.ratelimit import RateLimiter, rate_limit_storage_url
 from competition import db
@@ -35,6 +36,18 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The pages load only their own script, style sheet and images (plots are same-origin PNGs;
+# no inline script or style anywhere), post only to this site, and are framed by nobody.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-frame-options": "DENY",  # frame-ancestors for browsers without CSP level 2
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
 
 
 def create_app(
@@ -68,8 +81,9 @@ def create_app(
         storage_url=rate_limit_storage_url(settings),
     )
 
-    install_error_handlers(app)
+    install_error_handlers(app, page=error_page)
     # Added last, so it runs first: bodies are bounded before any other layer reads them.
+    app.add_middleware(SecurityHeaders, exempt=(app.docs_url, app.redoc_url))
     app.add_middleware(SameOriginForCookies)
     app.add_middleware(BodyLimit)
     for module in (
@@ -113,3 +127,27 @@ class SameOriginForCookies:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Put `SECURITY_HEADERS` on every response but those of the `exempt` paths (the
+    interactive API docs, whose page loads its script from a CDN and runs inline code).
+    Pure ASGI: it edits the response's start message only."""
+
+    def __init__(self, app: ASGIApp, *, exempt: tuple[str | None, ...] = ()) -> None:
+        self.app = app
+        self.exempt = {path for path in exempt if path}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

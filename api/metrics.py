@@ -136,11 +136,16 @@ class StateCollector(Collector):
 
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
-    token = request.app.state.settings.metrics_token
-    if token and not _bearer_matches(request.headers.get("authorization", ""), token):
+    settings = request.app.state.settings
+    token = settings.metrics_token
+    # Production without a token stays closed: the figures show other teams' activity, and
+    # each scrape runs whole-table aggregates.
+    closed = not token and settings.environment == "production"
+    if closed or (token and not _bearer_matches(request.headers.get("authorization", ""), token)):
         # Plain text, as a scraper reads it; the same answer for a wrong and a missing token.
         return Response(
-            "metrics need `Authorization: Bearer <UNLEARN_METRICS_TOKEN>`\n",
+            "metrics need `Authorization: Bearer <UNLEARN_METRICS_TOKEN>` (in production "
+            "they stay closed until UNLEARN_METRICS_TOKEN is set)\n",
             status_code=401,
             media_type="text/plain",
             headers={"WWW-Authenticate": "Bearer"},

@@ -1,4 +1,10 @@
-"""Per-client rate limits for login and upload, as FastAPI dependencies.
+"""Rate limits for login and upload, checked before a request's body is read.
+
+`BodyLimit` (api.body_limits) asks `limited_scope(method, path)` for each request and
+checks the limit before reading a byte of the body, so a flood costs no memory: the
+`login` scope (log in and sign up, pages and JSON) counts per client address; the `upload`
+scope counts per account once the token is checked (one abuser behind a shared address
+or proxy does not throttle the others, and many addresses do not lift one account's limit).
 
 Built on `limits` (the library under slowapi) with moving windows. Where the counters live:
 in the process by default (the embedded server: one process, no services), or in Redis when
@@ -15,16 +21,18 @@ import math
 import time
 from typing import cast
 
-from fastapi import Request
 from limits import parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from starlette.types import Scope
 
 from api.errors import APIError
 
-__all__ = ["KEY_PREFIX", "RateLimiter", "rate_limit_storage_url", "rate_limited"]
+__all__ = ["KEY_PREFIX", "RateLimiter", "client_address", "limited_scope", "rate_limit_storage_url"]
 
 KEY_PREFIX = "unlearn-limits"
+# POST routes that create a session or an account: the `login` scope, per client address.
+LOGIN_ROUTES = frozenset({"/login", "/register", "/api/v1/auth/login", "/api/v1/auth/register"})
 
 
 def rate_limit_storage_url(settings: object) -> str:
@@ -70,12 +78,18 @@ class RateLimiter:
             )
 
 
-def rate_limited(scope: str):  # type: ignore[no-untyped-def]
-    """Dependency factory: `Depends(rate_limited("login"))`."""
+def limited_scope(method: str, path: str, *, upload: bool) -> str | None:
+    """The scope limiting this request ("login" or "upload"), or None; `upload` says
+    whether the route takes an upload (`api.body_limits.upload_route`)."""
+    if upload:
+        return "upload"
+    if method == "POST" and path.rstrip("/") in LOGIN_ROUTES:
+        return "login"
+    return None
 
-    def dependency(request: Request) -> None:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        client = request.client.host if request.client else "unknown"
-        limiter.check(scope, client)
 
-    return dependency
+def client_address(scope: Scope) -> str:
+    """The address the login scope counts by (the proxy's, unless uvicorn runs with
+    `--proxy-headers`)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

@@ -15,7 +15,7 @@ ratio is printed.
 * searchsorted: a plain port with one binary search per threshold and side.
 * ours: ``harness.scoring.neurips2023`` (best of many repeats before and after the slow
   runs, after a warm-up), on the same columns and on all 12 (column 0 is spike-guarded);
-  the ``calibrated`` estimator's time is printed for information.
+  the ``calibrated`` and ``pooled`` estimators' times are printed for information.
 
 Measured on a 2-core x86_64 CPU, no GPU (see docs/benchmarks.md, "## Scorer").
 """
@@ -40,6 +40,7 @@ from bench.reference_scorers import dense_epsilons, searchsorted_epsilons  # noq
 from harness.scoring.calibrated import calibrated_epsilons  # noqa: E402
 from harness.scoring.neurips2023 import neurips2023_epsilons  # noqa: E402
 from harness.scoring.points import bucket_points  # noqa: E402
+from harness.scoring.pooled import pooled_epsilons  # noqa: E402
 
 GOLDEN = REPO_ROOT / "tests" / "fixtures" / "neurips2023_forget_score_golden.npz"
 
@@ -123,6 +124,12 @@ def main() -> None:
     timings["ours (all 12 columns)"] = ours_all / n_examples
     calibrated_time, _ = best_time(lambda: calibrated_epsilons(unlearned, retrained), 20)
     timings["calibrated estimator"] = calibrated_time / n_examples
+    pooled_time, _ = best_time(lambda: pooled_epsilons(unlearned, retrained), 20)
+    timings["pooled estimator"] = pooled_time / n_examples
+    # The pooled estimator's prior spans the forget set: its time per example falls with S.
+    wide = np.tile(unlearned, (1, 250)), np.tile(retrained, (1, 250))
+    wide_time, _ = best_time(lambda: pooled_epsilons(*wide), 3)
+    timings["pooled estimator, S = 3000"] = wide_time / wide[0].shape[1]
 
     per_example = timings["ours (same columns)"]
     ratios = {name: value / per_example for name, value in timings.items()}

@@ -10,9 +10,10 @@ one batch; the device's reference peak is a measured large fp32 matmul (4096^3 o
 can actually sustain, not a data sheet. A warm-up (one epoch of 2 replicas both ways) is
 excluded; on CUDA the timings are synchronised.
 
-Run: PYTHONPATH=. python bench/bench_train.py [--model cnn] [--dataset digits]
+Run: PYTHONPATH=. python bench/bench_train.py [--model mlp] [--dataset mnist1d]
         [--replicas 16] [--epochs 3] [--device cpu] [--threads 2]
-     (--model mlp --dataset mnist1d: the embedded default's reference models)
+     (the defaults: the embedded default's reference models; --model cnn --dataset digits
+     for a convolutional one)
 Result on the 2-core x86_64 CPU, no GPU: see docs/benchmarks.md, "Evaluation core".
 """
 
@@ -71,8 +72,8 @@ def timed(function, device: str) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="cnn", choices=["mlp", "cnn", "resnet18"])
-    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--model", default="mlp", choices=["mlp", "cnn", "resnet18"])
+    parser.add_argument("--dataset", default="mnist1d")
     parser.add_argument("--data-path", default=None, help="for cifar10 or folder data sets")
     parser.add_argument("--replicas", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=3)

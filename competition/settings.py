@@ -13,7 +13,9 @@ API, the CLI and the workers share. The embedded default needs no service: SQLit
 artifact folder under `data_dir`.
 
 Outside `environment="development"` the default secret key is refused, so a production server
-never starts with a guessable key.
+never starts with a guessable key. The key signs the web forms' anti-CSRF tokens
+(`api.pages.csrf`). In production a database or broker URL with a well-known password (or a
+Redis URL with none) is refused too, and `/metrics` stays closed until a token is set.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from harness.runs.sandbox.docker_client import SandboxSettings
 
 DEFAULT_SECRET_KEY = "development-only-secret-change-me"
+# Passwords that compose files and tutorials ship with; production refuses them in a URL.
+DEFAULT_PASSWORDS = frozenset({"unlearn", "postgres", "password", "redis", "changeme", "secret"})
 SETTINGS_FILE_ENV = "UNLEARN_SETTINGS_FILE"
 
 
@@ -51,6 +56,10 @@ class Settings(BaseSettings):
     artifacts_dir: Path | None = None  # None: `artifacts/` inside data_dir
     artifacts_url: str = ""  # empty: file://<artifacts_dir>; s3://bucket/prefix in production
     secret_key: str = DEFAULT_SECRET_KEY
+    # How participants reach this server (e.g. https://unlearn.example.org): the phase
+    # page's dry-run command names it. Empty: the command shows a placeholder (the request's
+    # Host header is never echoed). `unlearn serve` on loopback fills it in.
+    public_url: str = ""
     run_migrations_on_start: bool = True
 
     allow_registration: bool = True
@@ -74,8 +83,13 @@ class Settings(BaseSettings):
 
     log_format: Literal["text", "json"] = "text"  # json: one object per line (competition.logs)
     # Set: `GET /metrics` answers only `Authorization: Bearer <metrics_token>` (Prometheus's
-    # `authorization: {credentials: ...}`). Empty: open, for a scraper on a private network.
+    # `authorization: {credentials: ...}`). Empty: closed in production (401), open in
+    # development and test.
     metrics_token: str = ""
+
+    # The project checkout the phases' starting-kit zips are built from (its starting_kit/
+    # and source); None: the checkout this code runs from (api.pages.kit).
+    source_dir: Path | None = None
 
     leaderboard_cache_seconds: float = Field(default=1.0, ge=0.0)
     default_page_size: int = Field(default=50, gt=0)
@@ -108,7 +122,20 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16:
             raise ValueError("UNLEARN_SECRET_KEY must be at least 16 characters long")
+        if self.environment == "production":
+            _refuse_default_password("UNLEARN_DATABASE_URL", self.database_url)
         return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError(
+                f"UNLEARN_PUBLIC_URL={value!r} must be an absolute http(s) URL, "
+                "e.g. https://unlearn.example.org"
+            )
+        return value.rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:
@@ -123,6 +150,19 @@ class Settings(BaseSettings):
     @property
     def resolved_artifacts_url(self) -> str:
         return self.artifacts_url or self.resolved_artifacts_dir.as_uri()
+
+
+def _refuse_default_password(name: str, url: str) -> None:
+    """ValueError when `url` carries a password that ships with compose files or tutorials."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # an unparsable URL fails later, where it is used, with its own error
+        return
+    if password is not None and password.lower() in DEFAULT_PASSWORDS:
+        raise ValueError(
+            f"{name} uses the well-known password {password!r}; in production set a long "
+            "random one (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+        )
 
 
 class SandboxOptions(BaseModel):
@@ -212,6 +252,22 @@ class PipelineSettings(Settings):
                 f"UNLEARN_SHARD_TIME_LIMIT_S={self.shard_time_limit_s}, or Redis re-delivers "
                 "shards that are still running"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_open_broker_in_production(self) -> PipelineSettings:
+        if self.environment == "production":
+            for name, url in (
+                ("UNLEARN_BROKER_URL", self.broker_url),
+                ("UNLEARN_RESULT_BACKEND", self.result_backend),
+                ("UNLEARN_RATE_LIMIT_STORAGE_URL", self.rate_limit_storage_url),
+            ):
+                _refuse_default_password(name, url)
+                if url.startswith(("redis://", "rediss://")) and not urlsplit(url).password:
+                    raise ValueError(
+                        f"{name} names a Redis without a password; in production set one "
+                        "(`requirepass`) and put it in the URL: redis://:PASSWORD@host:6379/0"
+                    )
         return self
 
     @property

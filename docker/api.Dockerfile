@@ -16,6 +16,9 @@ COPY competition/ competition/
 COPY api/ api/
 COPY worker/ worker/
 COPY unlearn/ unlearn/
+# The phases' starting-kit zips are built from this checkout (api/pages/kit.py).
+COPY starting_kit/ starting_kit/
+ENV UNLEARN_SOURCE_DIR=/opt/unlearn
 RUN set -eu; \
     [ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv; \
     /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_ARGS} ".[server,worker]" ; \

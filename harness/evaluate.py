@@ -8,16 +8,21 @@ non-finite logits (finite weights large enough to overflow) or an error raised b
 become `BadOutput` naming the seed.
 Output per model: forget-set logits in the fixed (sorted index) order, their logit-scaled
 confidences of the true label (the statistic the scorer compares), accuracy on the retain,
-forget and test sets, and the cross-entropy losses of T test examples for the population
-membership-inference attack reported beside the score (`harness.scoring.mia`). Models run
-in eval mode under `torch.no_grad`.
+forget and test sets, the cross-entropy losses of T test examples for the population
+membership-inference attack reported beside the score (`harness.scoring.mia`), and the
+logit-scaled confidences (margins) of R = min(retain size, 256) retain examples for the
+secondary metrics (`harness.scoring.secondary`: KLoM on the retain set, retain-set
+membership drift). Models run in eval mode under `torch.no_grad`.
 
 T = min(test size, S), the examples `kept_test_rows` picks at a fixed stride through the
 test set (sorted index order): the attack balances its two classes to min(S, T) examples
 anyway, so more would add only bytes to every reference cache and shard artifact, and a
 stride rather than the first T keeps a data set stored in class order from handing the
 attack a few classes only. The forget side's losses follow from the confidences
-(`harness.scoring.mia.losses_from_confidences`), so nothing else is kept for it.
+(`harness.scoring.mia.losses_from_confidences`), so nothing else is kept for it. The retain
+sample (`kept_retain_rows`) is fixed the same way, a stride through the retain set, so that
+the unlearned, retrained and original models are compared on the same examples; 256 keeps
+KLoM's mean over examples to about +-0.01 while adding 1 KB per model.
 """
 
 from __future__ import annotations
@@ -34,10 +39,17 @@ from harness.models import ModelSpec, build_model
 from harness.scoring import logit_scaled_confidence
 from harness.scoring.mia import losses_from_confidences
 
-__all__ = ["Evaluation", "evaluate_states", "predict_logits", "kept_test_rows"]
+__all__ = [
+    "RETAIN_SAMPLE",
+    "Evaluation",
+    "evaluate_states",
+    "kept_retain_rows",
+    "kept_test_rows",
+    "predict_logits",
+]
 
-
-_OPTIONAL_ARRAYS = ("test_losses",)  # absent from arrays stored by older versions
+RETAIN_SAMPLE = 256  # retain examples whose margins an evaluation keeps
+_OPTIONAL_ARRAYS = ("test_losses", "retain_confs")  # absent from arrays stored by older versions
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,13 +65,17 @@ class Evaluation:
     # stored before it was kept (reference caches, shard artifacts): the population attack
     # is then reported as unavailable.
     test_losses: np.ndarray | None = None
+    # float32 [N, R]: logit-scaled confidences (margins) on the `kept_retain_rows` retain
+    # examples. None in arrays stored before it was kept: the secondary metrics that need
+    # it (KLoM on the retain set, retain-set drift) are then reported as unavailable.
+    retain_confs: np.ndarray | None = None
 
     @property
     def n_models(self) -> int:
         return int(self.forget_confs.shape[0])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The named arrays (for an `.npz`); `test_losses` only when present."""
+        """The named arrays (for an `.npz`); the optional ones only when present."""
         arrays = {
             "forget_logits": self.forget_logits,
             "forget_confs": self.forget_confs,
@@ -67,13 +83,14 @@ class Evaluation:
             "forget_acc": self.forget_acc,
             "test_acc": self.test_acc,
         }
-        if self.test_losses is not None:
-            arrays["test_losses"] = self.test_losses
+        for name in _OPTIONAL_ARRAYS:
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Evaluation:
-        """Inverse of `to_arrays`; arrays without `test_losses` (older ones) load with None."""
+        """Inverse of `to_arrays`; optional arrays missing (older ones) load as None."""
         return cls(
             **{
                 name: np.asarray(arrays[name])
@@ -88,6 +105,14 @@ def kept_test_rows(n_test: int, n_forget: int) -> np.ndarray:
     of them at a fixed stride, increasing (see the module docstring)."""
     n_kept = min(n_test, n_forget)
     rows: np.ndarray = np.arange(n_kept, dtype=np.int64) * n_test // max(n_kept, 1)
+    return rows
+
+
+def kept_retain_rows(n_retain: int) -> np.ndarray:
+    """Positions in the retain set whose margins an evaluation keeps: min(n_retain,
+    RETAIN_SAMPLE) of them at a fixed stride, increasing."""
+    n_kept = min(n_retain, RETAIN_SAMPLE)
+    rows: np.ndarray = np.arange(n_kept, dtype=np.int64) * n_retain // max(n_kept, 1)
     return rows
 
 
@@ -149,13 +174,19 @@ def evaluate_states(
     logits, accuracy = [], {part: [] for part in parts}  # type: ignore[var-annotated]
     loss_rows = kept_test_rows(len(parts["test"][1]), len(parts["forget"][1]))
     test_labels = parts["test"][1].numpy()[loss_rows]
-    test_losses = []
+    retain_rows = kept_retain_rows(len(parts["retain"][1]))
+    retain_labels = parts["retain"][1].numpy()[retain_rows]
+    test_losses, retain_confs = [], []
     names = list(seeds) if seeds is not None else list(range(len(states)))
     for done, state in enumerate(states, start=1):
         for part, out in _outputs(model, state, parts, device=device, seed=names[done - 1]):
             accuracy[part].append(float((out.argmax(1) == parts[part][1]).double().mean()))
             if part == "forget":
                 logits.append(out.numpy())
+            elif part == "retain":
+                retain_confs.append(
+                    logit_scaled_confidence(out.numpy()[retain_rows], retain_labels)
+                )
             elif part == "test":
                 # Through the confidence, as the forget side's losses are (one formula).
                 confs = logit_scaled_confidence(out.numpy()[loss_rows], test_labels)
@@ -171,4 +202,5 @@ def evaluate_states(
         forget_acc=np.asarray(accuracy["forget"]),
         test_acc=np.asarray(accuracy["test"]),
         test_losses=np.stack(test_losses).astype(np.float32),
+        retain_confs=np.stack(retain_confs).astype(np.float32),
     )

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """(stage, done, total). Stages: data, original, retrain-timing, reference, reference-eval,
-runs, evaluate, score, bootstrap."""
+runs, evaluate, score, bootstrap, report."""
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -261,6 +261,8 @@ def dry_run(
         progress=progress,
     )
     lap("score")
+    report_progress = progress or _quiet
+    report_progress("report", 0, 1)
     report = build_report(
         submission=submission,
         prepared=prepared,
@@ -271,4 +273,7 @@ def dry_run(
         device=device,
         timings=timings,
     )
+    lap("report")  # the attacks beside the score, mostly
+    report["timings_s"]["report"] = round(timings["report"], 3)
+    report_progress("report", 1, 1)
     return report, prepared, unlearned, result

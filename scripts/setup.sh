@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the harness from nothing on a fresh Debian machine, as root.
 #
-#   scripts/setup.sh            python environment only (.venv): enough for `unlearn dry-run`
-#   scripts/setup.sh --services also the system packages and services the full test suite
-#                               needs: dockerd (+ gVisor runsc), redis-server, PostgreSQL 15,
-#                               chromium + chromedriver (+ axe-core from npm, for the pages'
-#                               accessibility check), and the offline sandbox image.
+#   scripts/setup.sh            the harness alone in .venv (`pip install -e .`, no extras):
+#                               what `unlearn dry-run` and `unlearn score` need and no more
+#   scripts/setup.sh --services also the test extras (server, worker, pytest) and the system
+#                               packages and services the full test suite needs: dockerd
+#                               (+ gVisor runsc), redis-server, PostgreSQL 15, chromium +
+#                               chromedriver (+ axe-core from npm, for the pages' accessibility
+#                               check), and the offline sandbox image.
 # Idempotent: rerunning skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +34,13 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
     python3 -m venv .venv
 fi
-echo "setup: pip install -e .[test] (torch comes from this machine's disk)"
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+# A first dry-run needs none of the server's packages: the extras (FastAPI, Celery, psycopg,
+# SQLAlchemy, pytest, selenium, jupyter) doubled the install's time, so they come with
+# --services, the mode that runs the tests.
+target=.
+(( with_services )) && target='.[test]'
+echo "setup: pip install -e $target (torch comes from this machine's disk)"
+.venv/bin/pip install -q --disable-pip-version-check -e "$target" 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 if (( with_services )) && [[ ! -f node_modules/axe-core/axe.min.js ]]; then

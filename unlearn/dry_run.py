@@ -2,7 +2,7 @@
 
     unlearn dry-run SUBMISSION.py [--dataset mnist1d] [--replicas 64] [--estimator ...]
                     [--interface tuple|kaggle2023] [--device cpu|cuda]
-                    [--sandbox local|docker] [--out DIR]
+                    [--sandbox local|docker] [--out DIR] [--plots]
     unlearn dry-run SUBMISSION.py --phase ID [--server URL]    the server's phase, exactly
     unlearn dry-run SUBMISSION.py --phase-file phase.toml      the same, without a server
 
@@ -10,7 +10,8 @@ Every phase, from options, a file or the server, goes through the one phase sche
 (`harness.phase_schema`): a bad field is a configuration error naming the field and the
 choices, and too few replicas for the estimator are refused before any training.
 
-Writes DIR/report.json and PNG plots; exits 0 when scored (even if the efficiency gate
+Writes DIR/report.json, and PNG plots with --plots (matplotlib and three figures cost
+seconds that a first score need not wait for); exits 0 when scored (even if the efficiency gate
 fails: the table says so plainly), 1 when the submission failed, 2 on a configuration
 error. Registered on `unlearn.cli.app` as the command "dry-run".
 """
@@ -62,7 +63,15 @@ STAGE_LABELS = {
     "evaluate": "evaluating the unlearned models",
     "score": "scoring (noise floor, then submission)",
     "bootstrap": "confidence intervals (bootstrap replicates)",
+    "report": "attacks beside the score, the report",
 }
+LOADING = "loading torch and the harness"
+COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+)
 
 
 def local_processes(threads: int) -> int:
@@ -176,7 +185,9 @@ def dry_run(
     replicas: Annotated[
         int | None, typer.Option(help="models per side (runs and retrained); default 64")
     ] = None,
-    estimator: Annotated[str, typer.Option(help="neurips2023 or calibrated")] = "neurips2023",
+    estimator: Annotated[
+        str, typer.Option(help="neurips2023, calibrated or pooled")
+    ] = "neurips2023",
     forget_fraction: Annotated[
         float, typer.Option(help="share of the train split to forget (a phase's split_spec)")
     ] = SplitConfig.forget_fraction,
@@ -219,17 +230,23 @@ def dry_run(
     out: Annotated[Path, typer.Option(help="folder for report.json and the plots")] = Path(
         "runs/dry-run"
     ),
+    plots: Annotated[
+        bool, typer.Option(help="also write PNG plots (epsilons, worst examples, accuracies)")
+    ] = False,
 ) -> None:
-    """Evaluate SUBMISSION on a phase, locally, and write a report with plots."""
-    from harness.pipeline import dry_run as run_dry_run
-    from harness.report.build import failure_report, summary_rows, write_report
-    from harness.report.plots import write_plots
+    """Evaluate SUBMISSION on a phase, locally, and write a report (and plots on request)."""
+    logging.basicConfig(level=logging.WARNING)
+    console = Console()
+    # torch and the evaluation core load under a bar of their own: the seconds before the
+    # first stage are part of the command as typed, and would look like a hang.
+    with Progress(*COLUMNS, console=console) as loading:
+        task = loading.add_task(LOADING, total=1)
+        import harness.pipeline  # noqa: F401
+
+        loading.update(task, completed=1)
     from unlearn.record import RecordedRuns
 
     seen = RecordedRuns()  # every run's outcome, for the record
-
-    logging.basicConfig(level=logging.WARNING)
-    console = Console()
     if device.startswith("cuda"):
         import torch
 
@@ -268,13 +285,9 @@ def dry_run(
         runner = make_runner(
             sandbox, processes=processes if processes is not None else local_processes(threads)
         )
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with _exit_on_sigterm(), Progress(*columns, console=console) as progress:
+        from harness.pipeline import dry_run as run_dry_run
+
+        with _exit_on_sigterm(), Progress(*COLUMNS, console=console) as progress:
             report, prepared, unlearned, result = run_dry_run(
                 submission,
                 phase,
@@ -287,6 +300,8 @@ def dry_run(
                 on_runs=seen,
             )
     except SubmissionError as error:
+        from harness.report.build import failure_report, write_report
+
         write_report(failure_report(error, submission=submission), out)
         record = seen.write(out, submission=submission, runner=runner, failure=error)
         console.print(
@@ -302,13 +317,19 @@ def dry_run(
         console.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None
 
+    from harness.report.build import summary_rows, write_report
+
     write_report(report, out)
-    plots = write_plots(
-        out,
-        epsilons=report["epsilons"],
-        unlearned=unlearned,
-        retrained=prepared.reference.evaluation,
-    )
+    written: list[Path] = []
+    if plots:  # matplotlib and three figures: seconds a first score need not wait for
+        from harness.report.plots import write_plots
+
+        written = write_plots(
+            out,
+            epsilons=report["epsilons"],
+            unlearned=unlearned,
+            retrained=prepared.reference.evaluation,
+        )
     table = Table(title=f"dry-run of {submission}", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -317,8 +338,11 @@ def dry_run(
     console.print(table)
     if not report["eligible"]:
         console.print(f"[bold red]{report['efficiency']['message']}[/bold red]")
+    if written:
+        console.print(f"report: {out / 'report.json'}; plots: {', '.join(p.name for p in written)}")
+    else:
+        console.print(f"report: {out / 'report.json'} (add --plots for PNG plots)")
     record = seen.write(
         out, submission=submission, runner=runner, unlearned=unlearned, result=result
     )
-    console.print(f"report: {out / 'report.json'}; plots: {', '.join(p.name for p in plots)}")
     console.print(f"record: {record} (check it with `unlearn verify {record}`)")

@@ -24,11 +24,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
-import tomli_w
 import typer
+
+if TYPE_CHECKING:  # httpx loads with the first request
+    import httpx
 
 __all__ = [
     "ServerConfig",
@@ -104,6 +105,8 @@ def load_server_config(env: Mapping[str, str] | None = None) -> ServerConfig:
 
 def _save_config(path: Path, config: ServerConfig) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tomli_w
+
     text = tomli_w.dumps({"url": config.url, "token": config.token or ""})
     # The token is a credential: create the file readable by its owner only.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -118,6 +121,8 @@ def _fail(message: str, *, code: int = EXIT_REFUSED) -> NoReturn:
 
 def _request(config: ServerConfig, method: str, path: str, **kwargs: Any) -> Any:
     """One API call; returns the decoded JSON body or exits with the server's reason."""
+    import httpx  # here, not at the top: half a second of every `unlearn` command's start
+
     headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
     try:
         with httpx.Client(base_url=config.api_root, headers=headers, timeout=60.0) as client:

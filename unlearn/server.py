@@ -14,13 +14,19 @@ machine reads. This is the one module that joins `api` and `worker`.
 
 `serve` runs the migrations, then uvicorn, on the embedded default (SQLite + a local
 artifact folder under `UNLEARN_DATA_DIR`, default `./unlearn-data`) unless the environment or
-the settings file (`UNLEARN_SETTINGS_FILE`) says otherwise.
+the settings file (`UNLEARN_SETTINGS_FILE`) says otherwise. On an address other than
+loopback it runs with production settings (`serving_environment`): Secure cookies, a real
+secret key required, /metrics closed without a token; on loopback it tells the pages its
+own URL (`UNLEARN_PUBLIC_URL`) for the dry-run command they show.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,6 +45,7 @@ __all__ = [
     "create_phase",
     "restore",
     "serve",
+    "serving_environment",
 ]
 
 admin_app = typer.Typer(
@@ -52,13 +59,30 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Start the competition server (JSON API at /api/v1, pages at /, docs at /docs)."""
+    """Start the competition server (JSON API at /api/v1, pages at /, docs at /docs).
+
+    On an address other than loopback it runs with production settings: set
+    UNLEARN_SECRET_KEY, and put a TLS proxy in front (the session cookie is Secure)."""
     import uvicorn
+    from pydantic import ValidationError
 
     from competition import db
     from competition.settings import PipelineSettings
 
-    settings = PipelineSettings()
+    # Set in this process's environment, so that uvicorn's worker processes inherit it.
+    note = serving_environment(host=host, environ=os.environ)
+    if note:
+        typer.echo(note)
+    try:
+        settings = PipelineSettings()
+    except ValidationError as exc:
+        problems = "; ".join(str(error["msg"]) for error in exc.errors())
+        typer.echo(f"error: the settings are refused: {problems}", err=True)
+        raise typer.Exit(2) from None
+    if not settings.public_url and _is_loopback(host):
+        # The pages' dry-run command names this server (never the request's Host header).
+        shown = f"[{host}]" if ":" in host else host
+        os.environ["UNLEARN_PUBLIC_URL"] = f"http://{shown}:{port}"
     logging.basicConfig(level=log_level.upper())
     # Migrate once here, not in each uvicorn worker process.
     db.upgrade_to_head(settings.resolved_database_url)
@@ -75,6 +99,33 @@ def serve(
         workers=workers,
         log_level=log_level,
     )
+
+
+def serving_environment(*, host: str, environ: MutableMapping[str, str]) -> str:
+    """Settings `serve` implies for `host`, written into `environ`; returns a note for the
+    operator ("" when nothing changed).
+
+    Outside loopback the server is reachable by others, so it runs as production whatever
+    UNLEARN_ENVIRONMENT says (review F10: `serve --host 0.0.0.0` sent session cookies
+    without Secure)."""
+    if not _is_loopback(host):
+        if environ.get("UNLEARN_ENVIRONMENT") == "production":
+            return ""
+        environ["UNLEARN_ENVIRONMENT"] = "production"
+        return (
+            f"{host} is not a loopback address: serving with production settings "
+            "(UNLEARN_SECRET_KEY required, Secure cookies: put a TLS proxy in front)"
+        )
+    return ""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def create_app(settings: PipelineSettings | None = None) -> FastAPI:

@@ -7,7 +7,8 @@ tests, a fake whose only job is to take a known time.
 
 `ShardArrays` is the compact output of one shard, never weights: per seed the forget-set
 logits and logit-scaled confidences, retain/forget/test accuracy, the losses of at most S
-test examples for the population attack beside the score (the arrays of
+test examples for the population attack beside the score, the margins of at most 256
+retain examples for the secondary metrics (the arrays of
 `harness.evaluate.Evaluation`) and the run's wall time. About 1 KB per seed and forget
 example; stored as an `.npz` in the artifact store under
 `evaluations/<submission>/attempt-<n>/shard-<k>.npz`. A shard covers one split (`public` or
@@ -69,6 +70,10 @@ class ShardArrays:
     # (n_seeds, T) float32 test-set losses (`Evaluation.test_losses`); None in shards stored
     # before they were kept, whose reports then give the population attack as unavailable
     test_losses: np.ndarray | None = None
+    # (n_seeds, R) float32 retain-sample margins (`Evaluation.retain_confs`); None in shards
+    # stored before they were kept, whose reports then give KLoM on the retain set and the
+    # retain-set drift as unavailable
+    retain_confs: np.ndarray | None = None
 
     def _present(self) -> dict[str, np.ndarray]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -87,21 +92,21 @@ class ShardArrays:
     @classmethod
     def from_bytes(cls, data: bytes) -> ShardArrays:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            # Shards stored before logs (or test losses) were kept lack those arrays.
+            # Shards stored before logs (or test losses, retain margins) lack those arrays.
             return cls(
                 **{name: arrays[name] for name in cls.__dataclass_fields__ if name in arrays}
             )
 
     @classmethod
     def concatenate(cls, parts: Sequence[ShardArrays]) -> ShardArrays:
-        """All shards in seed order, as if one shard had run every seed. Test losses only
-        when every shard has them (shards of one attempt stored by different versions)."""
+        """All shards in seed order, as if one shard had run every seed. An optional array
+        only when every shard has it (shards of one attempt stored by different versions)."""
         ordered = sorted(parts, key=lambda part: int(part.seeds[0]))
         joined = {
             name: [getattr(part, name) for part in ordered] for name in cls.__dataclass_fields__
         }
         return cls(
-            **{  # type: ignore[arg-type]  # None only for the optional test_losses
+            **{  # type: ignore[arg-type]  # None only for the optional arrays
                 name: None if any(v is None for v in values) else np.concatenate(values)
                 for name, values in joined.items()
             }

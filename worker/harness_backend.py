@@ -35,6 +35,7 @@ from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
 from harness.reference.cache import Prepared
 from harness.report.plots import write_plots
 from harness.report.record import Record
+from harness.report.secondary import secondary_report
 from harness.runs.execute import efficiency_gate, seed_time_limit, validated_states
 from harness.runs.sandbox.base import Runner, RunOutcome
 from harness.scoring.mia import secondary_attacks
@@ -106,9 +107,15 @@ class HarnessBackend:
                 self._runner = LocalRunner(capture_output=True)  # the team's logs
             else:
                 from harness.runs.sandbox.docker import DockerRunner
+                from harness.runs.sandbox.selfcheck import choose_runtime
 
                 gpu = self.settings.worker_gpu or None
-                self._runner = DockerRunner(self.settings.sandbox.settings_for(gpu=gpu))
+                # gVisor wherever dockerd has it; runc in production only when named.
+                sandbox = choose_runtime(
+                    self.settings.sandbox.settings_for(gpu=gpu),
+                    runc_allowed=self.settings.environment != "production",
+                )
+                self._runner = DockerRunner(sandbox)
         return self._runner
 
     def _run(
@@ -215,16 +222,18 @@ class HarnessBackend:
             )
             if record is not None:
                 records[split] = record
+            attacks = secondary_attacks(
+                unlearned.forget_confs,
+                prepared.reference.evaluation.forget_confs,
+                unlearned_test_losses=unlearned.test_losses,
+                retrained_test_losses=prepared.reference.evaluation.test_losses,
+            )
             reports[split] = {
                 **result.to_dict(),
                 **_efficiency(prepared, arrays.seconds),
                 # Beside the score, never part of it.
-                "mia": secondary_attacks(
-                    unlearned.forget_confs,
-                    prepared.reference.evaluation.forget_confs,
-                    unlearned_test_losses=unlearned.test_losses,
-                    retrained_test_losses=prepared.reference.evaluation.test_losses,
-                ),
+                "mia": attacks,
+                "secondary": secondary_report(unlearned, compared.reference, attacks=attacks),
             }
             if split == "public":  # the private split's plots would reveal its forget set
                 plots.update(_plots(result.epsilons, unlearned, prepared))

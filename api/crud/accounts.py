@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from api.security import hash_password, hash_token, new_token, verify_password
@@ -16,8 +17,14 @@ from competition.records import commit_or_conflict
 
 logger = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 8  # as RegisterRequest asks
+# What sign-up says when the e-mail has an account: not that it has one (review F15).
+ACCOUNT_REFUSED = (
+    "no account was created with these details; if you have an account already, log in "
+    "instead (an organizer can reset a forgotten password)"
+)
 
 __all__ = [
+    "ACCOUNT_REFUSED",
     "authenticate",
     "change_password",
     "create_team",
@@ -46,10 +53,15 @@ def create_user(
     team_name: str | None = None,
     join_code: str | None = None,
 ) -> User:
-    """A new account. Participants always belong to a team: joined by code, named, or solo."""
+    """A new account. Participants always belong to a team: joined by code, named, or solo.
+
+    A taken e-mail raises `Conflict(ACCOUNT_REFUSED)`, which does not name the address, after
+    the same password hashing as a new account, so neither the text nor the time says it
+    exists."""
     email = email.strip().lower()
+    password_hash = hash_password(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(f"an account with e-mail {email} already exists; log in instead")
+        raise Conflict(ACCOUNT_REFUSED)
     team: Team | None = None
     if join_code:
         team = session.scalar(select(Team).where(Team.join_code == join_code))
@@ -60,12 +72,12 @@ def create_user(
     user = User(
         email=email,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         team=team,
     )
     session.add(user)
-    commit_or_conflict(session, f"e-mail {email} or team name already taken")
+    commit_or_conflict(session, ACCOUNT_REFUSED)  # a concurrent sign-up took the e-mail
     return user
 
 
@@ -113,14 +125,29 @@ def leave_team(session: Session, *, user: User) -> None:
     session.commit()
 
 
-def change_password(session: Session, *, user: User, current: str, new: str) -> None:
-    """Replace the password after checking the current one; other sessions stay valid."""
+def change_password(
+    session: Session, *, user: User, current: str, new: str, keep_token: str | None = None
+) -> int:
+    """Replace the password after checking the current one, and end every other browser
+    session of the user (whoever knew the old password is logged out); `keep_token` is the
+    plaintext of the session that made the change. API tokens stay: they are revoked one by
+    one (`revoke_token`). Returns how many sessions were ended."""
     if not verify_password(current, user.password_hash):
         raise Conflict("the current password is wrong")
     if len(new) < MIN_PASSWORD_LENGTH:
         raise Conflict(f"the new password needs at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(new)
+    others = update(ApiToken).where(
+        ApiToken.user_id == user.id,
+        ApiToken.kind == TokenKind.SESSION,
+        ApiToken.revoked.is_(False),
+    )
+    if keep_token:
+        others = others.where(ApiToken.token_hash != hash_token(keep_token))
+    ended = cast("CursorResult[Any]", session.execute(others.values(revoked=True))).rowcount
     session.commit()
+    logger.info("user %d changed the password; %d other sessions ended", user.id, ended)
+    return int(ended)
 
 
 def _require_participant(user: User) -> None:

@@ -3,18 +3,17 @@ login, and the organizer dashboard.
 
 Pages read through the same `crud` and `visibility` functions as the JSON API; small
 `static/app.js` polls the JSON API to refresh states and boards without reloads. Browsers
-authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at login.
+authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at login; the
+forms that set or end a session carry anti-CSRF tokens signed with the secret key
+(`api.pages.csrf`).
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import crud
@@ -30,10 +29,10 @@ from api.deps import (
 )
 from api.errors import APIError
 from api.leaderboard import compute_leaderboard
-from api.pages import accounts, console, phase
+from api.pages import accounts, console, csrf, kit, phase
 from api.pages.accounts import start_session
-from api.pages.render import STATIC_DIR, login_redirect, render
-from api.ratelimit import rate_limited
+from api.pages.errors import error_page, render_error
+from api.pages.render import STATIC_DIR, login_redirect, render, safe_next
 from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_private, sight
@@ -49,34 +48,29 @@ def index(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResp
     return render(request, "index.html", user, phases=phases, now=utcnow())
 
 
-LOGIN_CSRF_COOKIE = "unlearn_login_csrf"
-LOGIN_CSRF_SECONDS = 3600
-
-
 def _login_page(
-    request: Request, user: User | None, *, next: str, error: str | None, status_code: int = 200
+    request: Request,
+    user: User | None,
+    *,
+    next: str,
+    error: str | None,
+    status_code: int = 200,
+    email: str = "",
 ) -> HTMLResponse:
-    """The login form with a fresh anti-CSRF token, in the form and in a cookie: a login
-    posted from another site lacks the cookie's value (login CSRF, hole 8 of issue 11)."""
-    token = secrets.token_urlsafe(32)
+    """The login form with its anti-CSRF token (`api.pages.csrf`): a login posted from
+    another site has no token that matches (login CSRF, hole 8 of issue 11)."""
+    token = csrf.anonymous_token(request)
     response = render(
         request,
         "login.html",
         user,
         status_code=status_code,
-        next=_safe_next(next),
+        next=safe_next(next),
         error=error,
         csrf_token=token,
+        email=email,
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        max_age=LOGIN_CSRF_SECONDS,
-        path="/login",
-        httponly=True,
-        samesite="strict",
-        secure=request.app.state.settings.environment == "production",
-    )
+    csrf.set_anonymous_cookie(request, response, token)
     return response
 
 
@@ -85,7 +79,7 @@ def login_form(request: Request, user: OptionalUser, next: str = "/") -> HTMLRes
     return _login_page(request, user, next=next, error=None)
 
 
-@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(rate_limited("login"))])
+@router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
     session: SessionDep,
@@ -93,49 +87,58 @@ def login(
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "/",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    if not csrf.anonymous_token_valid(request, csrf_token):
         return _login_page(
             request,
             None,
             status_code=403,
             next=next,
             error="This login form has expired or was sent from another site; log in here.",
+            email=email,
         )
     user = crud.authenticate(session, email=email, password=password)
     if user is None:
         return _login_page(
-            request, None, status_code=401, next=next, error="Wrong e-mail or password."
+            request,
+            None,
+            status_code=401,
+            next=next,
+            error="Wrong e-mail or password.",
+            email=email,
         )
     response = start_session(
-        RedirectResponse(_safe_next(next), status_code=303), session, settings, user
+        RedirectResponse(safe_next(next), status_code=303), session, settings, user
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    csrf.forget_anonymous_token(response)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep) -> Response:
+def logout(
+    request: Request,
+    session: SessionDep,
+    user: OptionalUser,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """End this browser's session. Only the page's own form may: a cross-site post carries
+    no session cookie and no token, and is refused without touching the cookie."""
+    if not csrf.session_token_valid(request, csrf_token):
+        return render(
+            request,
+            "error.html",
+            user,
+            status_code=403,
+            message="This logout form was sent from another site or has expired; use the "
+            "Log out button on this site.",
+        )
     token = request_token(request)
     if token:
         crud.revoke_token_by_plaintext(session, token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
-
-
-def _safe_next(target: str) -> str:
-    """`target` when it is a path on this site, else "/": an open redirect after login is a
-    phishing aid. Browsers read a backslash as a slash (`/\\evil.example` is
-    `//evil.example`, another host) and drop tabs and newlines, so neither may appear."""
-    if not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
-        return "/"
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else "/"
 
 
 @router.get("/phases/{phase_id}/leaderboard", response_class=HTMLResponse)
@@ -176,7 +179,6 @@ def submit_form(
 @router.post(
     "/phases/{phase_id}/submit",
     response_class=HTMLResponse,
-    dependencies=[Depends(rate_limited("upload"))],
 )
 def submit_upload(
     request: Request,
@@ -223,7 +225,7 @@ def submit_upload(
             problems=[],
             error=exc.message,
         )
-    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+    return RedirectResponse(f"/submissions/{submission.id}?notice=uploaded", status_code=303)
 
 
 @router.get("/submissions", response_class=HTMLResponse)
@@ -244,7 +246,10 @@ def submissions_page(request: Request, session: SessionDep, user: OptionalUser) 
         )
     now = utcnow()
     views = [sight(user, s, now).submission_view() for s in rows]
-    return render(request, "submissions.html", user, submissions=views, total=total)
+    names = {s.phase_id: s.phase.name for s in rows}
+    return render(
+        request, "submissions.html", user, submissions=views, total=total, phase_names=names
+    )
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
@@ -255,18 +260,15 @@ def submission_page(
         return login_redirect(request)
     submission = session.get(Submission, submission_id)
     if submission is None or not can_see_submission(user, submission):
-        return render(
-            request,
-            "error.html",
-            user,
-            status_code=404,
-            message=f"Submission {submission_id} not found.",
+        return render_error(
+            request, user, 404, f"No submission {submission_id} among those you can see."
         )
     view = sight(user, submission, utcnow())
     logs = ""
     if view.logs and submission.logs_key and store.exists(submission.logs_key):
         logs = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
     results = crud.results_for(session, submission_id=submission.id, splits=view.splits)
+    progress = crud.submission_progress(session, view)
     return render(
         request,
         "submission.html",
@@ -277,9 +279,12 @@ def submission_page(
         results=results,
         logs=logs,
         logs_shown=view.logs,
-        progress=crud.submission_progress(session, view),
+        progress=progress,
+        runs_done=bool(progress.splits)
+        and all(p.runs_done >= p.runs_total for p in progress.splits),
         plot_name=lambda key: Path(key).name,
         plot_alt=_plot_alt,
+        plot_reading=_plot_reading,
     )
 
 
@@ -292,9 +297,26 @@ PLOT_TITLES = {
 }
 
 
+# One or two sentences under each plot: what to look for.
+PLOT_READINGS = {
+    "epsilons": "Epsilon is how well the best test on the outputs tells your models from the "
+    "retrained ones on one example: bars near 0 are well forgotten examples, bars far right "
+    "(and the bar at the cap) are examples that still give the training away.",
+    "worst_examples": "Where the two curves overlap the example is forgotten; where they sit "
+    "apart a trace remains. These are the examples that cost the most.",
+    "accuracies": "Your models should sit where the retrained ones do: lower retain or test "
+    "accuracy lowers the score, higher raises the ratios above 1; a forget accuracy well "
+    "above the retrained models' shows remembered examples.",
+}
+
+
 def _plot_alt(key: str) -> str:
     stem = Path(key).stem
     return PLOT_TITLES.get(stem, stem.replace("_", " "))
+
+
+def _plot_reading(key: str) -> str:
+    return PLOT_READINGS.get(Path(key).stem, "")
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -309,9 +331,7 @@ def admin_page(
     if user is None:
         return login_redirect(request)
     if not user.is_organizer:
-        return render(
-            request, "error.html", user, status_code=403, message="The dashboard is for organizers."
-        )
+        return render_error(request, user, 403, "The console is for organizers.")
     chosen = SubmissionStatus(status) if status in set(SubmissionStatus) else None
     recent, total = crud.list_submissions(
         session, team_id=None, phase_id=phase_id, status=chosen, limit=100, offset=0
@@ -334,7 +354,7 @@ def admin_page(
     )
 
 
-for _module in (accounts, phase, console):
+for _module in (accounts, phase, kit, console):
     router.include_router(_module.router)
 
-__all__ = ["STATIC_DIR", "router"]
+__all__ = ["STATIC_DIR", "error_page", "router"]

@@ -1,20 +1,22 @@
 """Account pages: sign up, change password, and the team (create, join by code, members and
 code, leave before the first submission). The rules are `api.crud.accounts`'; a refused
-action comes back as the same form with the reason on it."""
+action comes back as the same form with the reason on it. Sign-up and the password change
+carry anti-CSRF tokens (`api.pages.csrf`); a password change logs out every other session."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api import crud
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep
-from api.pages.render import login_redirect, render
-from api.ratelimit import rate_limited
+from api.pages import csrf
+from api.pages.errors import render_error
+from api.pages.render import login_redirect, render, safe_next
 from api.schemas import RegisterRequest
 from competition.models import Submission, TokenKind, User
 from competition.settings import Settings
@@ -42,16 +44,35 @@ def start_session(
     return response
 
 
-@router.get("/register", response_class=HTMLResponse)
-def register_form(request: Request, user: OptionalUser, settings: SettingsDep) -> HTMLResponse:
-    return render(
+def _register_page(
+    request: Request,
+    user: User | None,
+    status_code: int = 200,
+    *,
+    closed: bool,
+    errors: dict[str, str],
+    form: dict[str, str],
+) -> HTMLResponse:
+    """The sign-up form with its anti-CSRF token: sign-up sets a session, so a form posted
+    from another site must not (login CSRF through sign-up, review F6)."""
+    token = csrf.anonymous_token(request)
+    response = render(
         request,
         "register.html",
         user,
-        closed=not settings.allow_registration,
-        errors={},
-        form={},
+        status_code,
+        closed=closed,
+        errors=errors,
+        form=form,
+        csrf_token=token,
     )
+    csrf.set_anonymous_cookie(request, response, token)
+    return response
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_form(request: Request, user: OptionalUser, settings: SettingsDep) -> HTMLResponse:
+    return _register_page(request, user, closed=not settings.allow_registration, errors={}, form={})
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -67,9 +88,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     }
 
 
-@router.post(
-    "/register", response_class=HTMLResponse, dependencies=[Depends(rate_limited("login"))]
-)
+@router.post("/register", response_class=HTMLResponse)
 def register(
     request: Request,
     session: SessionDep,
@@ -80,16 +99,22 @@ def register(
     team_choice: Annotated[str, Form(max_length=10)] = "new",
     team_name: Annotated[str, Form(max_length=100)] = "",
     join_code: Annotated[str, Form(max_length=64)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     form = {
+        "next": next,
         "email": email,
         "display_name": display_name,
         "team_choice": team_choice,
         "team_name": team_name,
         "join_code": join_code,
     }
+    if not csrf.anonymous_token_valid(request, csrf_token):
+        expired = "This sign-up form has expired or was sent from another site; sign up here."
+        return _register_page(request, None, 403, closed=False, errors={"form": expired}, form={})
     if not settings.allow_registration:
-        return render(request, "register.html", None, 403, closed=True, errors={}, form=form)
+        return _register_page(request, None, 403, closed=True, errors={}, form=form)
     joining = team_choice == "join"
     errors: dict[str, str] = {}
     try:
@@ -105,7 +130,7 @@ def register(
     if joining and not join_code.strip():
         errors["join_code"] = "Paste the join code a team mate gave you."
     if errors:
-        return render(request, "register.html", None, 422, closed=False, errors=errors, form=form)
+        return _register_page(request, None, 422, closed=False, errors=errors, form=form)
     try:
         user = crud.create_user(
             session,
@@ -116,21 +141,17 @@ def register(
             join_code=body.join_code,
         )
     except crud.CrudError as exc:
+        # A taken e-mail comes back as the generic form error (ACCOUNT_REFUSED), never
+        # beside the e-mail field: the page must not say which addresses have accounts.
         field = "join_code" if isinstance(exc, crud.NotFound) else "form"
-        if "e-mail" in exc.message:
-            field = "email"
-        elif "team name" in exc.message:
+        if "team name" in exc.message:
             field = "team_name"
-        return render(
-            request,
-            "register.html",
-            None,
-            409,
-            closed=False,
-            errors={field: exc.message[0].upper() + exc.message[1:] + "."},
-            form=form,
-        )
-    return start_session(RedirectResponse("/team", status_code=303), session, settings, user)
+        message = exc.message[0].upper() + exc.message[1:] + "."
+        return _register_page(request, None, 409, closed=False, errors={field: message}, form=form)
+    target = safe_next(next) if next else "/team"  # back where the sign-up started
+    response = start_session(RedirectResponse(target, status_code=303), session, settings, user)
+    csrf.forget_anonymous_token(response)
+    return response
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -148,15 +169,27 @@ def change_password(
     current: Annotated[str, Form(max_length=1024)],
     new: Annotated[str, Form(max_length=1024)],
     repeat: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if user is None:
         return login_redirect(request)
+    if not csrf.session_token_valid(request, csrf_token):
+        expired = "This form was sent from another site or has expired; try again here."
+        return render(request, "account.html", user, 403, error=expired, done=False)
     if new != repeat:
         return render(
             request, "account.html", user, 422, error="The two new passwords differ.", done=False
         )
     try:
-        crud.change_password(session, user=user, current=current, new=new)
+        # Every other session of this user ends: a password changed because it leaked
+        # must also log out whoever used it.
+        crud.change_password(
+            session,
+            user=user,
+            current=current,
+            new=new,
+            keep_token=request.cookies.get(SESSION_COOKIE),
+        )
     except crud.CrudError as exc:
         message = exc.message[0].upper() + exc.message[1:] + "."
         return render(request, "account.html", user, 422, error=message, done=False)
@@ -213,7 +246,7 @@ def team_action(
         elif action == "leave":
             crud.leave_team(session, user=user)
         else:
-            return render(request, "error.html", user, 404, message="No such team action.")
+            return render_error(request, user, 404, "No such team action.")
     except crud.CrudError as exc:
         session.rollback()
         message = exc.message[0].upper() + exc.message[1:] + "."

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api import crud, schemas
 from api.deps import OptionalUser, SessionDep, get_queue
+from api.pages.errors import Link, render_error
 from api.pages.render import login_redirect, render
 from competition.models import Phase, User
 
@@ -55,7 +56,7 @@ def _forbidden(request: Request, user: User | None) -> Response | None:
     if user is None:
         return login_redirect(request)
     if not user.is_organizer:
-        return render(request, "error.html", user, 403, message="The console is for organizers.")
+        return render_error(request, user, 403, "The console is for organizers.")
     return None
 
 
@@ -169,7 +170,7 @@ async def create_phase(request: Request, session: SessionDep, user: OptionalUser
             request, user, phase=None, values=raw, errors={"name": exc.message}, status_code=409
         )
     get_queue(request).prepare_phase(phase.id)
-    return RedirectResponse(f"/phases/{phase.id}", status_code=303)
+    return RedirectResponse(f"/phases/{phase.id}?notice=phase-created", status_code=303)
 
 
 @router.get("/{phase_id}/edit", response_class=HTMLResponse)
@@ -225,7 +226,7 @@ async def edit_phase(
         )
     if retrain:
         get_queue(request).prepare_phase(phase.id)
-    return RedirectResponse(f"/phases/{phase.id}", status_code=303)
+    return RedirectResponse(f"/phases/{phase.id}?notice=phase-saved", status_code=303)
 
 
 @router.post("/{phase_id}/{action}", response_class=HTMLResponse)
@@ -246,7 +247,9 @@ def phase_action(
             get_queue(request).prepare_phase(phase.id)
             return RedirectResponse(f"/phases/{phase_id}#preparation", status_code=303)
         else:
-            return render(request, "error.html", user, 404, message="No such phase action.")
+            return render_error(request, user, 404, "No such phase action.", phase=phase)
     except crud.CrudError as exc:
-        return render(request, "error.html", user, 409, message=exc.message)
+        session.rollback()
+        edit = Link(f"/admin/phases/{phase_id}/edit", "Back to the phase's settings")
+        return render_error(request, user, 409, exc.message, links=[edit], phase=phase)
     return RedirectResponse(f"/admin?done={action}d+phase+{phase_id}#phases", status_code=303)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from api.pages.words import estimator_words
+
 __all__ = [
     "ReportRow",
     "duration",
@@ -21,6 +23,7 @@ __all__ = [
     "percent",
     "report_rows",
     "score",
+    "secondary_rows",
     "utc",
 ]
 
@@ -43,9 +46,12 @@ def percent(value: float | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """`1 h 05 min`, `3 min 20 s`, `12 s`."""
+    """`1 h 05 min`, `3 min 20 s`, `12 s`; under 10 s to a tenth (`0.4 s`), so that two
+    short runs compared side by side do not both read `0 s`."""
     if seconds is None or not math.isfinite(seconds):
         return "–"
+    if 0 <= seconds < 9.95 and seconds != round(seconds):
+        return f"{seconds:.1f} s"
     whole = max(0, round(seconds))
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
@@ -148,8 +154,8 @@ def report_rows(report: dict[str, Any]) -> list[ReportRow]:
             ReportRow(
                 "Models",
                 f"N = {report['n_models']}",
-                f"{report.get('n_examples', '?')} forget examples, estimator "
-                f"{report.get('estimator', '?')}",
+                f"{report.get('n_examples', '?')} forget examples, scored with "
+                f"{estimator_words(report.get('estimator', '?'))}",
             )
         )
     return rows
@@ -203,3 +209,22 @@ def _population_note(population: dict[str, Any]) -> str:
         baseline = "unavailable"
     parts = [", ".join(measured)] if measured else []
     return "; ".join([*parts, f"retrained models {baseline}"])
+
+
+def secondary_rows(report: dict[str, Any]) -> list[ReportRow]:
+    """The secondary metrics (never part of the score) under `secondary`, when reported.
+
+    Reads `harness.scoring.secondary.secondary_metrics`' entries as they are: each brings
+    its label, value, interval and one-line reading; 3 decimals. The two attacks already
+    shown by `mia_rows` are left out here.
+    """
+    rows = []
+    for name, entry in (report.get("secondary") or {}).items():
+        if name in ("lira_auc", "population") or not isinstance(entry, dict):
+            continue
+        value, bounds = entry.get("value"), entry.get("interval") or (None, None)
+        shown = "unavailable" if value is None else score(value, 3)
+        spread = interval(bounds[0], bounds[1], 3) if value is not None else ""
+        note = f"{spread} {entry.get('reading', '')}".strip()
+        rows.append(ReportRow(str(entry.get("label", name)), shown, note))
+    return rows

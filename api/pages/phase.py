@@ -1,7 +1,8 @@
 """The phase page, where a competition lives: overview (the organizer's Markdown), rules with
 a countdown, whether the phase is prepared (organizers also see why it failed, and prepare it
-again), data and starting kit (the exact dry-run command), the public leaderboard, and the
-viewer's team's submissions with the quota left today."""
+again), data and starting kit (its download, the install command and the phase's own dry-run
+command), the public leaderboard, and the viewer's team's submissions with the quota left
+today."""
 
 from __future__ import annotations
 
@@ -43,7 +44,6 @@ def phase_page(
         mine = [sight(user, s, now).submission_view() for s in rows]
         used = crud.quota_used(session, team_id=user.team_id, phase_id=phase.id, day=now.date())
         quota_left = max(0, phase.daily_quota - used)
-    server = str(request.base_url).rstrip("/")
     return render(
         request,
         "phase.html",
@@ -54,6 +54,4 @@ def phase_page(
         mine=mine,
         quota_left=quota_left,
         readiness=crud.phase_readiness(session, phase),
-        dry_run=f"unlearn dry-run submission.py --phase {phase.id} --server {server}",
-        submit_cmd=f"unlearn submit submission.py --phase {phase.id} --wait",
     )

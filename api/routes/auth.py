@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Request, status
 
 from api import crud
 from api.deps import CurrentUser, SessionDep, SettingsDep, request_token
 from api.errors import ERROR_RESPONSES, APIError
-from api.ratelimit import rate_limited
 from api.schemas import (
     LoginRequest,
     Message,
@@ -28,7 +27,6 @@ router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
     "/auth/register",
     response_model=UserPublic,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(rate_limited("login"))],
 )
 def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) -> UserPublic:
     """Create a participant account in a new team (`team_name`) or an existing one (`join_code`)."""
@@ -48,7 +46,6 @@ def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) 
 @router.post(
     "/auth/login",
     response_model=TokenCreated,
-    dependencies=[Depends(rate_limited("login"))],
 )
 def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> TokenCreated:
     """Exchange e-mail and password for a bearer token."""

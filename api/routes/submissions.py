@@ -13,7 +13,7 @@ import logging
 from pathlib import PurePosixPath
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 
 from api import crud
 from api.deps import (
@@ -28,7 +28,6 @@ from api.deps import (
     VisibleSubmission,
 )
 from api.errors import ERROR_RESPONSES, APIError
-from api.ratelimit import rate_limited
 from api.schemas import (
     DisqualifyRequest,
     ErrorDetail,
@@ -107,7 +106,6 @@ def submit(
     "/phases/{phase_id}/submissions",
     response_model=SubmissionPublic,
     status_code=201,
-    dependencies=[Depends(rate_limited("upload"))],
 )
 def upload_submission(
     phase_id: PathId,
@@ -136,7 +134,6 @@ def upload_submission(
 @router.post(
     "/submissions/validate",
     response_model=ValidationReport,
-    dependencies=[Depends(rate_limited("upload"))],
 )
 def validate_only(
     request: Request, file: UploadFileDep, settings: SettingsDep, _user: CurrentUser

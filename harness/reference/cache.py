@@ -8,11 +8,15 @@ depend on the forget split, so the public and private leaderboards share it. The
 (N models retrained from scratch on retain, seeds 0..N-1) is reduced to what scoring needs:
 forget-set logits and confidences in the fixed order, retain/forget/test accuracy per
 model, the wall time of one retraining (the efficiency gate's unit) and, once computed,
-the noise floor of each estimator. A second evaluation on the same phase trains nothing.
+the noise floor of each estimator. The original model's own evaluation on the same split
+(one model: its retain-sample margins and test losses, for the retain-set drift reported
+beside the score) is kept beside it; a reference cached before it was kept gets it on its
+next load (one forward pass, no training). A second evaluation on the same phase trains
+nothing.
 
 Layout under cache_dir:
     originals/<key>/original.safetensors, meta.json
-    references/<key>/reference.npz, meta.json, noise_floor.json
+    references/<key>/reference.npz, original.npz, meta.json, noise_floor.json
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class Reference:
     retrain_seconds: float  # one retraining, timed alone with the runs' thread count
     meta: dict[str, Any]
     cached: bool  # True when nothing had to be trained
+    original_evaluation: Evaluation | None = None  # of the original model, on this split
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,6 +176,27 @@ def _original(
     return state, False
 
 
+def _original_evaluation(
+    directory: Path,
+    spec: ModelSpec,
+    original: dict[str, torch.Tensor],
+    splits: Splits,
+    *,
+    device: str,
+) -> Evaluation:
+    """The original model's evaluation on this split, cached in the reference's folder (the
+    reference key covers the original's key and the split)."""
+    path = directory / "original.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as arrays:
+            return Evaluation.from_arrays(dict(arrays))
+    evaluation = evaluate_states(spec, [original], splits, device=device)
+    buffer = io.BytesIO()
+    np.savez(buffer, **evaluation.to_arrays())  # type: ignore[arg-type]
+    _atomic_write(path, buffer.getvalue())
+    return evaluation
+
+
 def prepare_reference(
     phase: PhaseConfig,
     splits: Splits,
@@ -194,7 +220,14 @@ def prepare_reference(
             evaluation = Evaluation.from_arrays(dict(arrays))
         meta = json.loads((directory / "meta.json").read_text())
         return Reference(
-            key, directory, original, evaluation, float(meta["retrain_seconds"]), meta, True
+            key,
+            directory,
+            original,
+            evaluation,
+            float(meta["retrain_seconds"]),
+            meta,
+            True,
+            _original_evaluation(directory, spec, original, splits, device=device),
         )
 
     retain = TrainData(*splits.tensors("retain"), splits.data.num_classes)
@@ -242,7 +275,16 @@ def prepare_reference(
     }
     _write_json(directory / "meta.json", meta)
     logger.info("reference %s: %d models in %.1f s", key[:12], phase.replicas, train_seconds)
-    return Reference(key, directory, original, evaluation, retrain_seconds, meta, False)
+    return Reference(
+        key,
+        directory,
+        original,
+        evaluation,
+        retrain_seconds,
+        meta,
+        False,
+        _original_evaluation(directory, spec, original, splits, device=device),
+    )
 
 
 def cached_noise_floor(reference: Reference, *, estimator: str, seed: int = 0) -> float | None:

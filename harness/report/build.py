@@ -9,7 +9,10 @@ Keys every consumer may rely on: status, forget_quality, final_score, noise_floo
 estimator, replicas, epsilons, accuracy.{unlearned,retrained}.{retain,forget,test},
 efficiency.{run_seconds_median, retrain_seconds, fraction, max_fraction, passed, message},
 mia.{lira, population} (beside the score, never part of it; see
-`harness.scoring.mia.secondary_attacks`; each None when unavailable).
+`harness.scoring.mia.secondary_attacks`; each None when unavailable), and
+secondary.{tow, klom_forget, klom_retain, retain_drift, lira_auc, population}, each
+{label, value, interval, reading} (beside the score; value None when unavailable; see
+`harness.report.secondary`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch
 from harness import __version__
 from harness.errors import SubmissionError
 from harness.evaluate import Evaluation
+from harness.report.secondary import secondary_report, secondary_rows
 from harness.runs.execute import Efficiency
 from harness.runs.sandbox.base import Runner
 from harness.scoring import ScoreReport
@@ -67,6 +71,12 @@ def build_report(
     """The report a person or the worker stores: scores, accuracies, efficiency, provenance."""
     reference = prepared.reference
     scored = result.to_dict()
+    attacks = secondary_attacks(
+        unlearned.forget_confs,
+        reference.evaluation.forget_confs,
+        unlearned_test_losses=unlearned.test_losses,
+        retrained_test_losses=reference.evaluation.test_losses,
+    )
     return {
         "status": "scored",
         "eligible": efficiency.passed,
@@ -91,12 +101,8 @@ def build_report(
         },
         "efficiency": efficiency.to_dict(),
         # Beside the score, never part of it.
-        "mia": secondary_attacks(
-            unlearned.forget_confs,
-            reference.evaluation.forget_confs,
-            unlearned_test_losses=unlearned.test_losses,
-            retrained_test_losses=reference.evaluation.test_losses,
-        ),
+        "mia": attacks,
+        "secondary": secondary_report(unlearned, reference, attacks=attacks),
         "score_details": {k: v for k, v in scored.items() if k not in ("epsilons", "points")},
         "phase": prepared.phase.to_dict(),
         "split": prepared.splits.split,
@@ -129,7 +135,8 @@ def failure_report(error: SubmissionError, *, submission: Path) -> dict[str, Any
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
-    """Label/value pairs for a person: the scores first, then utility and efficiency."""
+    """Label/value pairs for a person: the scores first, then utility and efficiency, then
+    the secondary metrics (beside the score)."""
     acc = report["accuracy"]
     eff = report["efficiency"]
 
@@ -180,6 +187,11 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             "too few replicas"
             if not (report.get("mia") or {}).get("lira")
             else f"{report['mia']['lira']['auc']:.3f}",
+        ),
+        *(
+            row
+            for row in secondary_rows(report)
+            if not row[0].startswith(("Per-example LiRA", "Population MIA"))  # shown above
         ),
     ]
 

@@ -2,8 +2,8 @@
 
 The last stage of the data flow. Pure numpy: no torch, no I/O, inputs never modified.
 Read in data-flow order: ``confidence`` (logits -> the statistic compared),
-``points`` (epsilon -> points -> F, input checks), ``neurips2023`` and ``calibrated``
-(per-example epsilons), ``estimators`` (the registry), ``submission`` (final score, noise
+``points`` (epsilon -> points -> F, input checks), ``neurips2023``, ``calibrated`` and
+``pooled`` (per-example epsilons), ``estimators`` (the registry), ``submission`` (final score, noise
 floor, bootstrap), ``racing`` (rounds of seeds: stop a submission once it cannot reach the
 top k), ``mia`` (secondary membership-inference attacks, reported beside the score and
 never mixed into it). Import the public names from this package.
@@ -21,6 +21,7 @@ from harness.scoring.estimators import (
 )
 from harness.scoring.neurips2023 import neurips2023_epsilons
 from harness.scoring.points import bucket_points, check_confidence_pair, n_buckets
+from harness.scoring.pooled import pooled_epsilons
 from harness.scoring.submission import (
     ScoreReport,
     forget_quality_interval,
@@ -46,6 +47,7 @@ __all__ = [
     "n_buckets",
     "neurips2023_epsilons",
     "noise_floor",
+    "pooled_epsilons",
     "score_submission",
     "statistically_tied",
 ]

@@ -43,7 +43,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from harness.scoring.neurips2023 import EPSILON_CAP, SPIKE_RATIO
 
@@ -68,6 +67,8 @@ def certified_epsilon_table(n_per_side: int, alpha: float, interval: str) -> np.
     """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}; got {interval!r}")
+    from scipy import stats  # imported here: a second of start-up for every other command
+
     n = n_per_side
     errors = np.arange(n + 1, dtype=np.float64)
     level = 1.0 - alpha / 2.0

@@ -7,6 +7,8 @@ that all of them share.
 
     ESTIMATORS["neurips2023"]  the competition's rule, reproduced exactly (deterministic)
     ESTIMATORS["calibrated"]   held-out audit with binomial confidence bounds (the default)
+    ESTIMATORS["pooled"]       Gaussian divergences pooled over the forget set: resolves
+                               small shifts that the audit's bounds cannot (deterministic)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from harness.scoring.points import (
     check_confidence_pair,
     forget_quality_from_points,
 )
+from harness.scoring.pooled import pooled_epsilons
 
 __all__ = [
     "DEFAULT_ESTIMATOR",
@@ -121,6 +124,14 @@ ESTIMATORS: dict[str, Estimator] = {
         ),
         deterministic=False,
         min_models=8,  # halves of at least 4 models
+    ),
+    "pooled": Estimator(
+        name="pooled",
+        summary="Gaussian divergence per example, pooled over the forget set (empirical "
+        "Bayes), read as the epsilon of a Gaussian shift",
+        compute_epsilons=lambda unlearned, retrained, seed: pooled_epsilons(unlearned, retrained),
+        deterministic=True,
+        min_models=8,  # variances and kurtosis from at least 8 values a side
     ),
 }
 

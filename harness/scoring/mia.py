@@ -27,9 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedShuffleSplit
 
 from harness.scoring.points import check_confidence_pair
 
@@ -103,6 +100,11 @@ def population_mia(
         )
     if not (np.isfinite(forget_losses).all() and np.isfinite(test_losses).all()):
         raise ValueError("losses contain NaN or infinity")
+    # scikit-learn (and the scipy it loads) is imported by the attacks, not the module:
+    # `harness.evaluate` needs only the losses, and a dry-run's start-up need not wait.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedShuffleSplit
+
     rng = np.random.default_rng(seed)
     size = min(forget_losses.size, test_losses.size)
     forget = rng.choice(forget_losses, size=size, replace=False)
@@ -161,6 +163,8 @@ def per_example_lira(
     Args:
         unlearned_confs, retrained_confs: [N, S] logit-scaled confidences (N >= 4).
     """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
     unlearned, retrained = check_confidence_pair(unlearned_confs, retrained_confs)
     n_models = unlearned.shape[0]
     half = n_models // 2

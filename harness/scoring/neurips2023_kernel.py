@@ -23,30 +23,52 @@ the same float operations:
 The table gives every threshold's epsilon from its two counts, so no logarithm is computed
 here and the results are bit for bit those of the numpy path (tests compare both on the
 golden cases and on random inputs). Compiled on first use and cached on disk (numba's
-``cache=True``); ``available()`` is False when numba cannot be imported, and callers then
-use the numpy path.
+``cache=True``) and numba imported then, not with this module; ``available()`` is False
+when numba is not installed, and callers then use the numpy path.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import threading
 from typing import Any
 
 import numpy as np
 
-__all__ = ["available", "kernel_epsilons"]
+__all__ = ["available", "kernel_epsilons", "warm_up"]
 
 logger = logging.getLogger(__name__)
 
-try:  # an optional speed-up: the numpy path gives the same numbers without it
-    import numba
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    numba = None  # type: ignore[assignment]
+_JITTED: list[str] = []  # callees first: each is compiled after the functions it calls
+_COMPILE_LOCK = threading.Lock()
+_compiled = False
 
 
 def _jit(function: Any) -> Any:
-    """numba.njit with an on-disk cache, or the plain function where numba is missing."""
-    return numba.njit(cache=True, nogil=True)(function) if numba is not None else function
+    """Mark `function` for numba; it stays plain Python until the kernel is first used."""
+    _JITTED.append(function.__name__)
+    return function
+
+
+def _compile() -> None:
+    """Turn the marked functions into numba dispatchers (on-disk cache, no GIL), once.
+
+    numba is imported here rather than with the module (a second of start-up that every
+    command importing the scoring package would pay); the dispatchers replace the plain
+    functions in this module's namespace, where numba resolves the callees when it loads
+    or compiles the caller.
+    """
+    global _compiled
+    with _COMPILE_LOCK:
+        if _compiled:
+            return
+        import numba
+
+        namespace = globals()
+        for name in _JITTED:
+            namespace[name] = numba.njit(cache=True, nogil=True)(namespace[name])
+        _compiled = True
 
 
 _CAP = 50.0
@@ -61,8 +83,16 @@ _FINE = _SPAN // _BLOCK
 
 
 def available() -> bool:
-    """True when the compiled kernel can run here."""
-    return numba is not None
+    """True when the compiled kernel can run here (numba is installed)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def warm_up() -> None:
+    """Import numba and load the kernel from its disk cache (compiling it the first time),
+    so that the first scoring call does not pay for it."""
+    table = np.zeros((3 + 1) ** 2)
+    table.setflags(write=False)  # as the cached table is: numba types read-only apart
+    kernel_epsilons(np.zeros((1, 3)), np.zeros((1, 3)), table)
 
 
 @_jit
@@ -317,8 +347,9 @@ def kernel_epsilons(
     `positive_t` holds, per example, the side with the larger median; `table` is
     ``neurips2023_epsilon_table(N)``.
     """
-    if numba is None:
+    if not available():
         raise RuntimeError("kernel_epsilons() needs numba; check available() first")
+    _compile()
     result: np.ndarray = _all_examples(
         np.ascontiguousarray(positive_t, dtype=np.float64),
         np.ascontiguousarray(negative_t, dtype=np.float64),

@@ -46,10 +46,16 @@ class Deployment:
         self.env_file = folder / "compose.env"
         self.work_dir = folder / "work"
         self.timings: dict[str, float] = {}
+        self.metrics_token = secrets.token_hex(16)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def metrics_headers(self) -> dict[str, str]:
+        """What a scraper sends: /metrics is closed in production without the token."""
+        return {"Authorization": f"Bearer {self.metrics_token}"}
 
     def build(self) -> None:
         """Build (or find cached) images and write the project's variables."""
@@ -72,6 +78,11 @@ class Deployment:
         datasets.mkdir()
         variables = {
             "UNLEARN_SECRET_KEY": secrets.token_urlsafe(48),
+            # compose refuses to start without them (docker-compose.yml); hex is URL-safe.
+            "POSTGRES_PASSWORD": secrets.token_hex(16),
+            "REDIS_PASSWORD": secrets.token_hex(16),
+            "UNLEARN_FLOWER_BASIC_AUTH": f"admin:{secrets.token_hex(8)}",
+            "UNLEARN_METRICS_TOKEN": self.metrics_token,
             "UNLEARN_BIND": "127.0.0.1",
             "UNLEARN_PORT": str(self.api_port),
             "FLOWER_PORT": str(self.flower_port),

@@ -213,7 +213,7 @@ def test_finetune_submitted_through_compose_scores_as_the_dry_run(
 def _check_operator_surface(system: Deployment, submission_id: int) -> None:
     """Metrics from the database and broker; JSON-lines state changes from API and worker."""
     with httpx.Client(base_url=system.url, timeout=30) as client:
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers=system.metrics_headers).text
     assert 'unlearn_submissions{status="finished"} 1.0' in metrics, metrics
     assert "unlearn_broker_up 1.0" in metrics, metrics
     assert 'unlearn_queue_depth{queue="cpu"}' in metrics, metrics
@@ -297,7 +297,7 @@ def test_faults_restarts_and_a_worker_killed_mid_shard_lose_nothing(
 
     with httpx.Client(base_url=system.url, timeout=30) as client:
         detail = client.get(f"/api/v1/submissions/{sub_id}", headers=headers).json()
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers=system.metrics_headers).text
     # Every result row, private ones included (participants see only the public split).
     rows = system.exec(
         "postgres", "psql", "-U", "unlearn", "-d", "unlearn", "-tAc",

@@ -24,7 +24,7 @@ def confidence_files(tmp_path: Path) -> tuple[Path, Path]:
     return unlearned, retrained
 
 
-@pytest.mark.parametrize("estimator", ["neurips2023", "calibrated"])
+@pytest.mark.parametrize("estimator", ["neurips2023", "calibrated", "pooled"])
 def test_score_prints_one_json_object(confidence_files: tuple[Path, Path], estimator: str) -> None:
     unlearned, retrained = confidence_files
     result = runner.invoke(

@@ -105,3 +105,59 @@ def test_image_folder_with_labels_csv_loads(tmp_path: Path) -> None:
 def test_missing_cifar_directory_says_what_to_put_where(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFound, match="cifar-10-batches-py"):
         load_dataset(DatasetConfig("cifar10", str(tmp_path / "nowhere")))
+
+
+def _write_cifar_folder(root: Path, *, per_batch: int = 6) -> dict[str, np.ndarray]:
+    """A `cifar-10-batches-py` folder in torchvision's format (pickled dicts of uint8 rows
+    and labels), small and random: what an organizer's copy looks like, minus the size."""
+    import pickle
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    written = {}
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        labels = [int(v) for v in rng.integers(0, 10, size=per_batch)]
+        with (folder / name).open("wb") as file:
+            pickle.dump({b"data": data, b"labels": labels, b"batch_label": name.encode()}, file)
+        written[name] = data
+    with (folder / "batches.meta").open("wb") as file:
+        pickle.dump({b"label_names": [b"c%d" % i for i in range(10)]}, file)
+    return written
+
+
+def test_cifar10_kind_loads_a_folder_in_its_format(tmp_path: Path) -> None:
+    written = _write_cifar_folder(tmp_path)
+    data = load_dataset(DatasetConfig("cifar10", str(tmp_path)))
+    assert data.x.shape == (36, 3, 32, 32) and data.y.shape == (36,)
+    assert data.test_mask is not None and int(data.test_mask.sum()) == 6
+    # The first image is data_batch_1's first row, channels first, normalised per channel.
+    first = written["data_batch_1"][0].reshape(3, 32, 32).astype(np.float32) / 255.0
+    mean = np.array([0.4914, 0.4822, 0.4465], np.float32).reshape(3, 1, 1)
+    std = np.array([0.2023, 0.1994, 0.2010], np.float32).reshape(3, 1, 1)
+    np.testing.assert_allclose(data.x[0], (first - mean) / std, rtol=1e-6)
+
+
+def test_cifar10_batch_that_is_not_one_is_refused_with_its_name(tmp_path: Path) -> None:
+    _write_cifar_folder(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(DatasetNotFound, match="data_batch_3"):
+        load_dataset(DatasetConfig("cifar10", str(tmp_path)))
+
+
+def test_cifar10_batch_naming_a_callable_is_refused(tmp_path: Path) -> None:
+    # A pickle can run any callable it names; a batch file may name numpy arrays only.
+    import os
+    import pickle
+
+    _write_cifar_folder(tmp_path)
+
+    class Evil:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (os.system, ("true",))
+
+    with (tmp_path / "cifar-10-batches-py" / "test_batch").open("wb") as file:
+        pickle.dump({b"data": Evil(), b"labels": []}, file)
+    with pytest.raises(DatasetNotFound, match="not allowed"):
+        load_dataset(DatasetConfig("cifar10", str(tmp_path)))

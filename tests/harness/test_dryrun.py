@@ -30,7 +30,7 @@ def _invoke(args: list[str]) -> tuple[int, str]:
 def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: Path) -> None:
     cache = ["--cache-dir", str(tmp_path / "cache")]
     code, output = _invoke(
-        [str(EXAMPLES / "finetune.py"), *SMALL, *cache, "--out", str(tmp_path / "ft")]
+        [str(EXAMPLES / "finetune.py"), *SMALL, *cache, "--out", str(tmp_path / "ft"), "--plots"]
     )
     assert code == 0, output
     report = json.loads((tmp_path / "ft" / "report.json").read_text())
@@ -61,6 +61,24 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
         f"{population['retrained']['accuracy']:.3f} ± "
     ), row
     assert "population attack" in output
+    secondary = report["secondary"]  # beside the score, each with its reading
+    assert set(secondary) == {
+        "tow",
+        "klom_forget",
+        "klom_retain",
+        "retain_drift",
+        "lira_auc",
+        "population",
+    }
+    for entry in secondary.values():
+        assert entry["value"] is not None, entry
+        assert entry["label"] and entry["reading"]
+    assert secondary["lira_auc"]["value"] == report["mia"]["lira"]["auc"]
+    assert (
+        f"{secondary['tow']['value']:.3f} ["
+        in rows["ToW (accuracy match with retraining) (beside the score)"]
+    )
+    assert "KLoM, retain" in output and "ToW" in output  # the table wraps long labels
     for plot in ("epsilons.png", "worst_examples.png", "accuracies.png"):
         assert (tmp_path / "ft" / plot).stat().st_size > 1000
 
@@ -68,7 +86,9 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     # only the retrained side of the population attack is missing.
     (stored,) = (tmp_path / "cache" / "references").glob("*/reference.npz")
     with np.load(stored) as arrays:
-        older = {name: arrays[name] for name in arrays.files if name != "test_losses"}
+        kept_later = ("test_losses", "retain_confs")
+        older = {name: arrays[name] for name in arrays.files if name not in kept_later}
+    stored.with_name("original.npz").unlink()  # kept later too: computed again on load
     np.savez(stored, **older)  # type: ignore[arg-type]
     code, output = _invoke(
         [str(EXAMPLES / "do_nothing.py"), *SMALL, *cache, "--out", str(tmp_path / "dn")]
@@ -76,9 +96,17 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     assert code == 0, output
     again = json.loads((tmp_path / "dn" / "report.json").read_text())
     assert again["reference"]["cached"] is True
+    assert not list((tmp_path / "dn").glob("*.png")), "plots are written on request only"
+    assert "add --plots" in output
+    assert {"prepare", "runs", "evaluate", "score", "report"} <= set(again["timings_s"])
     assert again["mia"]["population"]["accuracy"] is not None
     assert again["mia"]["population"]["retrained"] is None
     assert " / unavailable (6 models" in dict(summary_rows(again))[POPULATION_ROW]
+    assert again["secondary"]["klom_retain"]["value"] is None
+    assert again["secondary"]["klom_retain"]["reading"].startswith("unavailable")
+    drift = again["secondary"]["retain_drift"]  # the original's evaluation came back
+    assert drift["value"] is not None and drift["retrained"] is None
+    assert stored.with_name("original.npz").is_file()
     assert again["reference"]["key"] == report["reference"]["key"]
     assert again["forget_quality"] == 0.0, "a deterministic unlearner hits the spike guard"
 

@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 
 from harness.data import Splits, load_dataset, make_splits
-from harness.evaluate import Evaluation, evaluate_states, kept_test_rows, predict_logits
+from harness.evaluate import (
+    RETAIN_SAMPLE,
+    Evaluation,
+    evaluate_states,
+    kept_retain_rows,
+    kept_test_rows,
+    predict_logits,
+)
 from harness.models import ModelSpec, build_model
 from harness.phase import DatasetConfig, SplitConfig
 from harness.reference.train import init_state
+from harness.scoring.confidence import logit_scaled_confidence
 from harness.scoring.mia import cross_entropy_losses, secondary_attacks
 from worker.backend import ShardArrays
 
@@ -51,6 +59,31 @@ def test_evaluation_keeps_the_test_losses_of_each_model(
     rows = kept_test_rows(n_test, n_forget)
     expected = cross_entropy_losses(predict_logits(model, x, device="cpu").numpy()[rows], y[rows])
     np.testing.assert_allclose(evaluation.test_losses[1], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_evaluation_keeps_the_margins_of_a_fixed_retain_sample(
+    evaluation: Evaluation, splits: Splits, spec: ModelSpec
+) -> None:
+    n_retain = len(splits.retain)
+    rows = kept_retain_rows(n_retain)
+    assert rows.size == min(n_retain, RETAIN_SAMPLE) and np.all(np.diff(rows) > 0)
+    assert kept_retain_rows(10).tolist() == list(range(10))
+    assert evaluation.retain_confs is not None
+    assert evaluation.retain_confs.dtype == np.float32
+    assert evaluation.retain_confs.shape == (3, rows.size)
+    model = build_model(spec)
+    model.load_state_dict(init_state(spec, 2))
+    x, y = splits.tensors("retain")
+    logits = predict_logits(model, x[rows], device="cpu").numpy()
+    expected = logit_scaled_confidence(logits, y[rows].numpy())
+    np.testing.assert_allclose(evaluation.retain_confs[2], expected, rtol=1e-5, atol=1e-5)
+    # Older arrays (reference caches, shards) load without them.
+    older = {k: v for k, v in evaluation.to_arrays().items() if k != "retain_confs"}
+    old = Evaluation.from_arrays(_npz(older))
+    assert old.retain_confs is None and "retain_confs" not in old.to_arrays()
+    shard = ShardArrays.from_bytes(_shard(evaluation, [0, 2], losses=True).to_bytes())
+    assert shard.retain_confs is not None
+    np.testing.assert_array_equal(shard.retain_confs, evaluation.retain_confs[[0, 2]])
 
 
 def test_population_attack_runs_on_real_models_and_untrained_ones_leave_no_trace(

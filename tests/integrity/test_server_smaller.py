@@ -1,11 +1,13 @@
-"""Hole 8, server side, and the shared rate limits of issue 13.
+"""Hole 8, server side, and the rate limits of issue 13 and review F12.
 
 Exploits, each through the real app: a login link whose `next` leads to another site
 (`/\\evil.example`, which browsers read as `//evil.example`); a login form posted from
 another site with the attacker's credentials (login CSRF: the victim ends up in the
 attacker's account); a team name that a spreadsheet runs as a formula when an organizer
-opens the CSV export; and four server processes each allowing the full login limit.
-Each has a control showing the same path working for an honest request.
+opens the CSV export; four server processes each allowing the full login limit; a flood
+of logins or uploads over the limit whose bodies were all read first, and one account's
+uploads throttling everyone behind the same address (review F12). Each has a control
+showing the same path working for an honest request.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ EVIL_NEXTS = ["/\\evil.example", "/\\/evil.example/", "//evil.example", "/\t/evi
 
 def _form_token(client) -> str:
     assert client.get("/login").status_code == 200
-    return str(client.cookies.get("unlearn_login_csrf"))
+    return str(client.cookies.get("unlearn_csrf"))  # the form's field holds the same value
 
 
 def _login(client, email: str, *, next: str = "/", token: str | None = None):  # type: ignore[no-untyped-def]
@@ -153,3 +155,65 @@ def test_app_uses_redis_counters_when_a_redis_url_is_configured(settings, redis_
     configured = settings.model_copy(update={"rate_limit_storage_url": redis_url})
     assert create_app(configured).state.rate_limiter.storage_kind == "RedisStorage"
     assert create_app(settings).state.rate_limiter.storage_kind == "MemoryStorage"
+
+
+@pytest.fixture
+def limited_app(settings, queue):  # type: ignore[no-untyped-def]
+    from api.main import create_app
+
+    limited = settings.model_copy(
+        update={"rate_limit_enabled": True, "login_rate_limit": "2/minute",
+                "upload_rate_limit": "2/minute"}
+    )  # fmt: skip
+    application = create_app(limited, queue=queue)
+    yield application
+    application.state.engine.dispose()
+
+
+def _asgi_post(app, path: str, *, address: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """POST `path` from `address` straight through ASGI; (status, whether the body was read)."""
+    import asyncio
+
+    read: list[bool] = []
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        read.append(True)
+        return {"type": "http.request", "body": b"email=a&password=b", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    raw = {"content-type": "application/x-www-form-urlencoded", **(headers or {})}
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": b"", "server": ("testserver", 80), "client": (address, 40000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in raw.items()],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], bool(read)
+
+
+def test_login_flood_is_refused_before_its_body_is_read(limited_app):
+    # The exploit (review F12): every request over the limit still had its body buffered.
+    first = [_asgi_post(limited_app, "/register", address="203.0.113.7") for _ in range(2)]
+    assert all(was_read for _, was_read in first)  # control: within the limit, read
+    status, was_read = _asgi_post(limited_app, "/login", address="203.0.113.7")
+    assert (status, was_read) == (429, False)
+    # Control: the limit is per address; another client still gets in.
+    assert _asgi_post(limited_app, "/login", address="198.51.100.1")[1]
+
+
+def test_upload_limit_counts_per_account_not_per_address(limited_app, world):
+    url = f"/api/v1/phases/{world.phase_id}/submissions"
+    for _ in range(2):
+        assert _asgi_post(limited_app, url, address="203.0.113.7", headers=world.alice.headers)[1]
+    # Over Alice's limit: refused unread, from her address and from any other.
+    for address in ("203.0.113.7", "198.51.100.1"):
+        status, was_read = _asgi_post(
+            limited_app, url, address=address, headers=world.alice.headers
+        )
+        assert (status, was_read) == (429, False), address
+    # Control: Bob behind the same address (a shared proxy) is not throttled by her.
+    assert _asgi_post(limited_app, url, address="203.0.113.7", headers=world.bob.headers)[1]

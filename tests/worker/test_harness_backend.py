@@ -82,6 +82,11 @@ def test_sharded_pipeline_score_equals_the_dry_run(
         # The attacks beside the score: the shards carry the test losses they need.
         assert stored.report["mia"] == report["mia"]
         assert stored.report["mia"]["population"]["retrained"]["models"] == 8
+        # The secondary metrics too: the shards carry the retain-sample margins, the cache
+        # the original model's evaluation.
+        assert stored.report["secondary"] == report["secondary"]
+        assert stored.report["secondary"]["klom_retain"]["value"] is not None
+        assert stored.report["secondary"]["retain_drift"]["value"] is not None
     assert pipeline.store.exists(f"reports/{submission_id}/attempt-1/epsilons.png")
     # Each scored split's record, signed with the server's key, passes every check; the
     # private one is the private split's and carries its score.

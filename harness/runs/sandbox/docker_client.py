@@ -33,6 +33,7 @@ __all__ = [
     "copy_out",
     "create_container",
     "create_output_volume",
+    "daemon_default_runtime",
     "daemon_runtimes",
     "hardening_flags",
     "image_id",
@@ -59,7 +60,9 @@ class SandboxSettings:
     """Confinement of a sandbox container. The defaults are the safe, production values."""
 
     image: str = "unlearn-sandbox:latest"
-    runtime: str | None = None  # "runsc" for gVisor; None: the daemon's default (runc)
+    # "runsc" for gVisor; None: the daemon's default (runc). A worker resolves None with
+    # `selfcheck.choose_runtime` (gVisor wherever the daemon has it) before its first job.
+    runtime: str | None = None
     network: str = "none"  # no interface but loopback, no route, no DNS
     read_only_root: bool = True
     tmp_size: str = "256m"  # size-capped tmpfs at /tmp (also HOME)
@@ -201,6 +204,14 @@ def daemon_runtimes() -> set[str]:
     if result.returncode != 0:
         raise ConfigError(f"no Docker daemon reachable: {result.stderr.strip()}")
     return set(json.loads(result.stdout or "{}"))
+
+
+def daemon_default_runtime() -> str:
+    """The runtime a container without `--runtime` gets (`runc` unless dockerd says else)."""
+    result = _docker("info", "--format", "{{.DefaultRuntime}}", check=False, timeout=20)
+    if result.returncode != 0:
+        raise ConfigError(f"no Docker daemon reachable: {result.stderr.strip()}")
+    return result.stdout.strip() or "runc"
 
 
 def image_id(image: str) -> str:

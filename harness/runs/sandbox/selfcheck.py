@@ -1,20 +1,32 @@
 """The self-check: before the first job, prove that confinement is in force, or refuse.
 
+`choose_runtime(settings, runc_allowed=...)` picks the container runtime where the settings
+name none: gVisor (`runsc`) wherever the Docker daemon has it registered, else runc, which
+shares the host's kernel and is refused unless the caller allows it (production allows it
+only when an organizer names it: UNLEARN_SANDBOX__RUNTIME=runc).
 `check_confinement(settings, run_probe)` runs `probe.py` in a container started with the
-job's flags (the caller's `run_probe`) and raises ConfigError listing every control the
-probe found missing (`confinement_problems`). A settings value passes once per process.
+job's flags (the caller's `run_probe`), logs the runtime it ran under, and raises
+ConfigError listing every control the probe found missing (`confinement_problems`). A
+settings value passes once per process.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from harness.errors import ConfigError
 from harness.runs.sandbox import docker_client as dc
 from harness.runs.sandbox.docker_client import SandboxSettings
 
-__all__ = ["RUNSC_PIDS_ADVISED", "check_confinement", "confinement_problems", "is_checked"]
+__all__ = [
+    "RUNSC_PIDS_ADVISED",
+    "check_confinement",
+    "choose_runtime",
+    "confinement_problems",
+    "is_checked",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +43,29 @@ def is_checked(settings: SandboxSettings) -> bool:
     return settings in _CHECKED
 
 
+def choose_runtime(settings: SandboxSettings, *, runc_allowed: bool) -> SandboxSettings:
+    """`settings` with the runtime its sandboxes run under. A named runtime is kept (naming
+    `runc` is how an organizer accepts it); else gVisor where the daemon has `runsc`, with
+    the pids limit raised to what gVisor needs; else the daemon's default, a ConfigError
+    when that is runc and `runc_allowed` is false."""
+    if settings.runtime:
+        return settings
+    if "runsc" in dc.daemon_runtimes():
+        pids = settings.pids_limit
+        if pids is not None and pids < RUNSC_PIDS_ADVISED:
+            pids = RUNSC_PIDS_ADVISED
+        return replace(settings, runtime="runsc", pids_limit=pids)
+    default = dc.daemon_default_runtime()
+    if default == "runc" and not runc_allowed:
+        raise ConfigError(
+            "gVisor (runsc) is not registered with the Docker daemon, and production does not "
+            "run submissions under runc (the host's kernel) unless told to: install gVisor "
+            "and register it (scripts/start_docker.sh, docs/deploy.md), or accept runc by "
+            "name with UNLEARN_SANDBOX__RUNTIME=runc"
+        )
+    return settings
+
+
 def check_confinement(
     settings: SandboxSettings, run_probe: Callable[[], dict[str, object]]
 ) -> dict[str, object]:
@@ -45,7 +80,8 @@ def check_confinement(
             f"runtime {settings.runtime!r} is not registered with the Docker daemon; "
             "see scripts/start_docker.sh"
         )
-    findings = run_probe()
+    runtime = settings.runtime or dc.daemon_default_runtime()
+    findings = {**run_probe(), "runtime": runtime}
     problems = confinement_problems(findings, settings)
     if problems:
         raise ConfigError(
@@ -61,6 +97,8 @@ def check_confinement(
             pids,
             RUNSC_PIDS_ADVISED,
         )
+    kernel = "gVisor's own kernel" if runtime == "runsc" else "the host's kernel"
+    logger.info("sandbox self-check passed: runtime %s (%s)", runtime, kernel)
     _CHECKED.add(settings)
     return findings
 

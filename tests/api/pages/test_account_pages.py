@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from tests.api.factories import PASSWORD, VALID_SOURCE
-from tests.api.pages.test_pages import login
+from tests.api.pages.test_pages import form_token, login, page_token
 
 
 def register(client, **fields):
     data = {"email": "dan@example.org", "password": "long enough pw", "display_name": "Dan"}
+    data["csrf_token"] = form_token(client, "/register")
     data.update(fields)
     return client.post("/register", data=data, follow_redirects=False)
+
+
+def change_password(client, **fields):  # type: ignore[no-untyped-def]
+    data = {"csrf_token": page_token(client.get("/account").text, "password-form"), **fields}
+    return client.post("/account/password", data=data)
 
 
 def test_register_page_creates_account_team_and_logs_in(client, world):
@@ -26,7 +32,7 @@ def test_register_page_shows_errors_beside_fields_and_keeps_input(client, world)
     assert 'id="email-error"' in response.text and 'id="password-error"' in response.text
     assert 'value="not-an-address"' in response.text and "long enough pw" not in response.text
     taken = register(client, email=world.alice.email)
-    assert taken.status_code == 409 and "already exists; log in instead" in taken.text
+    assert taken.status_code == 409 and "if you have an account already, log in" in taken.text
 
 
 def test_register_page_joins_by_code_and_rejects_unknown_code(client, world):
@@ -55,25 +61,15 @@ def test_team_page_leave_and_join_until_first_submission(client, world):
 
 def test_password_change_needs_the_current_one_and_takes_effect(client, world):
     login(client, world.alice.email)
-    wrong = client.post(
-        "/account/password",
-        data={"current": "bad", "new": "new password 1", "repeat": "new password 1"},
-    )
+    wrong = change_password(client, current="bad", new="new password 1", repeat="new password 1")
     assert wrong.status_code == 422 and "The current password is wrong." in wrong.text
-    differ = client.post(
-        "/account/password", data={"current": PASSWORD, "new": "new password 1", "repeat": "x"}
-    )
+    differ = change_password(client, current=PASSWORD, new="new password 1", repeat="x")
     assert differ.status_code == 422 and "differ" in differ.text
-    done = client.post(
-        "/account/password",
-        data={"current": PASSWORD, "new": "new password 1", "repeat": "new password 1"},
-    )
+    done = change_password(client, current=PASSWORD, new="new password 1", repeat="new password 1")
     assert 'id="password-changed"' in done.text
-    client.get("/login")  # the form's anti-CSRF token, as a browser would fetch it
-    token = client.cookies.get("unlearn_login_csrf")
     old = client.post(
         "/login",
-        data={"email": world.alice.email, "password": PASSWORD, "csrf_token": token},
+        data={"email": world.alice.email, "password": PASSWORD, "csrf_token": form_token(client)},
     )
     assert old.status_code == 401
     new = client.post(
@@ -81,7 +77,7 @@ def test_password_change_needs_the_current_one_and_takes_effect(client, world):
         data={
             "email": world.alice.email,
             "password": "new password 1",
-            "csrf_token": client.cookies.get("unlearn_login_csrf"),  # renewed by the 401 form
+            "csrf_token": page_token(old.text, "login-form"),  # the 401 page's form
         },
         follow_redirects=False,
     )

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -72,8 +73,8 @@ def test_browser_login_upload_status_and_leaderboard(
     wait.until(ec.presence_of_element_located((By.ID, "file"))).send_keys(str(source))
     browser.find_element(By.ID, "submit-button").click()
     status = wait.until(ec.presence_of_element_located((By.ID, "status")))
-    assert status.text == "queued"
-    submission_id = int(browser.current_url.rstrip("/").rsplit("/", 1)[1])
+    assert status.text == "waiting in the queue"
+    submission_id = int(urlsplit(browser.current_url).path.rsplit("/", 1)[1])
 
     # A worker finishes it; the open page updates itself by polling, without a reload.
     lifecycle.start_sanity_check(session, submission_id=submission_id, worker="w1")

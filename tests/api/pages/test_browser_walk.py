@@ -16,6 +16,7 @@ import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -171,7 +172,8 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
     walk.type("f-replicas", "8")
     walk.el("phase-save").click()
     assert walk.text_of("phase-state") == "open"
-    phase_id = int(browser.current_url.rstrip("/").rsplit("/", 1)[1])
+    phase_id = int(urlsplit(browser.current_url).path.rsplit("/", 1)[1])
+    assert "Phase created." in walk.text_of("flash")
     assert "Waiting for a worker" in walk.text_of("preparation-state")
     walk.shot("06-phase-created")
 
@@ -186,7 +188,7 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
         preparation.renew(
             session, phase_id=phase_id, split=split, holder=holder, lease_s=600, progress=progress
         )
-    walk.until_text("prep-public", "preparing · reference 3 of 8")
+    walk.until_text("prep-public", "being prepared · training the retrained models, step 3 of 8")
     walk.shot("06b-phase-preparing")
     for split in lifecycle.SPLITS:
         preparation.finish(
@@ -200,7 +202,8 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
     description = walk.el("description")
     assert description.find_element(By.TAG_NAME, "strong").text == "forget"
     walk.until_text("countdown", "3 d ")  # drawn by the page's script, in the viewer's zone
-    assert f"--phase {phase_id} --server {live_server.url}" in walk.text_of("dry-run-command")
+    assert "dry-run submission.py --phase-file phase.json" in walk.text_of("dry-run-command")
+    assert live_server.url not in walk.text_of("data")  # no host name in the commands
     assert "3 of 3 submissions left today" in walk.text_of("quota-left")
     walk.shot("07-phase-page")
 
@@ -211,8 +214,9 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
     walk.el("file").send_keys(str(source))
     walk.shot("08-upload")
     walk.el("submit-button").click()
-    assert walk.text_of("status") == "queued"
-    sub_id = int(browser.current_url.rstrip("/").rsplit("/", 1)[1])
+    assert walk.text_of("status") == "waiting in the queue"
+    walk.until_text("flash", "Submitted.")
+    sub_id = int(urlsplit(browser.current_url).path.rsplit("/", 1)[1])
     assert walk.text_of("runs-public") == "0 of 8 runs"
 
     lifecycle.start_sanity_check(session, submission_id=sub_id, worker="worker-1")
@@ -277,16 +281,17 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
     walk.shot("11-leaderboard")
     walk.go(f"/submissions/{sub_id}")
     walk.el("make-final").click()
+    walk.el("confirm-yes").click()  # the page's own dialog, not the browser's confirm()
     walk.until_text("is-final", "final submission")
+    walk.until_text("flash", "now your team's final submission")
     walk.shot("12-final-pick")
 
     # The organizer disqualifies it, with a reason the team sees, then looks at the console.
     walk.login(world.organizer.email)
     walk.go(f"/submissions/{sub_id}")
     walk.el("disqualify").click()
-    prompt = walk.wait.until(lambda d: d.switch_to.alert)
-    prompt.send_keys("same code as another team")
-    prompt.accept()
+    walk.el("confirm-reason").send_keys("same code as another team")
+    walk.el("confirm-yes").click()
     walk.el("dq-badge")
     walk.login("bo@example.org", "bo's long password")
     walk.go(f"/submissions/{sub_id}")
@@ -301,7 +306,9 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
     assert "submission " + str(sub_id) in walk.el("worker-rows").text
     walk.shot("14-console")
     walk.el(f"reinstate-{sub_id}").click()
+    walk.el("confirm-yes").click()
     walk.el(f"disqualify-{sub_id}")  # the page reloaded: the undo took
+    walk.until_text("flash", "Disqualification withdrawn")
 
     # The phase ends: the private leaderboard is public.
     phase = session.get(Phase, phase_id)

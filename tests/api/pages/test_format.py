@@ -59,3 +59,23 @@ def test_mia_rows_show_the_population_attack_beside_its_retrained_baseline():
     )
     unavailable = fmt.mia_rows({"mia": {"lira": None, "population": None}})
     assert unavailable == [] and fmt.mia_rows({}) == []
+
+
+def _entry(label: str, value: float | None, interval, reading: str) -> dict:
+    return {"label": label, "value": value, "interval": interval, "reading": reading}
+
+
+def test_secondary_rows_show_each_metric_with_its_interval_and_reading():
+    secondary = {
+        "tow": _entry("ToW", 0.98765, [0.97, 0.99], "1 = as retrained"),
+        "klom_retain": _entry("KLoM, retain sample", None, None, "unavailable: not kept"),
+        "lira_auc": _entry("Per-example LiRA AUC", 0.5, None, "shown with the attacks"),
+    }
+    rows = fmt.secondary_rows({"secondary": secondary})
+    assert [(row.label, row.value) for row in rows] == [
+        ("ToW", "0.988"),
+        ("KLoM, retain sample", "unavailable"),
+    ]
+    assert rows[0].note == "[0.970, 0.990] 1 = as retrained"
+    assert rows[1].note == "unavailable: not kept"
+    assert fmt.secondary_rows({}) == [] and fmt.secondary_rows({"secondary": None}) == []

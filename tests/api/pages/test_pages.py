@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.api.factories import PASSWORD, VALID_SOURCE, finish
 
+_TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
 
-def form_token(client) -> str:
-    """The login form's anti-CSRF token (also left in the client's cookie jar)."""
-    assert client.get("/login").status_code == 200
-    return str(client.cookies.get("unlearn_login_csrf"))
+
+def page_token(html: str, form_id: str | None = None) -> str:
+    """The anti-CSRF token of the form `form_id` (default: the first protected form, the
+    header's logout form when logged in)."""
+    start = html.index(f'id="{form_id}"') if form_id else 0
+    found = _TOKEN_FIELD.search(html, start)
+    assert found, "no csrf_token field on the page"
+    return found.group(1)
+
+
+def form_token(client, page: str = "/login") -> str:
+    """The anonymous form's anti-CSRF token (the browser's cookie holds the same value)."""
+    response = client.get(page)
+    assert response.status_code == 200
+    return page_token(response.text, page.strip("/") + "-form")
+
+
+def logout(client):  # type: ignore[no-untyped-def]
+    """Press "Log out", with the token the page's form carries."""
+    token = page_token(client.get("/").text)
+    return client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
 
 
 def login(client, email: str) -> None:
@@ -73,8 +93,11 @@ def test_upload_form_shows_line_numbered_errors_then_accepts(client, world):
     )
     assert good.status_code == 303
     detail = client.get(good.headers["location"])
-    assert 'id="status">queued</span>' in detail.text
-    assert "received → validated" in detail.text
+    assert 'id="status">waiting in the queue</span>' in detail.text
+    assert "Submitted. Its evaluation starts" in detail.text
+    history = detail.text.split('id="events"')[1].split("</ol>")[0]
+    assert "Uploaded" in history and "Checked: it defines unlearning()" in history
+    assert "→" not in history and "received" not in history and "worker" not in history
 
 
 def test_submission_pages_hide_other_teams(client, world):
@@ -93,8 +116,8 @@ def test_submit_page_shows_the_dry_run_command_of_its_phase(client, world):
     login(client, world.alice.email)
     page = client.get(f"/phases/{world.phase_id}/submit")
     assert page.status_code == 200
-    assert f"unlearn dry-run submission.py --phase {world.phase_id}" in page.text
-    assert "<code>tuple</code> interface" in page.text
+    assert "unlearn dry-run submission.py --phase-file phase.json" in page.text
+    assert f'href="/phases/{world.phase_id}/starting-kit.zip"' in page.text
 
 
 def test_pages_redirect_anonymous_to_login(client, world):
@@ -127,5 +150,47 @@ def test_cookie_state_change_from_other_site_is_refused(client, world):
 def test_logout_ends_the_session(client, world):
     login(client, world.alice.email)
     assert client.get("/submissions", follow_redirects=False).status_code == 200
-    client.post("/logout", headers={"Origin": "http://testserver"})
+    assert logout(client).status_code == 303
     assert client.get("/submissions", follow_redirects=False).status_code == 303
+
+
+def test_wrong_password_keeps_the_email_and_sign_up_keeps_next(client, world):
+    wrong = client.post(
+        "/login",
+        data={
+            "email": world.alice.email,
+            "password": "nope",
+            "next": "/phases/1/submit",
+            "csrf_token": form_token(client),
+        },
+    )
+    assert f'value="{world.alice.email}"' in wrong.text
+    assert 'href="/register?next=/phases/1/submit"' in wrong.text
+    sign_up = client.get("/register?next=/phases/1/submit")
+    assert 'name="next" value="/phases/1/submit"' in sign_up.text
+    made = client.post(
+        "/register",
+        data={
+            "email": "newcomer@example.org",
+            "password": "a long password",
+            "display_name": "Newcomer",
+            "team_choice": "new",
+            "next": "/phases/1/submit",
+            "csrf_token": page_token(sign_up.text, "register-form"),
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303 and made.headers["location"] == "/phases/1/submit"
+    client.cookies.clear()  # a second newcomer, in a fresh browser
+    other_site = client.post(
+        "/register",
+        data={
+            "email": "second@example.org",
+            "password": "a long password",
+            "display_name": "Second",
+            "next": "//evil.example/",
+            "csrf_token": form_token(client, "/register"),
+        },
+        follow_redirects=False,
+    )
+    assert other_site.headers["location"] == "/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from competition import lifecycle, preparation
 from competition.models import Phase
 from tests.api.factories import VALID_SOURCE, finish
-from tests.api.pages.test_pages import login
+from tests.api.pages.test_pages import login, logout
 from worker import leases
 
 
@@ -21,6 +21,7 @@ def upload(client, world, member=None):
 
 
 def test_phase_page_renders_sanitised_markdown_rules_and_command(client, world, session):
+    client.app.state.settings.public_url = "https://comp.example"
     phase = session.get(Phase, world.phase_id)
     phase.description = "## Goal\n\nForget **15 subjects**.<script>alert(1)</script>"
     session.commit()
@@ -28,9 +29,8 @@ def test_phase_page_renders_sanitised_markdown_rules_and_command(client, world, 
     assert page.status_code == 200
     assert "<h2>Goal</h2>" in page.text and "<strong>15 subjects</strong>" in page.text
     assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
-    assert f"unlearn dry-run submission.py --phase {world.phase_id} --server http://testserver" in (
-        page.text
-    )
+    assert ".venv/bin/unlearn dry-run submission.py --phase-file phase.json" in page.text
+    assert f'href="/phases/{world.phase_id}/starting-kit.zip"' in page.text
     assert "N = 8 runs" in page.text and "20% of the time of one retraining" in page.text
     assert 'id="quota-left"' not in page.text  # anonymous viewers have no quota
 
@@ -86,6 +86,12 @@ def test_submission_page_formats_report_and_disqualification(client, world, sess
     assert "Noise floor" in page.text and "0.2000" in page.text
     assert "unlearned 90% vs retrained 90%" in page.text
     assert 'id="make-final"' in page.text and 'id="cancel"' not in page.text
+    # A reading of the figures, and the raw report as a download rather than inline JSON.
+    reading = page.text.split('id="reading-public"')[1].split("</details>")[0]
+    assert "the score can be" in reading and "above 1" in reading
+    assert "noise floor" in reading and "0.2000" in reading
+    assert "<pre" not in page.text and '"forget_quality":' not in page.text
+    assert f'href="/api/v1/submissions/{sub_id}/results" download=' in page.text
     response = client.post(
         f"/api/v1/submissions/{sub_id}/disqualify",
         json={"reason": "copied another team's code"},
@@ -132,6 +138,7 @@ def test_phase_form_shows_errors_on_fields_then_creates(client, world):
     assert made.status_code == 303
     phase = client.get(made.headers["location"])
     assert "<em>new</em>" in phase.text and "N = 4 runs" in phase.text
+    assert "Phase created. Its reference models are being prepared" in phase.text
 
 
 def test_phase_delete_refused_with_submissions_and_archive_hides(client, world, session):
@@ -146,7 +153,7 @@ def test_phase_delete_refused_with_submissions_and_archive_hides(client, world, 
         files={"file": ("submission.py", VALID_SOURCE)},
     )
     assert refused.status_code == 403 and "archived" in refused.json()["error"]["message"]
-    client.post("/logout", headers={"Origin": "http://testserver"})
+    assert logout(client).status_code == 303
     assert f"/phases/{world.phase_id}/leaderboard" not in client.get("/").text
     login(client, world.organizer.email)
     client.post("/admin/phases/new", data={
@@ -176,4 +183,13 @@ def test_phase_page_says_a_phase_cannot_run_and_organizers_see_why(client, world
     page = client.get(f"/phases/{world.phase_id}").text
     assert "private: OSError: disk full" in page and 'id="prepare-again"' in page
     console = client.get("/admin").text
-    assert f'id="prep-state-{world.phase_id}">failed<' in console
+    assert f'id="prep-state-{world.phase_id}">could not be prepared<' in console
+
+
+def test_phase_page_puts_the_overview_first_for_participants(client, world):
+    def order(page: str) -> bool:
+        return page.index('<section id="overview"') < page.index('<section id="preparation"')
+
+    assert order(client.get(f"/phases/{world.phase_id}").text)  # anonymous visitor
+    login(client, world.organizer.email)
+    assert not order(client.get(f"/phases/{world.phase_id}").text)  # organizers: readiness first
