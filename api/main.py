@@ -91,6 +91,7 @@ def create_app(
         routes.teams,
         routes.phases,
         routes.submissions,
+        routes.records,
         routes.leaderboard,
         routes.admin,
     ):

@@ -24,12 +24,18 @@ from fsspec.implementations.local import LocalFileSystem
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ArtifactStore", "check_key", "submission_code_key"]
+__all__ = ["ArtifactStore", "check_key", "evaluation_record_key", "submission_code_key"]
 
 
 def submission_code_key(submission_id: int, kind: str) -> str:
     """Where a submission's uploaded bytes live: `submissions/<id>/submission.<py|zip>`."""
     return f"submissions/{submission_id}/submission.{kind}"
+
+
+def evaluation_record_key(submission_id: int, attempt: int, split: str) -> str:
+    """Where a scored split's signed record lives (`harness.report.record`): written by the
+    scoring worker, served by `GET /api/v1/submissions/{id}/record`."""
+    return f"reports/{submission_id}/attempt-{attempt}/record-{split}.zip"
 
 
 def check_key(key: str) -> str:

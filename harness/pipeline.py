@@ -203,8 +203,12 @@ def dry_run(
     device: str = "cpu",
     threads: int = 1,
     progress: Progress | None = None,
+    on_runs: Callable[[Prepared, list[RunOutcome]], None] | None = None,
 ) -> tuple[dict[str, Any], Prepared, Evaluation, ScoreReport]:
-    """Evaluate `submission` end to end; raises SubmissionError when a run fails."""
+    """Evaluate `submission` end to end; raises SubmissionError when a run fails.
+
+    `on_runs(prepared, outcomes)` sees every run's outcome, failed ones included, before
+    they are checked (the evaluation's record lists them)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -237,6 +241,8 @@ def dry_run(
         lap("runs")
     finally:
         runner.close()  # a standby left unused when preparing failed
+    if on_runs is not None:
+        on_runs(prepared, outcomes)
     states = validated_states(outcomes, prepared.reference.original)
     efficiency = efficiency_gate(
         outcomes,

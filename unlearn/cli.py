@@ -4,6 +4,7 @@ Each command lives beside the code it drives and is only registered here:
 
     unlearn dry-run SUBMISSION.py     unlearn/dry_run.py   evaluate locally, end to end
     unlearn score --unlearned U.npy   unlearn/score.py    score confidence matrices
+    unlearn verify RECORD.zip         unlearn/verify.py   check a record, recompute its score
     unlearn serve                     unlearn/server.py              the competition server
     unlearn admin create-organizer    unlearn/server.py              bootstrap the first organizer
     unlearn worker / beat / prepare-phase
@@ -20,6 +21,7 @@ from unlearn.dry_run import dry_run
 from unlearn.participant import leaderboard, login, status, submit
 from unlearn.score import score
 from unlearn.server import admin_app, serve
+from unlearn.verify import verify
 from worker.cli import beat, prepare_phase, worker
 
 __all__ = ["app"]
@@ -34,6 +36,7 @@ def main() -> None:
 
 app.command("dry-run")(dry_run)
 app.command("score")(score)
+app.command("verify")(verify)
 app.command("serve")(serve)
 app.add_typer(admin_app, name="admin")
 app.command("worker")(worker)

@@ -244,6 +244,9 @@ def dry_run(
         import harness.pipeline  # noqa: F401
 
         loading.update(task, completed=1)
+    from unlearn.record import RecordedRuns
+
+    seen = RecordedRuns()  # every run's outcome, for the record
     if device.startswith("cuda"):
         import torch
 
@@ -294,11 +297,13 @@ def dry_run(
                 device=device,
                 threads=threads,
                 progress=_Bars(progress),
+                on_runs=seen,
             )
     except SubmissionError as error:
         from harness.report.build import failure_report, write_report
 
         write_report(failure_report(error, submission=submission), out)
+        record = seen.write(out, submission=submission, runner=runner, failure=error)
         console.print(
             Panel(
                 f"{error.message}\n\n{error.log_excerpt}".rstrip(),
@@ -306,7 +311,7 @@ def dry_run(
                 border_style="red",
             )
         )
-        console.print(f"report: {out / 'report.json'}")
+        console.print(f"report: {out / 'report.json'}" + (f"; record: {record}" if record else ""))
         raise typer.Exit(1) from None
     except ConfigError as error:
         console.print(f"[red]configuration error:[/red] {error}")
@@ -337,3 +342,7 @@ def dry_run(
         console.print(f"report: {out / 'report.json'}; plots: {', '.join(p.name for p in written)}")
     else:
         console.print(f"report: {out / 'report.json'} (add --plots for PNG plots)")
+    record = seen.write(
+        out, submission=submission, runner=runner, unlearned=unlearned, result=result
+    )
+    console.print(f"record: {record} (check it with `unlearn verify {record}`)")

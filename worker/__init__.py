@@ -8,6 +8,7 @@ Flow (data-flow order of the modules):
     backend.py         EvaluationBackend + ShardArrays (what a shard returns: arrays, not weights)
     harness_backend.py the production backend (harness.pipeline's steps, shard by shard)
     phases.py          server phase -> PhaseConfig; the reference cache in the store
+    record.py          a scored split's record (harness.report.record), signed and stored
     staging.py         a submission's code unpacked for a run
     racing.py          rounds of seeds on the public split
     tasks/             provision, dispatch, execute, score, reconcile, cleanup, freeze

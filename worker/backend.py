@@ -115,10 +115,13 @@ class ShardArrays:
 
 @dataclass
 class Scored:
-    """Scoring output: one report per split (`public`, `private`) and named PNG plots."""
+    """Scoring output: one report per split (`public`, `private`) and named PNG plots;
+    `records`: per split, the evaluation's unsigned record (`harness.report.record.Record`)
+    when the backend makes one (the scoring task names the submission, signs and stores it)."""
 
     reports: dict[str, dict[str, Any]]
     plots: dict[str, bytes]
+    records: dict[str, Any] = field(default_factory=dict)
 
 
 class EvaluationBackend(Protocol):

@@ -34,6 +34,7 @@ from harness.phase import SplitName
 from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
 from harness.reference.cache import Prepared
 from harness.report.plots import write_plots
+from harness.report.record import Record
 from harness.report.secondary import secondary_report
 from harness.runs.execute import efficiency_gate, seed_time_limit, validated_states
 from harness.runs.sandbox.base import Runner, RunOutcome
@@ -41,6 +42,7 @@ from harness.scoring.mia import secondary_attacks
 from harness.scoring.racing import round_score
 from worker.backend import PhaseInfo, Scored, ShardArrays
 from worker.phases import phase_config, pull_cache, push_cache
+from worker.record import scored_record
 
 logger = logging.getLogger(__name__)
 
@@ -205,11 +207,21 @@ class HarnessBackend:
     def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:
         reports: dict[str, dict[str, Any]] = {}
         plots: dict[str, bytes] = {}
+        records: dict[str, Record] = {}
         for split, arrays in runs.items():
             prepared = self.prepared(phase, split)
             unlearned = Evaluation.from_arrays(arrays.evaluation_arrays)
             compared = _first(prepared, unlearned.n_models)
             result = score(compared, unlearned, estimator=phase.estimator)
+            record = scored_record(
+                compared,
+                arrays=arrays,
+                unlearned=unlearned,
+                result=result,
+                runner=lambda: self.runner,
+            )
+            if record is not None:
+                records[split] = record
             attacks = secondary_attacks(
                 unlearned.forget_confs,
                 prepared.reference.evaluation.forget_confs,
@@ -225,7 +237,7 @@ class HarnessBackend:
             }
             if split == "public":  # the private split's plots would reveal its forget set
                 plots.update(_plots(result.epsilons, unlearned, prepared))
-        return Scored(reports=reports, plots=plots)
+        return Scored(reports=reports, plots=plots, records=records)
 
 
 def _first(prepared: Prepared, n: int) -> Prepared:

@@ -1,5 +1,5 @@
 """JSON API routers, one module per resource, mounted under `/api/v1` by `api.main`."""
 
-from api.routes import admin, auth, leaderboard, phases, submissions, teams
+from api.routes import admin, auth, leaderboard, phases, records, submissions, teams
 
-__all__ = ["admin", "auth", "leaderboard", "phases", "submissions", "teams"]
+__all__ = ["admin", "auth", "leaderboard", "phases", "records", "submissions", "teams"]

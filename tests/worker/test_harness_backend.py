@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from competition.artifacts import evaluation_record_key
 from competition.models import Phase, Result, SubmissionStatus
 from harness.pipeline import dry_run
+from harness.report.record import read_record, record_key
+from harness.report.verify import passed, verify_record
 from harness.runs.sandbox.local import LocalRunner
 from tests.worker.factories import Pipeline, configure
 from worker import context
@@ -85,3 +88,16 @@ def test_sharded_pipeline_score_equals_the_dry_run(
         assert stored.report["secondary"]["klom_retain"]["value"] is not None
         assert stored.report["secondary"]["retain_drift"]["value"] is not None
     assert pipeline.store.exists(f"reports/{submission_id}/attempt-1/epsilons.png")
+    # Each scored split's record, signed with the server's key, passes every check; the
+    # private one is the private split's and carries its score.
+    key = record_key(context.get_context().settings.secret_key)
+    for split, score in (
+        ("public", submission.public_score),
+        ("private", submission.private_score),
+    ):
+        data = pipeline.store.get_bytes(evaluation_record_key(submission_id, 1, split))
+        checks = verify_record(data, key=key)
+        assert passed(checks) and checks[1].verdict == "pass", checks
+        manifest = read_record(data).manifest
+        assert manifest["split"]["name"] == split and manifest["score"]["final_score"] == score
+        assert manifest["submission"]["sha256"] == submission.sha256

@@ -30,6 +30,7 @@ from worker import leases, racing
 from worker.backend import ShardArrays
 from worker.celery_app import app
 from worker.context import get_context
+from worker.record import store_record
 from worker.recovery import phase_info
 from worker.tasks.dispatch import dispatch_shards
 
@@ -121,6 +122,8 @@ def finish_evaluation(
                 split=split,
             )
         return "too_slow"
+    if split in scored.records:  # before the result row that makes it visible
+        _store_record(ctx, scored.records[split], split=split, **ids)
     plot_keys = []
     for name, png in sorted(scored.plots.items()):
         plot_keys.append(f"reports/{submission_id}/attempt-{attempt}/{name}.png")
@@ -143,6 +146,25 @@ def finish_evaluation(
         dispatch_shards(**ids)
         return "public scored"
     return "finished"
+
+
+def _store_record(ctx: Any, record: Any, *, split: str, submission_id: int, attempt: int) -> None:
+    """Sign and store the split's record (`worker.record`); a failure here is logged, never
+    the score's: the result stands without its record."""
+    try:
+        with ctx.sessions() as session:
+            sha256 = records.get_submission(session, submission_id).sha256
+        store_record(
+            ctx.store,
+            record,
+            secret_key=ctx.settings.secret_key,
+            submission_sha256=sha256,
+            submission_id=submission_id,
+            attempt=attempt,
+            split=split,
+        )
+    except Exception:
+        logger.exception("record of %d/%d %s not stored", submission_id, attempt, split)
 
 
 def _public_race(session: Any, ids: dict[str, int]) -> dict[str, Any] | None:
