@@ -163,3 +163,11 @@ def test_ordering_retrain_above_finetune_above_do_nothing(tmp_path: Path) -> Non
     assert scores["finetune"]["eligible"], scores["finetune"]["efficiency"]["message"]
     assert not scores["retrain"]["eligible"]
     assert "FAILS the efficiency gate" in scores["retrain"]["verdict"]
+    # The secondary metrics on the same known cases: retraining matches the reference's
+    # accuracies (ToW near 1) and margins (KLoM near 0); the original model does not.
+    secondary = {name: report["secondary"] for name, report in scores.items()}
+    tow = {name: metrics["tow"]["value"] for name, metrics in secondary.items()}
+    klom = {name: metrics["klom_forget"]["value"] for name, metrics in secondary.items()}
+    assert tow["retrain"] >= 0.9 and tow["retrain"] > tow["do_nothing"], tow
+    assert klom["retrain"] < 0.5 * klom["do_nothing"], klom
+    assert secondary["do_nothing"]["retain_drift"]["value"] == 0.0  # the original itself
