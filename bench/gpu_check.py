@@ -243,6 +243,14 @@ def sandbox_check(submission: Path, device: str, *, seeds: int) -> dict[str, Any
     }
 
 
+def _guarded_sandbox_check(submission: Path, device: str) -> dict[str, Any]:
+    """Part 2, its failure reported beside the training figures instead of losing them."""
+    try:
+        return sandbox_check(submission, device, seeds=8)
+    except Exception as error:  # a bench: print what went wrong, keep the other parts
+        return {"failed": f"{type(error).__name__}: {error}"}
+
+
 def check(
     *, device: str, tiny: bool, replicas: int | None, images: int | None, submission: Path
 ) -> dict[str, Any]:
@@ -270,7 +278,7 @@ def check(
     return {
         "device": f"{name} ({device}), torch {torch.__version__}",
         "train": train,
-        "sandbox": sandbox_check(submission, device, seeds=8),
+        "sandbox": _guarded_sandbox_check(submission, device),
         "projection": projection(train["images_per_s"]),
     }
 
@@ -296,6 +304,8 @@ def _print(result: dict[str, Any]) -> None:
     print(f"GPU utilisation: {train['gpu_utilisation']}")
     if "skipped" in sandbox:
         print(f"sandbox: skipped ({sandbox['skipped']})")
+    elif "failed" in sandbox:
+        print(f"sandbox: FAILED ({sandbox['failed']})")
     else:
         print(
             f"sandbox: {sandbox['seeds']} seeds with --gpus in {sandbox['runs_s']} s "
