@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import torch
 from torch import nn
@@ -88,7 +89,7 @@ def _image_channels(spec: ModelSpec, name: str) -> int:
 def _resnet18(spec: ModelSpec) -> nn.Module:
     from torchvision.models import resnet18
 
-    model = resnet18(num_classes=spec.num_classes)
+    model: nn.Module = resnet18(num_classes=spec.num_classes)
     channels = _image_channels(spec, "resnet18")
     if channels != 3:  # grey images: the same layer, names and shape but its input channels
         model.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -119,7 +120,7 @@ def _resnet18_small(spec: ModelSpec) -> nn.Module:
     for module in model.modules():  # torchvision's initialisation, on the new layers
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-    return model
+    return cast(nn.Module, model)  # torchvision is untyped
 
 
 MODELS: dict[str, Callable[[ModelSpec], nn.Module]] = {

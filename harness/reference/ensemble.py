@@ -96,7 +96,8 @@ def train_vmapped(
             index = order[:, start : start + recipe.batch_size]  # [R, B]
             losses = ensemble_loss(params, buffers, x[index], y[index])  # [R]
             optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()  # replicas share no parameter: gradients stay apart
+            # Replicas share no parameter: gradients stay apart (torch leaves it untyped).
+            losses.sum().backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             scheduler.step()
         progress(len(seeds))

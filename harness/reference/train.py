@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +71,7 @@ def init_state(spec: ModelSpec, seed: int) -> dict[str, torch.Tensor]:
         return build_model(spec).state_dict()
 
 
-def epoch_order(index_loader: DataLoader) -> torch.Tensor:
+def epoch_order(index_loader: DataLoader[Any]) -> torch.Tensor:
     """The next epoch's example order of a `shuffled_loader` over `(torch.arange(n),)`.
 
     Reading the order from a loader built like the real one (same generator, same sampler)
@@ -144,7 +145,7 @@ def train_model(
             inputs, targets = inputs.to(device), targets.to(device)
             loss = F.cross_entropy(model(inputs), targets, weight=weight)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
             optimizer.step()
             scheduler.step()
         if progress is not None:
@@ -216,7 +217,8 @@ def _train_stacked_mlp(
             else:
                 per_replica = losses.mean(1)
             optimizer.zero_grad(set_to_none=True)
-            per_replica.sum().backward()  # replicas share no parameter: gradients stay apart
+            # Replicas share no parameter: gradients stay apart (torch leaves it untyped).
+            per_replica.sum().backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             scheduler.step()
         progress(replicas)

@@ -150,7 +150,7 @@ def _bound(
     """
     most_pos = pos_r - peaky_below[below_first]
     fewest_neg = neg_r - (below_last - peaky_below[below_last])
-    return _envelope(table, max(most_pos, 0), max(fewest_neg, 0), n)
+    return float(_envelope(table, max(most_pos, 0), max(fewest_neg, 0), n))
 
 
 @_jit

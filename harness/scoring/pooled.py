@@ -185,7 +185,7 @@ def shrink_to_common_prior(
     posterior_mean = (joint @ grid) / joint.sum(axis=1)
     shrunk = np.empty_like(posterior_mean)
     shrunk[order] = posterior_mean
-    return shrunk
+    return np.asarray(shrunk)
 
 
 def pooled_epsilons(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:

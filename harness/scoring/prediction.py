@@ -72,7 +72,7 @@ def _forget_quality_of_draw(
 def _shrunk(difference: np.ndarray, variance: np.ndarray | float) -> np.ndarray:
     """A difference estimated with noise of `variance`, pulled towards 0 so that its
     square is unbiased: sign(d) sqrt(max(0, d^2 - variance))."""
-    return np.sign(difference) * np.sqrt(np.maximum(0.0, difference**2 - variance))
+    return np.asarray(np.sign(difference) * np.sqrt(np.maximum(0.0, difference**2 - variance)))
 
 
 def _fit(runs: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -149,7 +149,7 @@ def binned_klom(
         index = np.clip(np.floor((values - low) / width * bins), 0, bins - 1)
         flat = (index.astype(np.int64) + bins * np.arange(n_examples)).ravel()
         counts = np.bincount(flat, minlength=bins * n_examples).reshape(n_examples, -1)
-        return counts / values.shape[0]
+        return np.asarray(counts / values.shape[0])
 
     p, q = histogram(first), histogram(second)
     q = np.where(p > 0, np.maximum(q, KLOM_FLOOR), q)

@@ -14,7 +14,7 @@ import sys
 PR_GET_NO_NEW_PRIVS = 39
 
 
-def _read(path):
+def _read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
@@ -22,14 +22,14 @@ def _read(path):
         return None
 
 
-def _status_field(name):
+def _status_field(name: str) -> str | None:
     for line in (_read("/proc/self/status") or "").splitlines():
         if line.startswith(name + ":"):
             return line.split(":", 1)[1].strip()
     return None
 
 
-def _no_new_privs():
+def _no_new_privs() -> int:
     # prctl works under runc and gVisor; gVisor's /proc/self/status lacks the NoNewPrivs line.
     try:
         return int(ctypes.CDLL(None, use_errno=True).prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0))
@@ -37,12 +37,12 @@ def _no_new_privs():
         return int(_status_field("NoNewPrivs") or "-1")
 
 
-def _interfaces():
+def _interfaces() -> list[str]:
     lines = (_read("/proc/net/dev") or "").splitlines()[2:]
     return sorted(line.split(":", 1)[0].strip() for line in lines if ":" in line)
 
 
-def _routes():
+def _routes() -> list[str]:
     v4 = [line.split()[0] for line in (_read("/proc/net/route") or "").splitlines()[1:] if line]
     v6 = [
         line.split()[-1]
@@ -52,7 +52,7 @@ def _routes():
     return v4 + v6
 
 
-def _root_read_only():
+def _root_read_only() -> bool | None:
     for line in (_read("/proc/self/mountinfo") or "").splitlines():
         fields = line.split()
         if len(fields) > 5 and fields[4] == "/":
@@ -60,7 +60,7 @@ def _root_read_only():
     return None
 
 
-def _cgroup_value(*paths):
+def _cgroup_value(*paths: str) -> str | None:
     for path in paths:
         text = _read(path)
         if text is not None:
@@ -68,7 +68,7 @@ def _cgroup_value(*paths):
     return None
 
 
-def main():
+def main() -> None:
     memory = _cgroup_value(
         "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"
     )
