@@ -29,7 +29,7 @@ from api.crud.accounts import (
     team_members,
     user_for_token,
 )
-from api.crud.console import failures_by_category, list_workers, status_overview
+from api.crud.console import failures_by_category, list_workers, status_overview, still_running
 from api.crud.phases import (
     archive_phase,
     create_phase,
@@ -113,6 +113,7 @@ __all__ = [
     "select_final",
     "snapshot_history",
     "status_overview",
+    "still_running",
     "submission_progress",
     "team_members",
     "update_phase",

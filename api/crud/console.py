@@ -7,9 +7,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from competition.models import FailureCategory, Submission, SubmissionStatus, Worker
+from competition.models import (
+    TERMINAL_STATUSES,
+    FailureCategory,
+    Submission,
+    SubmissionStatus,
+    Worker,
+)
 
-__all__ = ["failures_by_category", "list_workers", "status_overview"]
+__all__ = ["failures_by_category", "list_workers", "still_running", "status_overview"]
 
 S = SubmissionStatus
 
@@ -36,3 +42,16 @@ def failures_by_category(session: Session) -> list[tuple[FailureCategory, int]]:
 
 def list_workers(session: Session) -> list[Worker]:
     return list(session.scalars(select(Worker).order_by(Worker.last_seen.desc())))
+
+
+def still_running(session: Session, submission_ids: list[int]) -> set[int]:
+    """Those of the submissions not finished, failed or cancelled: a worker's last reported
+    job is its current one only while that is so."""
+    if not submission_ids:
+        return set()
+    rows = session.scalars(
+        select(Submission.id).where(
+            Submission.id.in_(submission_ids), Submission.status.not_in(TERMINAL_STATUSES)
+        )
+    )
+    return set(rows)

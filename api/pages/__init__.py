@@ -337,13 +337,16 @@ def admin_page(
         session, team_id=None, phase_id=phase_id, status=chosen, limit=100, offset=0
     )
     phases, _ = crud.list_phases(session, limit=200, offset=0)
+    workers = crud.list_workers(session)
+    jobs = [w.current_submission_id for w in workers if w.current_submission_id is not None]
     return render(
         request,
         "admin.html",
         user,
         statuses=crud.status_overview(session),
         failures=crud.failures_by_category(session),
-        workers=crud.list_workers(session),
+        workers=workers,
+        running=crud.still_running(session, jobs),
         recent=recent,
         total=total,
         phases=phases,

@@ -6,10 +6,6 @@ submissions are on `/admin` (`api.pages.admin_page`)."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -17,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api import crud, schemas
 from api.deps import OptionalUser, SessionDep, get_queue
+from api.pages import phase_form, words
 from api.pages.errors import Link, render_error
 from api.pages.render import login_redirect, render
 from competition.models import Phase, User
@@ -25,31 +22,12 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/phases")
 
-TEXT_FIELDS = ("name", "dataset", "model", "estimator")
-NUMBER_FIELDS = ("replicas", "efficiency_gate", "daily_quota", "max_in_flight")
-JSON_FIELDS = ("split_spec", "recipe")
-TIME_FIELDS = ("starts_at", "ends_at")
-FLAGS = ("show_logs", "sanity_check_required")
-NEW_PHASE_DEFAULTS = {
-    "replicas": "8",
-    "efficiency_gate": "0.2",
-    "daily_quota": "5",
-    "max_in_flight": "0",
-    "split_spec": "{}",
-    "recipe": "{}",
-    "sanity_check_required": "on",
-}
-EDITABLE = ("description", *TIME_FIELDS, "daily_quota", "max_in_flight", *FLAGS)
+EDITABLE = (
+    "description", "starts_at", "ends_at", "daily_quota", "max_in_flight", "show_logs",
+    "sanity_check_required",
+)  # fmt: skip
 # Before the first submission the experiment can change too (and is prepared again).
-EDITABLE_BEFORE_SUBMISSIONS = (
-    *EDITABLE,
-    "dataset",
-    "model",
-    "estimator",
-    "replicas",
-    "efficiency_gate",
-    *JSON_FIELDS,
-)
+EDITABLE_BEFORE_SUBMISSIONS = (*EDITABLE, *schemas.EXPERIMENT_FIELDS)
 
 
 def _forbidden(request: Request, user: User | None) -> Response | None:
@@ -58,60 +36,6 @@ def _forbidden(request: Request, user: User | None) -> Response | None:
     if not user.is_organizer:
         return render_error(request, user, 403, "The console is for organizers.")
     return None
-
-
-def _time(value: str) -> str:
-    # A form's "2026-12-01 20:00" is UTC, as the form says; ISO input with a zone is kept.
-    text = value.strip().replace(" ", "T")
-    if text and not (text.endswith("Z") or "+" in text[10:] or "-" in text[10:]):
-        text += "Z"
-    return text
-
-
-def _form_values(phase: Phase | None) -> dict[str, str]:
-    if phase is None:
-        return dict(NEW_PHASE_DEFAULTS)
-    values = {name: str(getattr(phase, name)) for name in (*TEXT_FIELDS, *NUMBER_FIELDS)}
-    values["description"] = phase.description
-    for name in JSON_FIELDS:
-        values[name] = json.dumps(getattr(phase, name))
-    for name in TIME_FIELDS:
-        values[name] = getattr(phase, name).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    for name in FLAGS:
-        values[name] = "on" if getattr(phase, name) else ""
-    return values
-
-
-def _parse(raw: dict[str, str], fields: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Form strings -> the schema's input; JSON fields that do not parse are errors here."""
-    data: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for name in fields:
-        value = raw.get(name, "")
-        if name in FLAGS:
-            data[name] = value == "on"
-        elif name in JSON_FIELDS:
-            try:
-                data[name] = json.loads(value or "{}")
-            except json.JSONDecodeError as exc:
-                example = '{"epochs": 3}'
-                errors[name] = f"Not JSON ({exc.msg} at column {exc.colno}); e.g. {example}."
-        elif name in TIME_FIELDS:
-            data[name] = _time(value)
-        elif value.strip() or name not in NUMBER_FIELDS:
-            data[name] = value.strip() if name != "description" else value
-    return data, errors
-
-
-def _errors(exc: ValidationError) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for err in exc.errors():
-        message = str(err["msg"]).removeprefix("Value error, ")
-        field = str(err["loc"][0]) if err["loc"] else "form"
-        if field == "form" and "ends_at" in message:
-            field = "ends_at"  # the schema's check of the two dates, shown by the second
-        found.setdefault(field, message + ".")
-    return found
 
 
 async def _raw_form(request: Request) -> dict[str, str]:
@@ -137,6 +61,10 @@ def _form(
         values=values,
         errors=errors,
         editable=editable if phase else None,
+        fields=phase_form.FIELDS,
+        groups=phase_form.GROUPS,
+        choices=phase_form.choices,
+        labels={field.name: field.label for field in phase_form.FIELDS},
     )
 
 
@@ -145,7 +73,7 @@ def new_phase_form(request: Request, user: OptionalUser) -> Response:
     if (refused := _forbidden(request, user)) is not None:
         return refused
     assert user is not None
-    return _form(request, user, phase=None, values=_form_values(None), errors={})
+    return _form(request, user, phase=None, values=phase_form.form_values(None), errors={})
 
 
 @router.post("/new", response_class=HTMLResponse)
@@ -154,21 +82,19 @@ async def create_phase(request: Request, session: SessionDep, user: OptionalUser
         return refused
     assert user is not None
     raw = await _raw_form(request)
-    fields = ("description", *TEXT_FIELDS, *NUMBER_FIELDS, *JSON_FIELDS, *TIME_FIELDS, *FLAGS)
-    data, errors = _parse(raw, fields)
+    data, errors = phase_form.form_body(raw, None, None)
     body = None
     try:
         body = schemas.PhaseCreate.model_validate(data)
     except ValidationError as exc:
-        errors = {**_errors(exc), **errors}
+        errors = {**phase_form.field_errors(exc), **errors}
     if body is None or errors:
         return _form(request, user, phase=None, values=raw, errors=errors, status_code=422)
     try:
         phase = crud.create_phase(session, body)
     except crud.CrudError as exc:
-        return _form(
-            request, user, phase=None, values=raw, errors={"name": exc.message}, status_code=409
-        )
+        errors = {"name": words.sentence(exc.message) + "."}
+        return _form(request, user, phase=None, values=raw, errors=errors, status_code=409)
     get_queue(request).prepare_phase(phase.id)
     return RedirectResponse(f"/phases/{phase.id}?notice=phase-created", status_code=303)
 
@@ -185,7 +111,7 @@ def edit_phase_form(
         request,
         user,
         phase=phase,
-        values=_form_values(phase),
+        values=phase_form.form_values(phase),
         errors={},
         editable=_editable(session, phase),
     )
@@ -201,20 +127,19 @@ async def edit_phase(
     phase = crud.get_phase(session, phase_id)
     editable = _editable(session, phase)
     raw = await _raw_form(request)
-    data, errors = _parse(raw, editable)
+    data, errors = phase_form.form_body(raw, editable, phase)
     retrain = False
     try:
         body = schemas.PhaseUpdate.model_validate(data)
         if not errors:
             retrain = crud.update_phase(session, phase, body)
     except ValidationError as exc:
-        errors = {**_errors(exc), **errors}
+        errors = {**phase_form.field_errors(exc), **errors}
     except crud.CrudError as exc:
-        field = "ends_at" if "ends_at" in exc.message else "form"
-        errors = {field: exc.message[0].upper() + exc.message[1:] + "."}
+        errors = phase_form.message_errors(exc.message)
     if errors:
         session.rollback()
-        values = {**_form_values(phase), **raw}
+        values = {**phase_form.form_values(phase), **raw}
         return _form(
             request,
             user,

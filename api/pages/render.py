@@ -49,6 +49,7 @@ templates.env.globals.update(
     split_spec_words=words.split_spec_words,
     client_words=words.client_words(),
     notices=words.NOTICES,
+    prepare_button=words.PREPARE_BUTTON,
 )
 
 

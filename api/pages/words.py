@@ -14,7 +14,10 @@ import re
 from typing import Any, Protocol
 
 __all__ = [
+    "FORGET_MODE",
     "NOTICES",
+    "PREPARE_BUTTON",
+    "RACING_RULE",
     "client_words",
     "estimator_words",
     "event_words",
@@ -85,6 +88,27 @@ INTERFACE = {
 ESTIMATOR = {
     "neurips2023": "the NeurIPS 2023 rule",
     "calibrated": "calibrated (a perfect unlearner scores about 1)",
+}
+
+FORGET_MODE = {
+    "random": "a random share of the training set",
+    "classes": "whole classes",
+    "groups": "whole groups (e.g. subjects)",
+}
+
+# harness.scoring.racing.RULES
+RACING_RULE = {
+    "both": "both bounds agree (sound when either holds; the default)",
+    "equal_n": "other rows' bounds at the same number of runs",
+    "full_n": "full-N rows' bounds at N",
+    "predicted": "the predicted full-N score",
+}
+
+# The one button of a phase's preparation, by its state (None: no button while it runs).
+PREPARE_BUTTON = {
+    "pending": "Prepare the reference models",
+    "failed": "Prepare again",
+    "ready": "Train the reference models again",
 }
 
 

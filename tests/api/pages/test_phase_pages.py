@@ -1,4 +1,5 @@
-"""The phase page, the submission page's progress and report, and the organizer's phase form."""
+"""The phase page, the submission page's progress and report, and deleting or archiving a
+phase (the phase form itself: test_phase_form.py)."""
 
 from __future__ import annotations
 
@@ -106,39 +107,6 @@ def test_submission_page_formats_report_and_disqualification(client, world, sess
     undo = client.post(f"/api/v1/submissions/{sub_id}/reinstate", headers=world.organizer.headers)
     assert undo.status_code == 200 and undo.json()["disqualified"] is False
     assert 'id="make-final"' in client.get(f"/submissions/{sub_id}").text
-
-
-def test_phase_form_shows_errors_on_fields_then_creates(client, world):
-    login(client, world.organizer.email)
-    form = {
-        "name": "spring",
-        "description": "A *new* phase",
-        "starts_at": "2026-01-01 00:00",
-        "ends_at": "2025-01-01 00:00",
-        "dataset": "mnist1d",
-        "model": "mlp",
-        "split_spec": "{bad json",
-        "recipe": "{}",
-        "replicas": "1",
-        "estimator": "neurips2023",
-        "efficiency_gate": "0.2",
-        "daily_quota": "5",
-        "max_in_flight": "0",
-        "sanity_check_required": "on",
-    }
-    bad = client.post("/admin/phases/new", data=form)
-    assert bad.status_code == 422
-    assert 'id="f-replicas-error"' in bad.text and 'id="f-split_spec-error"' in bad.text
-    assert 'value="spring"' in bad.text  # the form keeps what was typed
-    form.update(replicas="4", split_spec='{"forget_fraction": 0.02}')
-    still = client.post("/admin/phases/new", data=form)
-    assert still.status_code == 422 and "ends_at must be after starts_at" in still.text
-    form.update(ends_at="2027-01-01 00:00")
-    made = client.post("/admin/phases/new", data=form, follow_redirects=False)
-    assert made.status_code == 303
-    phase = client.get(made.headers["location"])
-    assert "<em>new</em>" in phase.text and "N = 4 runs" in phase.text
-    assert "Phase created. Its reference models are being prepared" in phase.text
 
 
 def test_phase_delete_refused_with_submissions_and_archive_hides(client, world, session):
