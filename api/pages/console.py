@@ -59,7 +59,7 @@ def _form(
         status_code,
         phase=phase,
         values=values,
-        errors=errors,
+        errors=phase_form.in_form_order(errors),
         editable=editable if phase else None,
         fields=phase_form.FIELDS,
         groups=phase_form.GROUPS,

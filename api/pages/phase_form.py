@@ -41,6 +41,7 @@ __all__ = [
     "field_errors",
     "form_body",
     "form_values",
+    "in_form_order",
     "label_words",
 ]
 
@@ -280,7 +281,8 @@ def form_body(
             if field.name != "racing_on":
                 data[field.name] = value == "on"
         elif field.kind == "datetime":
-            data[field.name] = _utc(value)
+            if value.strip():
+                data[field.name] = _utc(value)
         elif field.name == "dataset_path":
             continue
         elif field.name == "description":
@@ -407,6 +409,12 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
             field = _field_of(where, message)
             found.setdefault(field, _sentence(field, message))
     return found
+
+
+def in_form_order(errors: dict[str, str]) -> dict[str, str]:
+    """The errors in the order of the form's fields (a problem of no field first)."""
+    order = {field.name: index for index, field in enumerate(FIELDS)}
+    return dict(sorted(errors.items(), key=lambda item: order.get(item[0], -1)))
 
 
 def message_errors(message: str) -> dict[str, str]:
