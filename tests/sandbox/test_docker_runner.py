@@ -131,8 +131,11 @@ def test_hardening_flags_hold_every_control():
         "--pids-limit 256",
         "--memory 8g",
         "--memory-swap 8g",
-        "--cpus 2.0",
-        "--init",
+        "--cpus 2.0",  # the job's threads: the CPU its retraining was timed with
+        "--ulimit msgqueue=0:0",
+        "--sysctl kernel.shm_rmid_forced=1",
+        "--sysctl kernel.msgmni=0",
+        "--sysctl kernel.sem=0 0 0 0",
         "--log-opt max-size=10m",
         "--gpus device=1",
         "--env OMP_NUM_THREADS=2",
@@ -144,6 +147,7 @@ def test_hardening_flags_hold_every_control():
     ]:
         assert expected in flags, expected
     assert "--gpus all" not in flags
+    assert "--init" not in flags  # the runner is pid 1: no init whose /proc/1/fd a run reads
     assert "seccomp" not in flags  # the daemon's default profile, which the self-check wants
     unconfined = " ".join(
         dc.hardening_flags(SandboxSettings(seccomp="unconfined"), threads=1, mounts=[], labels={})
