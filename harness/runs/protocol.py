@@ -41,6 +41,7 @@ __all__ = [
     "Loaders",
     "UnlearningFn",
     "check_source",
+    "device_arguments",
     "load_submission",
     "make_loaders",
     "ReturnedModelIgnored",
@@ -210,9 +211,10 @@ def run_once(
     """
     seed_run(seed)
     net.train()
+    extra = device_arguments(fn, net, loaders.interface)
     started = time.perf_counter()
     try:
-        returned = fn(net, loaders.retain, loaders.forget, loaders.val)
+        returned = fn(net, loaders.retain, loaders.forget, loaders.val, **extra)
     except Exception as exc:
         message = f"unlearning() raised {type(exc).__name__}: {exc} (seed {seed})"
         hint = INTERFACES[loaders.interface].hint(exc)
@@ -224,6 +226,27 @@ def run_once(
     if returned is not None and returned is not net:
         _take_returned(returned, net)
     return seconds
+
+
+def device_arguments(fn: UnlearningFn, net: torch.nn.Module, interface: str) -> dict[str, str]:
+    """The interface's device parameters that `fn` has, each set to `net`'s device.
+
+    Only parameters that can be passed by keyword and are not one of the four loaders'
+    slots are filled (`def unlearning(net, r, f, v, device=None)`, or keyword-only).
+    """
+    names = INTERFACES[interface].device_parameters
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    first = next(iter(net.parameters()), None)
+    device = str(first.device) if first is not None else "cpu"
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        p.name: device
+        for index, p in enumerate(parameters)
+        if p.name in names and p.kind in keyword and (index >= 4 or p.kind == keyword[1])
+    }
 
 
 def _same_architecture(model: torch.nn.Module, net: torch.nn.Module) -> bool:

@@ -258,3 +258,20 @@ def test_local_runner_stops_a_run_at_its_time_limit(tmp_path: Path) -> None:
     [outcome] = LocalRunner().run(job)
     assert outcome.error is not None and outcome.error.category == "timeout"
     assert 0.5 <= outcome.seconds < 5
+
+
+PRINTS_ITS_DEVICE = (
+    "def unlearning(net, retain_loader, forget_loader, val_loader, device=None, *, DEVICE=None):\n"
+    "    print(device, DEVICE)\n"
+)
+
+
+def test_kaggle2023_fills_device_parameters_with_the_runs_device(tmp_path: Path) -> None:
+    job = replace(_job(tmp_path, PRINTS_ITS_DEVICE, [0]), interface="kaggle2023")
+    [outcome] = LocalRunner(capture_output=True).run(job)
+    assert outcome.ok and outcome.log_excerpt == "cpu cpu\n", outcome.log_excerpt
+
+
+def test_control_the_tuple_interface_leaves_device_parameters_alone(tmp_path: Path) -> None:
+    [outcome] = LocalRunner(capture_output=True).run(_job(tmp_path, PRINTS_ITS_DEVICE, [0]))
+    assert outcome.ok and outcome.log_excerpt == "None None\n", outcome.log_excerpt

@@ -240,3 +240,21 @@ def test_the_reaper_honours_the_deadline_of_the_job_a_standby_was_handed(test_se
         assert standby.name in reap_orphans()
     finally:
         runner.close()
+
+
+KAGGLE_SCRATCH = Path(__file__).with_name("submissions") / "kaggle_scratch.py"
+
+
+def test_kaggle2023_runs_get_fresh_kaggle_folders_and_their_device(test_settings, make_job):
+    job = replace(make_job(KAGGLE_SCRATCH, seeds=(0, 1)), interface="kaggle2023")
+    outcomes = DockerRunner(test_settings).run(job)
+    for outcome in outcomes:  # writable, and empty again for the second run
+        assert outcome.ok, outcome.error
+        assert "KAGGLE fresh" in outcome.log_excerpt, outcome.log_excerpt
+        assert "DEVICE cpu" in outcome.log_excerpt, outcome.log_excerpt
+
+
+def test_control_other_interfaces_have_no_kaggle_folders(test_settings, make_job):
+    [outcome] = DockerRunner(test_settings).run(make_job(KAGGLE_SCRATCH))
+    assert outcome.ok, outcome.error
+    assert "KAGGLE missing" in outcome.log_excerpt and "DEVICE None" in outcome.log_excerpt

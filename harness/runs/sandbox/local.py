@@ -8,9 +8,12 @@ for the runs, as the container does, so the same seed gives the same weights on 
 Each seed runs in its own forked process, as in the sandbox (`isolation.run_child`): the
 submission is loaded fresh in every run, with a private TMPDIR deleted after it, so a
 submission that caches work in module globals or scratch files behaves the same here as on
-the server (each run starts cold). A run is killed at `job.time_limit_s`. Where a fork is
-impossible (no fork on this OS, or CUDA already initialised in this process, which a fork
-cannot inherit) the seeds run in this process one after another, and a warning says so.
+the server (each run starts cold). The interface's scratch folders (kaggle2023:
+/kaggle/tmp, /kaggle/working) are made for each run and removed after it where this user
+may create them; elsewhere a warning says they exist only in the sandbox. A run is
+killed at `job.time_limit_s`. Where a fork is impossible (no fork on this OS, or CUDA
+already initialised in this process, which a fork cannot inherit) the seeds run in this
+process one after another, and a warning says so.
 
 `capture_output=True` (the worker's embedded mode) keeps what each run prints to stdout and
 stderr, its last `CAPTURE_CHARS` characters, as the outcome's `log_excerpt`; off by default
@@ -54,6 +57,7 @@ from harness.errors import (
     TimeLimitExceeded,
 )
 from harness.models import build_model
+from harness.runs.interfaces import INTERFACES
 from harness.runs.protocol import (
     ReturnedModelIgnored,
     check_source,
@@ -240,10 +244,13 @@ def _forked_seed(job: Job, capture: bool, seed: int) -> RunOutcome:
         if job.device.startswith("cuda"):
             torch.zeros(1, device=job.device)
 
+    made = _make_scratch_folders(INTERFACES[job.interface].scratch_folders)
+
     def sweep(pid: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-        shutil.rmtree(scratch, ignore_errors=True)
+        for folder in (scratch, *made):
+            shutil.rmtree(folder, ignore_errors=True)
 
     limits = ChildLimits(
         result_bytes=MAX_WEIGHTS_BYTES,
@@ -285,6 +292,27 @@ def _forked_seed(job: Job, capture: bool, seed: int) -> RunOutcome:
     trace = str(claim.get("log_excerpt", ""))
     error.log_excerpt = trace
     return RunOutcome(seed, None, seconds, error, _joined(printed, trace) if capture else trace)
+
+
+def _make_scratch_folders(folders: tuple[str, ...]) -> list[str]:
+    """Make the interface's scratch folders (/kaggle/tmp, ...) for one run where this user
+    may; the topmost folder made is returned, to be removed after the run. A folder that
+    exists already is left alone (and is not emptied between runs)."""
+    made = []
+    for folder in folders:
+        missing = Path(folder)
+        while not missing.parent.exists():
+            missing = missing.parent
+        if Path(folder).exists():
+            logger.warning("%s exists already: runs share it (not emptied between runs)", folder)
+            continue
+        try:
+            os.makedirs(folder)
+        except OSError as exc:
+            logger.warning("cannot make %s here (%s); it exists in the sandbox", folder, exc)
+            continue
+        made.append(str(missing))
+    return made
 
 
 def _too_slow(seed: int, job: Job, seconds: float | None = None) -> TimeLimitExceeded:

@@ -56,6 +56,7 @@ import torch
 from harness.checkpoint import MAX_WEIGHTS_BYTES, state_to_bytes
 from harness.errors import InvalidSubmission, SubmissionCrashed, SubmissionError
 from harness.models import build_model
+from harness.runs.interfaces import INTERFACES
 from harness.runs.protocol import (
     check_source,
     load_submission,
@@ -149,8 +150,13 @@ def _child_body(files: JobFiles, seed: int) -> tuple[Claim, bytes | None]:
     return asdict(status), weights
 
 
-def _prepare_device(device: str) -> None:
-    """Initialise the device in the child before its clock starts (trusted code only)."""
+def _prepare(device: str, interface: str) -> None:
+    """Set up the child before its clock starts (trusted code only): the interface's scratch
+    folders (/kaggle/... links to /tmp/kaggle in the image, emptied with /tmp after each
+    run), and the device."""
+    for folder in INTERFACES[interface].scratch_folders:
+        with contextlib.suppress(OSError):  # no /kaggle link: the runner run on a host
+            os.makedirs(os.path.realpath(folder), exist_ok=True)  # through the link
     if device.startswith("cuda"):
         torch.zeros(1, device=device)
 
@@ -301,7 +307,7 @@ def run_job(
                 functools.partial(_child_body, files, seed),
                 limits=limits,
                 sweep=sweep,
-                prepare=functools.partial(_prepare_device, files.config.device),
+                prepare=functools.partial(_prepare, files.config.device, files.config.interface),
             )
             results[seed] = result
             outcome = "done"
