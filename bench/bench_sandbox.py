@@ -1,6 +1,11 @@
 """Sandbox overhead: the same submission and seeds in process and in the Docker sandbox.
 
     python bench/bench_sandbox.py [--seeds 64] [--repeats 2] [--runtime runsc] [--no-dry-run]
+                                  [--image unlearn-sandbox:<hash>]
+
+`--image`: the tag scripts/build_sandbox_image.sh printed for this tree (other builds on a
+shared daemon move `unlearn-sandbox:latest`); the dry-runs of part 2 get it through
+UNLEARN_SANDBOX__IMAGE.
 
 Job: shapes of the embedded default (mnist1d: 40 features, 10 classes, 4,000 train examples
 split 3,600 retain / 400 forget, 1,000 validation; MLP 40-256-256-10), random values (only
@@ -183,9 +188,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--runtime", default=None, help="e.g. runsc (gVisor)")
     parser.add_argument("--no-dry-run", action="store_true", help="skip part 2 (end to end)")
+    parser.add_argument("--image", default=SandboxSettings().image, help="sandbox image tag")
     args = parser.parse_args()
 
-    settings = replace(SandboxSettings(), runtime=args.runtime, memory="4g")
+    settings = replace(SandboxSettings(), image=args.image, runtime=args.runtime, memory="4g")
+    os.environ["UNLEARN_SANDBOX__IMAGE"] = args.image
     runner = DockerRunner(settings)
     shared = DockerRunner(settings, isolate_runs=False)
     runner.self_check()

@@ -158,11 +158,12 @@ def run_child(
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns
         _child(body, ctl_w, out_w, limits, prepare)
+    forked = time.monotonic()
     os.close(ctl_w)
     if out_w >= 0:
         os.close(out_w)
     try:
-        return _watch(pid, ctl_r, out_r, result, output, limits, sweep)
+        return _watch(pid, forked, ctl_r, out_r, result, output, limits, sweep)
     finally:
         os.close(ctl_r)
         if out_r >= 0:
@@ -224,6 +225,7 @@ def _max_fd() -> int:
 
 def _watch(
     pid: int,
+    forked: float,
     ctl: int,
     out: int,
     result: int,
@@ -256,34 +258,34 @@ def _watch(
             ready = poller.poll(timeout_ms)
             if pidfd < 0 and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
                 exited = True  # gone (not yet reaped: waitpid below gets its status)
+            exited = exited or any(fd == pidfd for fd, _ in ready)
             for fd, _ in ready:
-                if fd == pidfd:
-                    exited = True
-                elif fd == ctl and started is None:
+                if fd == ctl and started is None:
                     byte = _read_some(ctl, chunk, 1)
-                    if byte:
-                        started = time.monotonic()  # nothing of the submission has run yet
+                    if byte:  # nothing of the submission has run yet; if the child is
+                        # already gone, the byte was late to be seen: from the fork, then
+                        started = forked if exited else time.monotonic()
                     elif byte == 0:  # closed before it was ready: the set-up failed
                         poller.unregister(ctl)
                         open_pipes.discard(ctl)
                 elif fd == ctl:
                     moved = _move(ctl, result, cap - size, chunk)
-                    if moved is None:
+                    if moved == 0:  # end of file: the child closed its end
                         poller.unregister(ctl)
                         open_pipes.discard(ctl)
-                    elif moved < 0:
+                    elif moved is not None and moved < 0:
                         oversized = True
                         poller.unregister(ctl)
                         open_pipes.discard(ctl)
                         os.kill(pid, signal.SIGKILL)
-                    else:
+                    elif moved is not None:
                         size += moved
                 elif fd == out and ring is not None:
                     count = _read_some(out, chunk, CHUNK)
-                    if not count:
+                    if count == 0:
                         poller.unregister(out)
                         open_pipes.discard(out)
-                    else:
+                    elif count is not None:
                         ring.write(memoryview(chunk)[:count])
         if not exited:
             with contextlib.suppress(ProcessLookupError):
