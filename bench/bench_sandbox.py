@@ -189,6 +189,9 @@ def main() -> None:
     parser.add_argument("--runtime", default=None, help="e.g. runsc (gVisor)")
     parser.add_argument("--no-dry-run", action="store_true", help="skip part 2 (end to end)")
     parser.add_argument("--image", default=SandboxSettings().image, help="sandbox image tag")
+    parser.add_argument(
+        "--dry-run-repeats", type=int, default=None, help="part 2 (default: --repeats)"
+    )
     args = parser.parse_args()
 
     settings = replace(SandboxSettings(), image=args.image, runtime=args.runtime, memory="4g")
@@ -246,7 +249,7 @@ def main() -> None:
         f"{best['fixed_cold']:.2f} s cold, {best['fixed_prestarted']:.2f} s prestarted"
     )
     if not args.no_dry_run:
-        result.update(end_to_end(args.repeats))
+        result.update(end_to_end(args.dry_run_repeats or args.repeats))
         print(
             f"dry-run end to end: local {result['dry_run_local_s']} s, docker "
             f"{result['dry_run_docker_s']} s = {result['ratio_dry_run_docker_over_local']}x "

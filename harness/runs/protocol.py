@@ -195,9 +195,12 @@ def warm_up() -> None:
 
     The first optimizer a process builds imports torch._dynamo (one to three seconds on a
     CPU). Without this, a fresh process would charge it to its first seed's run time, and
-    the efficiency gate would see a slower run than the submission's own.
+    the efficiency gate would see a slower run than the submission's own. The progress-bar
+    modules `load_submission` patches are imported too (about 0.1 s), so that runs forked
+    from a warmed-up process (`harness.runs.sandbox.isolation`) find them loaded.
     """
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+    _text_progress_bars()
 
 
 def run_once(

@@ -27,19 +27,21 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import select
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
     "ChildLimits",
     "ChildResult",
     "Claim",
+    "frozen_heap",
     "make_non_dumpable",
     "read_result",
     "read_output",
@@ -82,6 +84,19 @@ class ChildResult:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.result = self.output = -1
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Move every object the parent holds out of the garbage collector's reach while runs
+    are forked (`gc.freeze`): a collection in a child would otherwise touch each object's
+    header and copy nearly every page of the parent (about 0.5 s per run, measured)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def make_non_dumpable() -> None:

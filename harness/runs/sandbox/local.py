@@ -70,6 +70,7 @@ from harness.runs.sandbox.base import Job, Runner, RunOutcome, SeedProgress
 from harness.runs.sandbox.isolation import (
     ChildLimits,
     Claim,
+    frozen_heap,
     read_output,
     read_result,
     run_child,
@@ -142,19 +143,19 @@ class LocalRunner(Runner):
                 return self._in_process(job, on_seed_done)
             run = functools.partial(_forked_seed, job, self.capture_output)
             workers = self.processes if job.device == "cpu" else 1
-            if workers == 1 or len(job.seeds) == 1:
-                outcomes = []
-                for seed in job.seeds:
-                    outcomes.append(run(seed))
-                    if on_seed_done is not None:
-                        on_seed_done(seed)
-                return outcomes
-            with ThreadPoolExecutor(min(workers, len(job.seeds))) as pool:
-                outcomes = []
-                for outcome in pool.map(run, job.seeds):
-                    outcomes.append(outcome)
-                    if on_seed_done is not None:
-                        on_seed_done(outcome.seed)
+            outcomes = []
+            with frozen_heap():
+                if workers == 1 or len(job.seeds) == 1:
+                    for seed in job.seeds:
+                        outcomes.append(run(seed))
+                        if on_seed_done is not None:
+                            on_seed_done(seed)
+                    return outcomes
+                with ThreadPoolExecutor(min(workers, len(job.seeds))) as pool:
+                    for outcome in pool.map(run, job.seeds):
+                        outcomes.append(outcome)
+                        if on_seed_done is not None:
+                            on_seed_done(outcome.seed)
                 return outcomes
         finally:
             torch.set_num_threads(previous_threads)

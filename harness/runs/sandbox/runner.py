@@ -48,6 +48,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -69,6 +70,7 @@ from harness.runs.sandbox.isolation import (
     ChildLimits,
     ChildResult,
     Claim,
+    frozen_heap,
     make_non_dumpable,
     read_result,
     run_child,
@@ -301,28 +303,36 @@ def run_job(
     )
     results: dict[int, ChildResult] = {}
     try:
-        for seed in files.config.seeds:
-            ooms = _oom_kills()
-            result = run_child(
-                functools.partial(_child_body, files, seed),
-                limits=limits,
-                sweep=sweep,
-                prepare=functools.partial(_prepare, files.config.device, files.config.interface),
-            )
-            results[seed] = result
-            outcome = "done"
-            if result.timed_out:
-                outcome = "timeout"
-            elif result.oversized:
-                outcome = "oversized"
-            elif ooms is not None and (_oom_kills() or 0) > ooms:
-                outcome = "out_of_memory"
-            _log(TIME_LINE.format(seed=seed, outcome=outcome, seconds=result.seconds) + "\n")
+        with frozen_heap():
+            for seed in files.config.seeds:
+                results[seed] = _run_one(files, seed, limits, sweep)
         _write_outputs(out, results)
     finally:
         for result in results.values():
             result.close()
     return 0
+
+
+def _run_one(
+    files: JobFiles, seed: int, limits: ChildLimits, sweep: Callable[[int], None]
+) -> ChildResult:
+    """One seed in its own child; its time line on this process's stdout."""
+    ooms = _oom_kills()
+    result = run_child(
+        functools.partial(_child_body, files, seed),
+        limits=limits,
+        sweep=sweep,
+        prepare=functools.partial(_prepare, files.config.device, files.config.interface),
+    )
+    outcome = "done"
+    if result.timed_out:
+        outcome = "timeout"
+    elif result.oversized:
+        outcome = "oversized"
+    elif ooms is not None and (_oom_kills() or 0) > ooms:
+        outcome = "out_of_memory"
+    _log(TIME_LINE.format(seed=seed, outcome=outcome, seconds=result.seconds) + "\n")
+    return result
 
 
 def _write_outputs(out: Path, results: dict[int, ChildResult]) -> None:
