@@ -284,7 +284,6 @@ def run_job(
     places = [out] + ([scratch] if scratch is not None else [])
     if contained:
         places += [p for p in SHARED_PLACES if p.is_dir()]
-    kept = {place: frozenset(e.name for e in os.scandir(place)) for place in places}
 
     def sweep(pid: int) -> None:
         if contained:
@@ -292,8 +291,8 @@ def run_job(
         else:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-        for place in places:
-            _empty(place, kept[place])
+        for place in places:  # all of it: a folder kept would be a place to leave things in
+            _empty(place)
 
     limits = ChildLimits(
         result_bytes=MAX_WEIGHTS_BYTES,
