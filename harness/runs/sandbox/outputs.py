@@ -122,7 +122,11 @@ def copy_outputs(container: str, *, seeds: Sequence[int], limit: int) -> OutputF
                     f"the output folder holds more than its expected files ({member.name}: "
                     f"{member.size} bytes); the copy stopped before reading them all"
                 )
-                files |= {name: cut for name in wanted if name not in files}
+                files |= {
+                    weights_file_name(seed): cut
+                    for seed in seeds
+                    if weights_file_name(seed) not in files
+                }
                 break
     return files
 
