@@ -191,15 +191,25 @@ def shuffled_loader(
 
 
 def warm_up() -> None:
-    """Pay torch's one-off lazy imports before any run is timed.
+    """Pay torch's one-off lazy set-up before any run is timed.
 
     The first optimizer a process builds imports torch._dynamo (one to three seconds on a
-    CPU). Without this, a fresh process would charge it to its first seed's run time, and
-    the efficiency gate would see a slower run than the submission's own. The progress-bar
-    modules `load_submission` patches are imported too (about 0.1 s), so that runs forked
-    from a warmed-up process (`harness.runs.sandbox.isolation`) find them loaded.
+    CPU), and the first forward, backward and step of a process set up more (tens of
+    milliseconds). Without this, a fresh process would charge them to its first seed's run
+    time, and a run forked from a warmed-up process (`harness.runs.sandbox.isolation`) to
+    every run. One step of a tiny model through the harness's own loaders pays them here,
+    and the progress-bar modules `load_submission` patches are imported too (about 0.1 s).
+    The global random state is left to `seed_run`, which every run calls first.
     """
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0, momentum=0.9)
+    split = (torch.zeros(4, 4), torch.zeros(4, dtype=torch.long))
+    loaders = make_loaders(retain=split, forget=split, val=split, seed=0, batch_size=2)
+    for inputs, targets in loaders.retain:
+        loss = torch.nn.functional.cross_entropy(net(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     _text_progress_bars()
 
 
