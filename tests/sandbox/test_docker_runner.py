@@ -18,7 +18,7 @@ import torch
 
 from harness.errors import ConfigError
 from harness.runs.sandbox import docker_client as dc
-from harness.runs.sandbox.docker import DockerRunner, assigned_gpu, reap_orphans
+from harness.runs.sandbox.docker import OWNER, DockerRunner, assigned_gpu, reap_orphans
 from harness.runs.sandbox.docker_client import LABEL, SandboxSettings
 from harness.runs.sandbox.local import LocalRunner
 
@@ -177,8 +177,11 @@ def test_a_malformed_cuda_device_is_refused():
 
 
 def _sandbox_containers() -> list[str]:
+    """Sandbox containers of this test process (others may share the daemon)."""
+    owner = f"label=unlearn.owner={OWNER}"
     return subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
+        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--filter", owner]
+        + ["--format", "{{.Names}}"],
         capture_output=True,
         text=True,
         check=True,
