@@ -1,11 +1,19 @@
 """Sandbox overhead: the same submission and seeds in process and in the Docker sandbox.
 
     python bench/bench_sandbox.py [--seeds 64] [--repeats 2] [--runtime runsc] [--no-dry-run]
+                                  [--image unlearn-sandbox:<hash>]
+
+`--image`: the tag scripts/build_sandbox_image.sh printed for this tree (other builds on a
+shared daemon move `unlearn-sandbox:latest`); the dry-runs of part 2 get it through
+UNLEARN_SANDBOX__IMAGE.
 
 Job: shapes of the embedded default (mnist1d: 40 features, 10 classes, 4,000 train examples
 split 3,600 retain / 400 forget, 1,000 validation; MLP 40-256-256-10), random values (only
 timing matters), and a fine-tuning submission (one epoch over the retain set, SGD, batch 64)
-like the starting kit's baseline. All seeds run in one container, as a worker shard does.
+like the starting kit's baseline. All seeds run in one container, as a worker shard does;
+inside it each seed runs in its own forked process (per-run isolation, `runner.py`), and the
+`*_shared` ways run every seed in the runner's one process instead (the behaviour before
+isolation, `DockerRunner(isolate_runs=False)`), side by side in the same run.
 
 Part 1, the unlearning stage alone. Four ways to run the same job, best of `--repeats`,
 interleaved so that load from other processes hits them alike:
@@ -19,7 +27,8 @@ interleaved so that load from other processes hits them alike:
   prestarted DockerRunner.prestart(), then run() once the standby container is up: its
              start-up overlapped the caller's preparation (the dry-run and the worker
              prestart before they load data and the reference), so run() pays only the
-             rest.
+             rest;
+  cold_shared, prestarted_shared  the same two with every seed in one process.
 Ratios to warm, and one container's fixed cost both ways (a do-nothing submission, 1 seed).
 
 Part 2 (skip with --no-dry-run), end to end: `unlearn dry-run` of the starting kit's
@@ -179,9 +188,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--runtime", default=None, help="e.g. runsc (gVisor)")
     parser.add_argument("--no-dry-run", action="store_true", help="skip part 2 (end to end)")
+    parser.add_argument("--image", default=SandboxSettings().image, help="sandbox image tag")
+    parser.add_argument(
+        "--dry-run-repeats", type=int, default=None, help="part 2 (default: --repeats)"
+    )
     args = parser.parse_args()
 
-    runner = DockerRunner(replace(SandboxSettings(), runtime=args.runtime, memory="4g"))
+    settings = replace(SandboxSettings(), image=args.image, runtime=args.runtime, memory="4g")
+    os.environ["UNLEARN_SANDBOX__IMAGE"] = args.image
+    runner = DockerRunner(settings)
+    shared = DockerRunner(settings, isolate_runs=False)
     runner.self_check()
     with tempfile.TemporaryDirectory() as folder:
         finetune, nothing = Path(folder, "finetune.py"), Path(folder, "nothing.py")
@@ -190,13 +206,24 @@ def main() -> None:
         job = make_job(finetune, tuple(range(args.seeds)))
         in_sandbox(runner, make_job(nothing, (0,)))  # warmup: page cache, image layers
         in_process(make_job(finetune, (0,)))
-        ways = ("warm", "fresh", "cold", "prestarted", "fixed_cold", "fixed_prestarted")
+        ways = (
+            "warm",
+            "fresh",
+            "cold",
+            "prestarted",
+            "cold_shared",
+            "prestarted_shared",
+            "fixed_cold",
+            "fixed_prestarted",
+        )
         times: dict[str, list[float]] = {way: [] for way in ways}
         for _ in range(args.repeats):
             times["warm"].append(in_process(job))
             times["fresh"].append(in_fresh_process(job))
             times["cold"].append(in_sandbox(runner, job))
             times["prestarted"].append(in_sandbox(runner, job, prestart=True))
+            times["cold_shared"].append(in_sandbox(shared, job))
+            times["prestarted_shared"].append(in_sandbox(shared, job, prestart=True))
             times["fixed_cold"].append(in_sandbox(runner, make_job(nothing, (0,))))
             times["fixed_prestarted"].append(
                 in_sandbox(runner, make_job(nothing, (0,)), prestart=True)
@@ -207,17 +234,22 @@ def main() -> None:
         "seeds": args.seeds,
         "runtime": args.runtime or "runc",
         **{f"{way}_s": round(seconds, 2) for way, seconds in best.items()},
-        **{f"ratio_{way}_over_warm": round(best[way] / warm, 3) for way in ways[1:4]},
+        **{f"ratio_{way}_over_warm": round(best[way] / warm, 3) for way in ways[1:6]},
+        "ratio_isolated_over_shared_prestarted": round(
+            best["prestarted"] / best["prestarted_shared"], 3
+        ),
     }
     print(
         f"stage, {args.seeds} seeds: warm in-process {warm:.2f} s, fresh process "
         f"{best['fresh']:.2f} s ({best['fresh'] / warm:.2f}x), sandbox cold {best['cold']:.2f} s "
         f"({best['cold'] / warm:.2f}x), prestarted {best['prestarted']:.2f} s "
-        f"({best['prestarted'] / warm:.2f}x); one container's fixed cost "
+        f"({best['prestarted'] / warm:.2f}x); every seed in one process (before isolation): "
+        f"cold {best['cold_shared']:.2f} s, prestarted {best['prestarted_shared']:.2f} s "
+        f"({best['prestarted_shared'] / warm:.2f}x); one container's fixed cost "
         f"{best['fixed_cold']:.2f} s cold, {best['fixed_prestarted']:.2f} s prestarted"
     )
     if not args.no_dry_run:
-        result.update(end_to_end(args.repeats))
+        result.update(end_to_end(args.dry_run_repeats or args.repeats))
         print(
             f"dry-run end to end: local {result['dry_run_local_s']} s, docker "
             f"{result['dry_run_docker_s']} s = {result['ratio_dry_run_docker_over_local']}x "

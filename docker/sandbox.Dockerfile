@@ -20,6 +20,9 @@ RUN set -eu; \
 
 COPY harness/ /opt/sandbox/harness/
 RUN /opt/venv/bin/python -m compileall -q /opt/sandbox/harness && chmod -R a+rX,go-w /opt/sandbox
+# The kaggle2023 interface's scratch folders (/kaggle/tmp, /kaggle/working) live in the
+# capped /tmp tmpfs, which the runner empties after each run; the root stays read-only.
+RUN ln -s /tmp/kaggle /kaggle
 
 # Every run also passes --user, --read-only, --network none and the rest (docker_client.py);
 # these defaults only make a misconfigured `docker run` less dangerous.

@@ -11,7 +11,8 @@ mkdir -p "$ctx/harness/runs/sandbox"
 cp docker/sandbox.Dockerfile docker/requirements-sandbox.txt "$ctx/"
 cp harness/errors.py harness/models.py harness/checkpoint.py "$ctx/harness/"
 cp harness/runs/protocol.py harness/runs/contract.py harness/runs/interfaces.py "$ctx/harness/runs/"
-cp harness/runs/sandbox/job.py harness/runs/sandbox/runner.py "$ctx/harness/runs/sandbox/"
+cp harness/runs/sandbox/job.py harness/runs/sandbox/runner.py harness/runs/sandbox/isolation.py \
+    "$ctx/harness/runs/sandbox/"
 # Package markers of our own: the repository's __init__ files may import host-only modules.
 printf '"""The harness modules the sandbox runner needs (copied into the image)."""\n' \
     > "$ctx/harness/__init__.py"

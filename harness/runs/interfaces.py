@@ -2,7 +2,8 @@
 
     INTERFACES["tuple"]       (inputs, targets), as the CIFAR-10 starting kit (the default)
     INTERFACES["kaggle2023"]  dicts as the 2023 Kaggle template: image, image_id, age_group,
-                              age, person_id
+                              age, person_id; a `device`/`DEVICE` parameter filled, and
+                              /kaggle/tmp, /kaggle/working writable in the sandbox
     make_loader(data, interface=..., batch_size=..., generator=...) -> DataLoader
 
 Adding an interface is one entry in INTERFACES: how one item and one batch of a split look,
@@ -80,6 +81,11 @@ class Interface:
     fields: Fields
     description: str  # what one batch is, for error messages and docs
     example: str  # how a submission reads a batch
+    # Parameters of unlearning() the harness fills with the run's device ("cpu", "cuda:0")
+    # when the function has them (beyond the four loaders' slots).
+    device_parameters: tuple[str, ...] = ()
+    # Scratch folders the sandbox makes for each run, inside its capped, per-run TMPDIR.
+    scratch_folders: tuple[str, ...] = ()
 
     def hint(self, exc: BaseException) -> str | None:
         """A sentence naming this interface when `exc` looks like code written for another."""
@@ -118,6 +124,8 @@ INTERFACES: dict[str, Interface] = {
         "the data set has no groups)",
         example='for sample in retain_loader: inputs, targets = sample["image"], '
         'sample["age_group"]',
+        device_parameters=("device", "DEVICE"),
+        scratch_folders=("/kaggle/tmp", "/kaggle/working"),
     ),
 }
 

@@ -41,6 +41,7 @@ __all__ = [
     "Loaders",
     "UnlearningFn",
     "check_source",
+    "device_arguments",
     "load_submission",
     "make_loaders",
     "ReturnedModelIgnored",
@@ -190,13 +191,26 @@ def shuffled_loader(
 
 
 def warm_up() -> None:
-    """Pay torch's one-off lazy imports before any run is timed.
+    """Pay torch's one-off lazy set-up before any run is timed.
 
     The first optimizer a process builds imports torch._dynamo (one to three seconds on a
-    CPU). Without this, a fresh process would charge it to its first seed's run time, and
-    the efficiency gate would see a slower run than the submission's own.
+    CPU), and the first forward, backward and step of a process set up more (tens of
+    milliseconds). Without this, a fresh process would charge them to its first seed's run
+    time, and a run forked from a warmed-up process (`harness.runs.sandbox.isolation`) to
+    every run. One step of a tiny model through the harness's own loaders pays them here,
+    and the progress-bar modules `load_submission` patches are imported too (about 0.1 s).
+    The global random state is left to `seed_run`, which every run calls first.
     """
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0, momentum=0.9)
+    split = (torch.zeros(4, 4), torch.zeros(4, dtype=torch.long))
+    loaders = make_loaders(retain=split, forget=split, val=split, seed=0, batch_size=2)
+    for inputs, targets in loaders.retain:
+        loss = torch.nn.functional.cross_entropy(net(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    _text_progress_bars()
 
 
 def run_once(
@@ -210,9 +224,10 @@ def run_once(
     """
     seed_run(seed)
     net.train()
+    extra = device_arguments(fn, net, loaders.interface)
     started = time.perf_counter()
     try:
-        returned = fn(net, loaders.retain, loaders.forget, loaders.val)
+        returned = fn(net, loaders.retain, loaders.forget, loaders.val, **extra)
     except Exception as exc:
         message = f"unlearning() raised {type(exc).__name__}: {exc} (seed {seed})"
         hint = INTERFACES[loaders.interface].hint(exc)
@@ -224,6 +239,27 @@ def run_once(
     if returned is not None and returned is not net:
         _take_returned(returned, net)
     return seconds
+
+
+def device_arguments(fn: UnlearningFn, net: torch.nn.Module, interface: str) -> dict[str, str]:
+    """The interface's device parameters that `fn` has, each set to `net`'s device.
+
+    Only parameters that can be passed by keyword and are not one of the four loaders'
+    slots are filled (`def unlearning(net, r, f, v, device=None)`, or keyword-only).
+    """
+    names = INTERFACES[interface].device_parameters
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    first = next(iter(net.parameters()), None)
+    device = str(first.device) if first is not None else "cpu"
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        p.name: device
+        for index, p in enumerate(parameters)
+        if p.name in names and p.kind in keyword and (index >= 4 or p.kind == keyword[1])
+    }
 
 
 def _same_architecture(model: torch.nn.Module, net: torch.nn.Module) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,7 +187,9 @@ def test_local_runner_keeps_each_runs_output_when_asked(tmp_path: Path) -> None:
         "    import sys\n    print('epoch 1 loss 0.5')\n    print('a warning', file=sys.stderr)\n",
     )
     outcomes = LocalRunner(capture_output=True).run(_job(tmp_path, source, [0, 1]))
-    assert [o.log_excerpt for o in outcomes] == ["epoch 1 loss 0.5\na warning\n"] * 2
+    # Each run imports the submission afresh: what the import prints is that run's output.
+    expected = "hello from the run\nepoch 1 loss 0.5\na warning\n"
+    assert [o.log_excerpt for o in outcomes] == [expected] * 2
     quiet = LocalRunner().run(_job(tmp_path, source, [0]))
     assert quiet[0].log_excerpt == ""
 
@@ -222,3 +225,53 @@ def test_local_runner_reports_a_crash_from_a_forked_process(tmp_path: Path) -> N
 def test_local_runner_refuses_zero_processes() -> None:
     with pytest.raises(ValueError, match="processes must be >= 1; got 0"):
         LocalRunner(processes=0)
+
+
+CACHES_IN_A_GLOBAL = (
+    NOISY_FINETUNE
+    + "\n_CACHE = []\n"
+    + "_FINETUNE = unlearning\n"
+    + "def unlearning(net, retain_loader, forget_loader, val_loader):\n"
+    + "    print('HIT' if _CACHE else 'MISS')\n"
+    + "    _CACHE.append(1)\n"
+    + "    _FINETUNE(net, retain_loader, forget_loader, val_loader)\n"
+)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_local_runner_runs_each_seed_in_a_fresh_process(tmp_path: Path, processes: int) -> None:
+    """As in the sandbox: a cache kept in a module global is never seen by a later seed."""
+    job = _job(tmp_path, CACHES_IN_A_GLOBAL, [0, 1, 2])
+    runner = LocalRunner(processes=processes, capture_output=True)
+    assert [o.log_excerpt for o in runner.run(job)] == ["MISS\n"] * 3
+
+
+def test_control_seeds_run_in_this_process_see_the_cache(tmp_path: Path) -> None:
+    job = _job(tmp_path, CACHES_IN_A_GLOBAL, [0, 1, 2])
+    outcomes = LocalRunner(capture_output=True)._in_process(job, None)
+    assert [o.log_excerpt for o in outcomes] == ["MISS\n", "HIT\n", "HIT\n"]
+
+
+def test_local_runner_stops_a_run_at_its_time_limit(tmp_path: Path) -> None:
+    source = "import time\ndef unlearning(net, r, f, v):\n    time.sleep(60)\n"
+    job = replace(_job(tmp_path, source, [0]), time_limit_s=0.5)
+    [outcome] = LocalRunner().run(job)
+    assert outcome.error is not None and outcome.error.category == "timeout"
+    assert 0.5 <= outcome.seconds < 5
+
+
+PRINTS_ITS_DEVICE = (
+    "def unlearning(net, retain_loader, forget_loader, val_loader, device=None, *, DEVICE=None):\n"
+    "    print(device, DEVICE)\n"
+)
+
+
+def test_kaggle2023_fills_device_parameters_with_the_runs_device(tmp_path: Path) -> None:
+    job = replace(_job(tmp_path, PRINTS_ITS_DEVICE, [0]), interface="kaggle2023")
+    [outcome] = LocalRunner(capture_output=True).run(job)
+    assert outcome.ok and outcome.log_excerpt == "cpu cpu\n", outcome.log_excerpt
+
+
+def test_control_the_tuple_interface_leaves_device_parameters_alone(tmp_path: Path) -> None:
+    [outcome] = LocalRunner(capture_output=True).run(_job(tmp_path, PRINTS_ITS_DEVICE, [0]))
+    assert outcome.ok and outcome.log_excerpt == "None None\n", outcome.log_excerpt

@@ -92,11 +92,11 @@ def _assert_charged(submission, category: FailureCategory, *words: str) -> None:
     assert submission.counts_against_quota  # never refunded
 
 
-def test_nested_status_json_is_the_submissions_invalid_output(docker_pipeline) -> None:
+def test_a_nested_json_result_is_the_submissions_invalid_output(docker_pipeline) -> None:
     pipeline, phase_id = docker_pipeline
     submission = _evaluate(pipeline, phase_id, "nested_status", "nested@x.org")
     _assert_charged(
-        submission, FailureCategory.SANITY_CHECK_FAILED, "invalid_output", "nested too deeply"
+        submission, FailureCategory.SANITY_CHECK_FAILED, "invalid_output", "could not be read"
     )
 
 

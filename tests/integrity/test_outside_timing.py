@@ -4,9 +4,11 @@ Each exploit runs through the real Docker sandbox and the one implementation of 
 (`harness.runs.execute.efficiency_gate`, which the dry-run and the worker's report both call),
 against a retraining of RETRAIN_S seconds and the default 20% gate. Each retrains at 170%
 of a retraining per run; with time measured outside the container it fails the gate. The
-controls switch outside timing off (the runner's claims believed, as before the fix): the
-same exploits then pass, so the tests can fail; and an honest fast submission passes with
-outside timing, so the figure is not simply always large.
+controls switch outside timing off (the runner's claims believed, as before the fix) and
+run every seed in one process (as before per-run isolation, which makes
+`work_in_first_seed` repeat its work in every seed): the same exploits then pass, so the
+tests can fail; and an honest fast submission passes with outside timing, so the figure is
+not simply always large.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def test_exploit_fails_the_gate_with_time_measured_outside(
 def test_control_exploit_passes_the_gate_when_the_runners_clock_is_believed(
     exploit: str, test_settings, make_job, tmp_path: Path
 ) -> None:
-    runner = DockerRunner(test_settings, work_dir=tmp_path, outside_timing=False)
+    runner = DockerRunner(
+        test_settings, work_dir=tmp_path, outside_timing=False, isolate_runs=False
+    )
     gate = _gate(runner, SUBMISSIONS / f"{exploit}.py", make_job)
     assert gate.passed, gate.message
 

@@ -48,6 +48,15 @@ def _owned(pid: int) -> tuple[list[str], list[str]]:
     return containers, volumes
 
 
+def _runs_a_seed(container: str) -> bool:
+    """Whether the runner has a run's child going: two runner processes in the container.
+    (A run's output goes to its capture, not the container's log, so that cannot tell.)"""
+    result = subprocess.run(
+        ["docker", "top", container, "-o", "pid,args"], capture_output=True, text=True
+    )
+    return result.stdout.count("harness.runs.sandbox.runner") >= 2
+
+
 def _dry_run_until_the_submission_runs(sandbox_image: str, tmp_path: Path) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "unlearn.cli", "dry-run", str(SLEEPER), "--sandbox", "docker",
@@ -63,7 +72,7 @@ def _dry_run_until_the_submission_runs(sandbox_image: str, tmp_path: Path) -> su
         assert process.poll() is None, log.read_text(errors="replace")[-3000:]
         containers, _ = _owned(process.pid)
         jobs = [name for name in containers if not name.endswith("-out")]
-        if jobs and "SUBMISSION-SLEEPING" in dc.read_logs(jobs[0], max_chars=10_000):
+        if jobs and _runs_a_seed(jobs[0]):
             return process
         time.sleep(1.0)
     process.kill()

@@ -18,7 +18,7 @@ import torch
 
 from harness.errors import ConfigError
 from harness.runs.sandbox import docker_client as dc
-from harness.runs.sandbox.docker import DockerRunner, assigned_gpu, reap_orphans
+from harness.runs.sandbox.docker import OWNER, DockerRunner, assigned_gpu, reap_orphans
 from harness.runs.sandbox.docker_client import LABEL, SandboxSettings
 from harness.runs.sandbox.local import LocalRunner
 
@@ -131,8 +131,11 @@ def test_hardening_flags_hold_every_control():
         "--pids-limit 256",
         "--memory 8g",
         "--memory-swap 8g",
-        "--cpus 2.0",
-        "--init",
+        "--cpus 2.0",  # the job's threads: the CPU its retraining was timed with
+        "--ulimit msgqueue=0:0",
+        "--sysctl kernel.shm_rmid_forced=1",
+        "--sysctl kernel.msgmni=0",
+        "--sysctl kernel.sem=0 0 0 0",
         "--log-opt max-size=10m",
         "--gpus device=1",
         "--env OMP_NUM_THREADS=2",
@@ -144,6 +147,7 @@ def test_hardening_flags_hold_every_control():
     ]:
         assert expected in flags, expected
     assert "--gpus all" not in flags
+    assert "--init" not in flags  # the runner is pid 1: no init whose /proc/1/fd a run reads
     assert "seccomp" not in flags  # the daemon's default profile, which the self-check wants
     unconfined = " ".join(
         dc.hardening_flags(SandboxSettings(seccomp="unconfined"), threads=1, mounts=[], labels={})
@@ -173,8 +177,11 @@ def test_a_malformed_cuda_device_is_refused():
 
 
 def _sandbox_containers() -> list[str]:
+    """Sandbox containers of this test process (others may share the daemon)."""
+    owner = f"label=unlearn.owner={OWNER}"
     return subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
+        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--filter", owner]
+        + ["--format", "{{.Names}}"],
         capture_output=True,
         text=True,
         check=True,
@@ -236,3 +243,21 @@ def test_the_reaper_honours_the_deadline_of_the_job_a_standby_was_handed(test_se
         assert standby.name in reap_orphans()
     finally:
         runner.close()
+
+
+KAGGLE_SCRATCH = Path(__file__).with_name("submissions") / "kaggle_scratch.py"
+
+
+def test_kaggle2023_runs_get_fresh_kaggle_folders_and_their_device(test_settings, make_job):
+    job = replace(make_job(KAGGLE_SCRATCH, seeds=(0, 1)), interface="kaggle2023")
+    outcomes = DockerRunner(test_settings).run(job)
+    for outcome in outcomes:  # writable, and empty again for the second run
+        assert outcome.ok, outcome.error
+        assert "KAGGLE fresh" in outcome.log_excerpt, outcome.log_excerpt
+        assert "DEVICE cpu" in outcome.log_excerpt, outcome.log_excerpt
+
+
+def test_control_other_interfaces_have_no_kaggle_folders(test_settings, make_job):
+    [outcome] = DockerRunner(test_settings).run(make_job(KAGGLE_SCRATCH))
+    assert outcome.ok, outcome.error
+    assert "KAGGLE missing" in outcome.log_excerpt and "DEVICE None" in outcome.log_excerpt

@@ -29,6 +29,7 @@ from harness.runs.sandbox.outputs import (
     collect_outputs,
     outside_seconds,
     read_output_folder,
+    run_times,
     weights_limit,
 )
 from harness.runs.sandbox.runner import run_job
@@ -222,3 +223,74 @@ def test_collect_outputs_reports_the_outside_time_whatever_the_status_claims(tmp
         out, seeds=(0, 1), original=job.original, verdict=_verdict(outside_timing=False)
     )
     assert [o.seconds for o in claimed] == pytest.approx([0.001, 40.0])
+
+
+def test_run_times_are_the_runners_reconciled_with_the_wall_time():
+    log = (
+        "runner: standby ready\n"
+        "runner: seed 0 done in 1.500000 s\n"
+        "runner: seed 1 timeout in 2.000000 s\n"
+        "runner: seed 7 done in 9.000000 s\n"  # not a seed of this job: ignored
+    )
+    times = run_times(log, seeds=(0, 1, 2), wall_s=5.5)
+    assert [times[s].seconds for s in (0, 1, 2)] == pytest.approx([1.5, 2.0, 2.0])
+    assert [times[s].outcome for s in (0, 1, 2)] == ["done", "timeout", ""]
+    # Claims past the wall time measured outside are scaled down to it.
+    scaled = run_times(log, seeds=(0, 1), wall_s=1.75)
+    assert [scaled[s].seconds for s in (0, 1)] == pytest.approx([0.75, 1.0])
+
+
+CACHES_IN_A_GLOBAL = (
+    "import os, time\n"
+    "_CACHE = []\n"
+    "def unlearning(net, retain_loader, forget_loader, val_loader):\n"
+    "    print('HIT' if _CACHE else 'MISS', os.getpid(), flush=True)\n"
+    "    _CACHE.append(1)\n"
+    "    open(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'left-by-a-run'), 'w').close()\n"
+)
+
+
+def test_each_seed_runs_in_a_fresh_process_of_the_runner(tmp_path, make_job, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    source = tmp_path / "caches.py"
+    source.write_text(CACHES_IN_A_GLOBAL)
+    job = make_job(source)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_job(_write(tmp_path, job, seeds=(0, 1, 2)), out, scratch=scratch) == 0
+    logs = [(out / f"log-{seed}.txt").read_text() for seed in (0, 1, 2)]
+    assert all(log.startswith("MISS ") for log in logs), logs
+    assert len({log.split()[1] for log in logs}) == 3  # three processes
+    assert not list(scratch.iterdir())  # each run's scratch file was swept
+    outcomes = _collect(out, seeds=(0, 1, 2), original=job.original, verdict=_verdict())
+    assert [o.log_excerpt.split()[0] for o in outcomes] == ["MISS"] * 3
+
+
+def test_control_every_seed_in_one_process_sees_the_cache(tmp_path, make_job, capsys):
+    source = tmp_path / "caches.py"
+    source.write_text(CACHES_IN_A_GLOBAL)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_job(_write(tmp_path, make_job(source), seeds=(0, 1)), out, shared=True) == 0
+    printed = capsys.readouterr().out
+    assert "MISS" in printed and "HIT" in printed, printed
+
+
+def test_a_run_past_its_limit_is_killed_and_timed_by_the_runner(tmp_path, make_job, capfd):
+    source = tmp_path / "sleeps.py"
+    source.write_text(
+        "import time\ndef unlearning(net, retain_loader, forget_loader, val_loader):\n"
+        "    time.sleep(60)\n"
+    )
+    job = make_job(source)
+    folder = tmp_path / "job"
+    write_job(folder, job, JobConfig(seeds=(0,), batch_size=16, time_limit_s=0.5))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_job(folder, out) == 0
+    times = run_times(capfd.readouterr().out, seeds=(0,), wall_s=30.0)
+    assert times[0].outcome == "timeout" and 0.5 <= times[0].seconds < 5, times
+    [outcome] = _collect(out, seeds=(0,), original=job.original, verdict=_verdict())
+    assert isinstance(outcome.error, SubmissionCrashed)  # no runner line: its own claim

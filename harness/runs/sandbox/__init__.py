@@ -1,10 +1,12 @@
 """The sandbox: run a submission's unlearning() once per seed, in a container, return weights.
 
-Modules, one job each: `base` (the Runner interface), `local` (in process), `docker` (the
-container lifecycle), `docker_client` (docker verbs and every hardening flag), `job` (the job
-folder format), `runner` (inside the container), `outputs` (the trust boundary: outputs
-copied out and judged, run time measured outside), `selfcheck` + `probe` (confinement
-proven before the first job), `reaper` (what a dead worker left).
+Modules, one job each: `base` (the Runner interface), `local` (no container, a process
+per run), `docker` (the container lifecycle), `docker_client` (docker verbs and every
+hardening flag), `job` (the job folder format), `runner` (inside the container: the fork
+server), `isolation` (one run per forked process, timed and swept after; used by `runner`
+and `local`), `outputs` (the trust boundary: outputs copied out and judged, run times
+reconciled with the wall time measured outside), `selfcheck` + `probe` (confinement proven
+before the first job), `reaper` (what a dead worker left).
 
 The public names below are imported lazily, so that `python -m harness.runs.sandbox.runner`
 inside the container pays for none of the host side.
@@ -27,6 +29,7 @@ __all__ = [
     "confinement_problems",
     "outside_seconds",
     "reap_orphans",
+    "run_times",
     "write_job",
 ]
 
@@ -42,6 +45,7 @@ _HOMES = {
     "confinement_problems": "selfcheck",
     "collect_outputs": "outputs",
     "outside_seconds": "outputs",
+    "run_times": "outputs",
     "reap_orphans": "reaper",
 }
 

@@ -10,8 +10,9 @@ background; `run()` does it itself when none is waiting):
      has run in the container yet, so the line is trusted), starts its clock and marks the
      folder ready; the runner starts on that mark;
   3. wait until the deadline (start-up allowance + per-seed limit x seeds), then stop it
-     (SIGTERM, SIGKILL after a grace); the wall time from hand-over to exit is the run time
-     of the whole container, split between its seeds (`outputs.outside_seconds`);
+     (SIGTERM, SIGKILL after a grace). Inside, the runner runs each seed in its own process
+     and times it (`runner`); its log lines give each seed's time, reconciled with the wall
+     time from hand-over to exit measured here (`outputs.run_times`);
   4. collect: copy the expected files out of the volume through the holder and judge them
      (`outputs.collect_outputs`, the trust boundary);
   5. clean up: remove both containers, the volume and the job folder, always, also when
@@ -54,6 +55,7 @@ __all__ = ["OWNER", "DockerRunner", "SandboxSettings", "assigned_gpu", "reap_orp
 logger = logging.getLogger(__name__)
 
 RUNNER_COMMAND = ("/job", "/out")
+RUNNER_LOG_CHARS = 1_000_000  # the runner's lines; a shared-process run's output may be more
 STANDBY_MARGIN_S = 30.0  # a standby this close to giving up is not handed a job
 PYTHON = "/opt/venv/bin/python"
 
@@ -95,6 +97,7 @@ class DockerRunner(Runner):
         work_dir: Path | None = None,
         require_confinement: bool = True,
         outside_timing: bool = True,
+        isolate_runs: bool = True,
     ) -> None:
         self.settings = settings or SandboxSettings()
         self.work_dir = Path(work_dir) if work_dir else _default_work_dir()
@@ -102,6 +105,9 @@ class DockerRunner(Runner):
         self.require_confinement = require_confinement
         # False only for the integrity tests' control: run times as the runner claims them.
         self.outside_timing = outside_timing
+        # False only for the control tests and the benchmark's baseline: every seed in one
+        # process, as before per-run isolation.
+        self.isolate_runs = isolate_runs
         self._image_id: str | None = None
         self._standby: _Container | None = None
         self._standby_thread: threading.Thread | None = None
@@ -117,10 +123,11 @@ class DockerRunner(Runner):
             "runtime": self.settings.runtime or "default",
             "network": self.settings.network,
             "memory": self.settings.memory or "unlimited",
-            "cpus": str(self.settings.cpus),
+            "cpus": str(self.settings.cpus or "threads"),
             "pids_limit": str(self.settings.pids_limit),
             "gpu": self.settings.gpu or "none",
             "timing": "outside" if self.outside_timing else "claimed",
+            "isolation": "process per run" if self.isolate_runs else "shared process",
         }
 
     def image_id(self) -> str:
@@ -136,7 +143,8 @@ class DockerRunner(Runner):
     def max_container_seconds(self, *, seeds: int, per_seed_s: float) -> float:
         """The longest one job can hold a container: ready wait, deadline, stop, copy."""
         deadline = self.settings.startup_s + per_seed_s * seeds
-        return self.settings.ready_timeout_s + deadline + self.settings.stop_grace_s + 60.0
+        copy = dc.COPY_TIMEOUT_S
+        return self.settings.ready_timeout_s + deadline + self.settings.stop_grace_s + copy
 
     def _probe(self) -> dict[str, object]:
         name = f"unlearn-probe-{uuid.uuid4().hex[:12]}"
@@ -244,7 +252,12 @@ class DockerRunner(Runner):
                     deadline_s=lifetime,
                     volume=(container.volume, False),
                 ),
-                command=(*RUNNER_COMMAND, "--standby", str(self.settings.standby_s)),
+                command=(
+                    *RUNNER_COMMAND,
+                    "--standby",
+                    str(self.settings.standby_s),
+                    "--contained" if self.isolate_runs else "--shared",
+                ),
             )
             dc.start_container(name)
         except BaseException:
@@ -298,6 +311,7 @@ class DockerRunner(Runner):
             threads=job.threads,
             device="cuda" if job.device.startswith("cuda") else job.device,
             interface=job.interface,
+            time_limit_s=per_seed_s,
         )
         container = self._take_standby(threads=job.threads, gpu=gpu)
         try:
@@ -316,6 +330,7 @@ class DockerRunner(Runner):
             if timed_out:
                 dc.stop_container(name, grace_s=self.settings.stop_grace_s)
             state = dc.container_state(name)
+            log = dc.read_logs(name, max_chars=RUNNER_LOG_CHARS)
             verdict = Verdict(
                 exit_code=int(state.get("ExitCode", -1)),
                 timed_out=timed_out,
@@ -325,8 +340,12 @@ class DockerRunner(Runner):
                 per_seed_s=per_seed_s,
                 memory=self.settings.memory,
                 runtime=self.settings.runtime,
-                log_tail=dc.read_logs(name, max_chars=self.settings.log_excerpt_chars),
+                log_tail=log[-self.settings.log_excerpt_chars :]
+                if self.settings.log_excerpt_chars > 0
+                else "",
                 outside_timing=self.outside_timing,
+                runner_log=log,
+                log_chars=self.settings.log_excerpt_chars,
             )
             files = copy_outputs(container.holder, seeds=seeds, limit=weights_limit(job.original))
             outcomes = collect_outputs(files, seeds=seeds, original=job.original, verdict=verdict)

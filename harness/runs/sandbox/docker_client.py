@@ -46,6 +46,7 @@ __all__ = [
     "stop_container",
     "wait_container",
     "wait_for_log_line",
+    "COPY_TIMEOUT_S",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,15 @@ logger = logging.getLogger(__name__)
 LABEL = "unlearn.sandbox"  # every sandbox container carries it; reap_orphans() looks for it
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 CLI_TIMEOUT_S = 60.0
+COPY_TIMEOUT_S = 60.0  # the copy of /out; counted in DockerRunner.max_container_seconds
+# In the container's private IPC namespace: System V shared memory dies with the last
+# process attached to it, and no message queue or semaphore set can be made, so no run
+# leaves a segment for the next (POSIX queues: the msgqueue ulimit below is 0).
+IPC_SYSCTLS = (
+    ("kernel.shm_rmid_forced", "1"),
+    ("kernel.msgmni", "0"),
+    ("kernel.sem", "0 0 0 0"),
+)
 
 
 @dataclass(frozen=True)
@@ -79,10 +89,15 @@ class SandboxSettings:
     seccomp: str | None = None  # None: the daemon's default profile (the self-check wants it)
     pids_limit: int | None = 256
     memory: str | None = "8g"  # also the memory+swap limit: no swap
-    cpus: float | None = 2.0
+    # None: the job's thread count, the CPU its retraining was timed with (the only fair
+    # figure for the efficiency gate); a number overrides it for every job.
+    cpus: float | None = None
     cpuset: str | None = None  # e.g. "0-3", pinned per GPU slot
     nofile: int = 4096
-    init: bool = True  # docker-init reaps zombies and forwards signals
+    ipc_limits: bool = True  # IPC_SYSCTLS and msgqueue=0; False only for a control run
+    # No docker-init: the runner is pid 1, so no run can signal it or read an init's
+    # descriptors through /proc/1/fd, and it reaps every orphan itself.
+    init: bool = False
     log_max_size: str = "10m"  # json-file log cap, one file
     gpu: str | None = None  # a device index or UUID; never all GPUs
     environment: tuple[tuple[str, str], ...] = ()  # extra variables; no secrets, ever
@@ -104,6 +119,7 @@ class SandboxSettings:
             drop_capabilities=False,
             no_new_privileges=False,
             pids_limit=None,
+            ipc_limits=False,
             environment=(*self.environment, ("UNLEARN_CANARY_SECRET", "leaked-canary")),
         )
 
@@ -143,11 +159,15 @@ def hardening_flags(
         flags += ["--pids-limit", str(settings.pids_limit)]
     if settings.memory:
         flags += ["--memory", settings.memory, "--memory-swap", settings.memory]
-    if settings.cpus is not None:
-        flags += ["--cpus", str(settings.cpus)]
+    # The CPU the job's retraining was timed with (its threads): more threads gain nothing.
+    flags += ["--cpus", str(settings.cpus or float(threads))]
     if settings.cpuset:
         flags += ["--cpuset-cpus", settings.cpuset]
     flags += ["--ulimit", f"nofile={settings.nofile}:{settings.nofile}"]
+    if settings.ipc_limits:
+        flags += ["--ulimit", "msgqueue=0:0"]
+        for key, value in IPC_SYSCTLS:
+            flags += ["--sysctl", f"{key}={value}"]
     if settings.init:
         flags += ["--init"]
     flags += ["--log-driver", "json-file", "--log-opt", f"max-size={settings.log_max_size}"]
@@ -323,7 +343,7 @@ def copy_out(name: str, path: str) -> Iterator[IO[bytes]]:
     process = subprocess.Popen(
         ["docker", "cp", f"{name}:{path}", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    timer = threading.Timer(CLI_TIMEOUT_S * 5, process.kill)
+    timer = threading.Timer(COPY_TIMEOUT_S, process.kill)
     timer.start()
     try:
         assert process.stdout is not None

@@ -6,7 +6,7 @@ the writable, size-capped output folder mounted at `/out`. The same functions se
 sides, so the format cannot drift between them.
 
     /job/config.json            {"format": 1, "seeds": [...], "batch_size", "threads", "device",
-                                 "interface"}
+                                 "interface", "time_limit_s"}
     /job/model.json             ModelSpec.to_json() of the original model
     /job/original.safetensors   the original weights
     /job/data.safetensors       retain/forget/val inputs, targets, example ids and group ids
@@ -16,12 +16,14 @@ sides, so the format cannot drift between them.
                                 for it, see `wait_until_ready`)
 
     /out/seed-<seed>.safetensors  one file per seed that finished
+    /out/log-<seed>.txt           the tail of that run's stdout and stderr
     /out/status.json              per-seed claims of the runner: error messages (its run
                                   times are kept for the timing control only)
 
 Nothing in `/out` is trusted: the caller copies it out (`outputs.copy_outputs`), validates
 every weight file itself, and reads the status file only to word an error for a seed that
-left no valid weights. Run times are measured outside (`outputs.outside_seconds`).
+left no valid weights. Run times come from the runner's log, the one channel no run can
+write, reconciled with the wall time measured outside (`outputs.run_seconds`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ __all__ = [
     "weights_file_name",
     "write_job_folder",
     "write_status",
+    "log_file_name",
 ]
 
 FORMAT_VERSION = 1
@@ -77,6 +80,7 @@ class JobConfig:
     threads: int = 1
     device: str = "cpu"
     interface: str = "tuple"
+    time_limit_s: float | None = None  # per seed, from the child's start; the runner kills it
 
 
 Triple = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -110,6 +114,11 @@ class SeedStatus:
 
 def weights_file_name(seed: int) -> str:
     return f"seed-{int(seed)}.safetensors"
+
+
+def log_file_name(seed: int) -> str:
+    """The tail of one run's stdout and stderr, written by the runner."""
+    return f"log-{int(seed)}.txt"
 
 
 def write_job_folder(
@@ -198,6 +207,7 @@ def read_job_folder(folder: Path) -> JobFiles:
         threads=int(raw["threads"]),
         device=str(raw["device"]),
         interface=str(raw.get("interface", "tuple")),
+        time_limit_s=float(raw["time_limit_s"]) if raw.get("time_limit_s") else None,
     )
     data = load_file(str(folder / "data.safetensors"))
     retain, forget, val = ((data[f"{split}_inputs"], data[f"{split}_targets"]) for split in SPLITS)

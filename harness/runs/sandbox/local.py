@@ -1,30 +1,37 @@
-"""In-process runner: the dry-run's and the tests' way to run a submission, no isolation.
+"""LocalRunner: the dry-run's and the tests' way to run a submission, without a container.
 
 It follows the same protocol as the Docker runner (`harness.runs.protocol`): per seed a fresh
 model from the job's original weights, `seed_run(seed)`, loaders shuffled by that seed,
 one call of `unlearning()`, weights copied out. It sets `torch.set_num_threads(job.threads)`
 for the runs, as the container does, so the same seed gives the same weights on both.
 
+Each seed runs in its own forked process, as in the sandbox (`isolation.run_child`): the
+submission is loaded fresh in every run, with a private TMPDIR deleted after it, so a
+submission that caches work in module globals or scratch files behaves the same here as on
+the server (each run starts cold). The interface's scratch folders (kaggle2023:
+/kaggle/tmp, /kaggle/working) are made for each run and removed after it where this user
+may create them; elsewhere a warning says they exist only in the sandbox. A run is
+killed at `job.time_limit_s`. Where a fork is impossible (no fork on this OS, or CUDA
+already initialised in this process, which a fork cannot inherit) the seeds run in this
+process one after another, and a warning says so.
+
 `capture_output=True` (the worker's embedded mode) keeps what each run prints to stdout and
 stderr, its last `CAPTURE_CHARS` characters, as the outcome's `log_excerpt`; off by default
 so that a dry-run's progress bars keep drawing on the terminal.
 
-With `processes` > 1 (CPU only, where the OS can fork) the seeds are shared among that many
-forked copies of this process, each with `job.threads` torch threads: the submission's
-runs are the whole cost of this stage (the runner's own work per run -- a fresh model, its
-loaders, a copy of the weights -- is under 2% of a run of the starting kit's finetune), so
-running them side by side on idle cores is what shortens it. A seed gives the same weights
-whichever process runs it: the model, the loaders and the seeding are the same, and so is
-the thread count.
+With `processes` > 1 (CPU only) up to that many runs go side by side, each with
+`job.threads` torch threads: the submission's runs are the whole cost of this stage, so
+running them on idle cores is what shortens it. A seed gives the same weights whichever
+process runs it.
 
-Trust: none. The submission runs inside this process (or its forks) and could touch
-anything the process can; use it for your own code. Time limits are checked after each
-run, not enforced.
+Trust: none. The submission runs in processes of this user and could touch anything it can;
+use it for your own code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import multiprocessing
@@ -32,23 +39,52 @@ import os
 import shutil
 import signal
 import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from safetensors.torch import load
 
-from harness.errors import SubmissionError, TimeLimitExceeded
+from harness.checkpoint import MAX_WEIGHTS_BYTES, state_to_bytes
+from harness.errors import (
+    BadOutput,
+    InvalidSubmission,
+    OutOfMemory,
+    SubmissionCrashed,
+    SubmissionError,
+    TimeLimitExceeded,
+)
 from harness.models import build_model
-from harness.runs.protocol import load_submission, make_loaders, run_once, warm_up
+from harness.runs.interfaces import INTERFACES
+from harness.runs.protocol import (
+    ReturnedModelIgnored,
+    check_source,
+    load_submission,
+    make_loaders,
+    run_once,
+    warm_up,
+)
 from harness.runs.sandbox.base import Job, Runner, RunOutcome, SeedProgress
+from harness.runs.sandbox.isolation import (
+    ChildLimits,
+    Claim,
+    frozen_heap,
+    read_output,
+    read_result,
+    run_child,
+)
 
 __all__ = ["LocalRunner"]
 
 logger = logging.getLogger(__name__)
 
-
 CAPTURE_CHARS = 16_000
+ERRORS: dict[str, type[SubmissionError]] = {
+    cls.category: cls
+    for cls in (InvalidSubmission, SubmissionCrashed, TimeLimitExceeded, OutOfMemory, BadOutput)
+}
 
 
 class _Tail(io.StringIO):
@@ -75,7 +111,7 @@ class _Tail(io.StringIO):
 
 
 class LocalRunner(Runner):
-    """Runs every seed of a job in this process, one after another."""
+    """Runs every seed of a job in its own forked process (see the module docstring)."""
 
     name = "local"
 
@@ -87,141 +123,207 @@ class LocalRunner(Runner):
 
     def run(self, job: Job, *, on_seed_done: SeedProgress | None = None) -> list[RunOutcome]:
         submission = Path(job.submission)
-        submission_dir = submission if submission.is_dir() else submission.parent
+        file = submission / "submission.py" if submission.is_dir() else submission
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(job.threads)
         try:
             try:
-                fn = load_submission(submission)
+                if not file.is_file():
+                    raise InvalidSubmission(f"submission file not found: {file}")
+                check_source(file.read_text(encoding="utf-8", errors="replace"), filename=file.name)
             except SubmissionError as error:
                 # A submission that cannot load fails every seed the same way.
                 return [RunOutcome(seed, None, 0.0, error, error.log_excerpt) for seed in job.seeds]
             warm_up()
-            if self._forks(job):
-                return _run_forked(job, fn, submission_dir, self.processes, on_seed_done)
+            if not _can_fork(job):
+                logger.warning(
+                    "seeds run in this process, one after another (no fork here, or CUDA "
+                    "already initialised): a run can see what earlier runs left in memory"
+                )
+                return self._in_process(job, on_seed_done)
+            run = functools.partial(_forked_seed, job, self.capture_output)
+            workers = self.processes if job.device == "cpu" else 1
             outcomes = []
-            for seed in job.seeds:
-                outcomes.append(self._captured(job, fn, seed, submission_dir))
-                if on_seed_done is not None:
-                    on_seed_done(seed)
-            return outcomes
+            with frozen_heap():
+                if workers == 1 or len(job.seeds) == 1:
+                    for seed in job.seeds:
+                        outcomes.append(run(seed))
+                        if on_seed_done is not None:
+                            on_seed_done(seed)
+                    return outcomes
+                with ThreadPoolExecutor(min(workers, len(job.seeds))) as pool:
+                    for outcome in pool.map(run, job.seeds):
+                        outcomes.append(outcome)
+                        if on_seed_done is not None:
+                            on_seed_done(outcome.seed)
+                return outcomes
         finally:
             torch.set_num_threads(previous_threads)
 
-    def _captured(self, job: Job, fn, seed: int, submission_dir: Path) -> RunOutcome:  # type: ignore[no-untyped-def]
-        if not self.capture_output:
-            return self._run_seed(job, fn, seed, submission_dir)
-        sink = _Tail(CAPTURE_CHARS)
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            outcome = self._run_seed(job, fn, seed, submission_dir)
-        printed = sink.text()
-        if printed and outcome.log_excerpt and outcome.log_excerpt not in printed:
-            printed += "\n" + outcome.log_excerpt
-        outcome.log_excerpt = printed or outcome.log_excerpt
-        return outcome
-
-    def _forks(self, job: Job) -> bool:
-        """Whether this job's seeds go to forked processes (never with CUDA, which a fork
-        cannot inherit, nor when each run's output is captured in this process)."""
-        return (
-            self.processes > 1
-            and not self.capture_output
-            and len(job.seeds) > 1
-            and job.device == "cpu"
-            and "fork" in multiprocessing.get_all_start_methods()
-        )
-
-    @staticmethod
-    def _run_seed(job: Job, fn, seed: int, submission_dir: Path) -> RunOutcome:  # type: ignore[no-untyped-def]
-        net = build_model(job.spec)
-        net.load_state_dict({name: t.clone() for name, t in job.original.items()})
-        net.to(job.device)
-        loaders = make_loaders(
-            retain=job.retain,
-            forget=job.forget,
-            val=job.val,
-            seed=seed,
-            batch_size=job.batch_size,
-            interface=job.interface,
-            ids=job.ids,
-            groups=job.groups,
-        )
+    def _in_process(self, job: Job, on_seed_done: SeedProgress | None) -> list[RunOutcome]:
         try:
-            seconds = run_once(fn, net, loaders, seed=seed, submission_dir=submission_dir)
+            fn = load_submission(Path(job.submission))
         except SubmissionError as error:
-            return RunOutcome(seed, None, 0.0, error, error.log_excerpt)
+            return [RunOutcome(seed, None, 0.0, error, error.log_excerpt) for seed in job.seeds]
+        outcomes = []
+        for seed in job.seeds:
+            if self.capture_output:
+                sink = _Tail(CAPTURE_CHARS)
+                with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                    outcome = _run_seed(job, fn, seed)
+                outcome.log_excerpt = _joined(sink.text(), outcome.log_excerpt)
+            else:
+                outcome = _run_seed(job, fn, seed)
+            if outcome.ok and job.time_limit_s is not None and outcome.seconds > job.time_limit_s:
+                too_slow = _too_slow(seed, job, outcome.seconds)
+                outcome = RunOutcome(seed, None, outcome.seconds, too_slow)
+            outcomes.append(outcome)
+            if on_seed_done is not None:
+                on_seed_done(seed)
+        return outcomes
+
+
+def _can_fork(job: Job) -> bool:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return not (job.device.startswith("cuda") and torch.cuda.is_initialized())
+
+
+def _run_seed(job: Job, fn: Any, seed: int) -> RunOutcome:
+    net = build_model(job.spec)
+    net.load_state_dict({name: t.clone() for name, t in job.original.items()})
+    net.to(job.device)
+    loaders = make_loaders(
+        retain=job.retain,
+        forget=job.forget,
+        val=job.val,
+        seed=seed,
+        batch_size=job.batch_size,
+        interface=job.interface,
+        ids=job.ids,
+        groups=job.groups,
+    )
+    submission_dir = Path(job.submission)
+    submission_dir = submission_dir if submission_dir.is_dir() else submission_dir.parent
+    try:
+        seconds = run_once(fn, net, loaders, seed=seed, submission_dir=submission_dir)
+    except SubmissionError as error:
+        return RunOutcome(seed, None, 0.0, error, error.log_excerpt)
+    if job.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    state = {name: t.detach().to("cpu").clone() for name, t in net.state_dict().items()}
+    return RunOutcome(seed, state, seconds)
+
+
+def _child_body(job: Job, seed: int) -> tuple[Claim, bytes | None]:
+    """One seed in a forked child: load the submission fresh, run it, send the weights."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReturnedModelIgnored)
+        try:
+            outcome = _run_seed(job, load_submission(Path(job.submission)), seed)
+        except SubmissionError as error:
+            outcome = RunOutcome(seed, None, 0.0, error, error.log_excerpt)
+    returned = [str(w.message) for w in caught if issubclass(w.category, ReturnedModelIgnored)]
+    for w in caught:  # the others are shown as they would have been
+        if not issubclass(w.category, ReturnedModelIgnored):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    claim: Claim = {"ok": outcome.ok, "seconds": outcome.seconds, "ignored_returns": returned}
+    if outcome.error is not None:
+        claim |= {"category": outcome.error.category, "message": outcome.error.message}
+        claim["log_excerpt"] = outcome.log_excerpt
+    return claim, state_to_bytes(outcome.state) if outcome.state is not None else None
+
+
+def _forked_seed(job: Job, capture: bool, seed: int) -> RunOutcome:
+    """Run `seed` in a child with a private TMPDIR; its outcome, built from what it sent."""
+    scratch = tempfile.mkdtemp(prefix=f"unlearn-run-{seed}-")
+
+    def prepare() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        torch.set_num_threads(job.threads)
+        os.environ["TMPDIR"] = tempfile.tempdir = scratch
         if job.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        if job.time_limit_s is not None and seconds > job.time_limit_s:
-            too_slow = TimeLimitExceeded(
-                f"run with seed {seed} took {seconds:.1f} s, over the limit of "
-                f"{job.time_limit_s:.1f} s"
-            )
-            return RunOutcome(seed, None, seconds, too_slow)
-        state = {name: t.detach().to("cpu").clone() for name, t in net.state_dict().items()}
-        return RunOutcome(seed, state, seconds)
+            torch.zeros(1, device=job.device)
 
+    made = _make_scratch_folders(INTERFACES[job.interface].scratch_folders)
 
-# What the forked workers run: set just before the fork, inherited, never pickled.
-_FORKED: tuple[Job, Any, Path, str] | None = None
+    def sweep(pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        for folder in (scratch, *made):
+            shutil.rmtree(folder, ignore_errors=True)
 
-
-def _run_forked(
-    job: Job,
-    fn: Any,
-    submission_dir: Path,
-    processes: int,
-    on_seed_done: SeedProgress | None,
-) -> list[RunOutcome]:
-    """Every seed of `job` in `processes` forked workers; outcomes in seed order."""
-    global _FORKED
-    # Each worker gets its own TMPDIR below this one, as each container has its own /tmp:
-    # a submission that keeps a checkpoint at a fixed name there must not meet another seed's.
-    scratch = tempfile.mkdtemp(prefix="unlearn-forks-")
-    _FORKED = (job, fn, submission_dir, scratch)
-    outcomes = []
+    limits = ChildLimits(
+        result_bytes=MAX_WEIGHTS_BYTES,
+        capture_bytes=CAPTURE_CHARS * 4,
+        time_limit_s=job.time_limit_s,
+        capture=capture,
+        close_fds=False,
+    )
+    result = run_child(
+        functools.partial(_child_body, job, seed), limits=limits, sweep=sweep, prepare=prepare
+    )
     try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(min(processes, len(job.seeds)), initializer=_start_forked) as pool:
-            for outcome in pool.imap(_forked_seed, job.seeds):
-                if outcome.state is not None:  # numpy across the pipe, tensors again here
-                    outcome.state = {
-                        k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
-                        for k, v in outcome.state.items()
-                    }
-                outcomes.append(outcome)
-                if on_seed_done is not None:
-                    on_seed_done(outcome.seed)
+        claim, offset, length = read_result(result)
+        printed = read_output(result)[-CAPTURE_CHARS:] if capture else ""
+        weights = os.pread(result.result, length, offset) if length > 0 else b""
     finally:
-        _FORKED = None
-        shutil.rmtree(scratch, ignore_errors=True)
-    return outcomes
+        result.close()
+    ignored = claim.get("ignored_returns")
+    for message in ignored if isinstance(ignored, list) else []:
+        warnings.warn(str(message), ReturnedModelIgnored, stacklevel=2)
+    seconds = result.seconds
+    error: SubmissionError | None = None
+    if result.timed_out:
+        error = _too_slow(seed, job, seconds)
+    elif claim.get("ok") and weights:
+        try:
+            state = load(weights)
+        except Exception as exc:  # the weights the child sent could not be read back
+            error = BadOutput(f"seed {seed}: the run's weights are unreadable ({exc})")
+        else:
+            return RunOutcome(seed, state, seconds, log_excerpt=printed)
+    elif claim.get("category") in ERRORS:
+        error = ERRORS[str(claim["category"])](str(claim.get("message", "")))
+    else:
+        error = SubmissionCrashed(
+            f"seed {seed}: the run ended (exit code {result.exit_code}) before it sent weights; "
+            "a submission must not exit the process"
+        )
+    trace = str(claim.get("log_excerpt", ""))
+    error.log_excerpt = trace
+    return RunOutcome(seed, None, seconds, error, _joined(printed, trace) if capture else trace)
 
 
-def _start_forked() -> None:
-    assert _FORKED is not None, "a forked worker started without its job"
-    # The pool ends its workers with SIGTERM; a handler inherited from the parent (the
-    # dry-run turns SIGTERM into SystemExit to clean up its containers) would make an idle
-    # worker unwind through exit handlers and hang the pool's shutdown instead of dying.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    torch.set_num_threads(_FORKED[0].threads)
-    private = tempfile.mkdtemp(dir=_FORKED[3])
-    os.environ["TMPDIR"] = tempfile.tempdir = private
+def _make_scratch_folders(folders: tuple[str, ...]) -> list[str]:
+    """Make the interface's scratch folders (/kaggle/tmp, ...) for one run where this user
+    may; the topmost folder made is returned, to be removed after the run. A folder that
+    exists already is left alone (and is not emptied between runs)."""
+    made = []
+    for folder in folders:
+        missing = Path(folder)
+        while not missing.parent.exists():
+            missing = missing.parent
+        if Path(folder).exists():
+            logger.warning("%s exists already: runs share it (not emptied between runs)", folder)
+            continue
+        try:
+            os.makedirs(folder)
+        except OSError as exc:
+            logger.warning("cannot make %s here (%s); it exists in the sandbox", folder, exc)
+            continue
+        made.append(str(missing))
+    return made
 
 
-def _forked_seed(seed: int) -> RunOutcome:
-    assert _FORKED is not None, "a forked worker started without its job"
-    job, fn, submission_dir, _ = _FORKED
-    outcome = LocalRunner._run_seed(job, fn, seed, submission_dir)
-    if outcome.state is not None:
-        # Plain arrays pickle by value; tensors would go through torch's shared memory.
-        # A dtype numpy lacks (bfloat16) crosses as a tensor; validation refuses it later.
-        outcome.state = {k: _as_array(v) for k, v in outcome.state.items()}  # type: ignore[misc]
-    return outcome
+def _too_slow(seed: int, job: Job, seconds: float | None = None) -> TimeLimitExceeded:
+    took = f"took {seconds:.1f} s, " if seconds is not None else ""
+    return TimeLimitExceeded(
+        f"run with seed {seed} {took}over the limit of {job.time_limit_s:.1f} s"
+    )
 
 
-def _as_array(tensor: torch.Tensor) -> np.ndarray | torch.Tensor:
-    try:
-        return tensor.numpy()
-    except TypeError:
-        return tensor
+def _joined(printed: str, trace: str) -> str:
+    if printed and trace and trace not in printed:
+        return printed + "\n" + trace
+    return printed or trace

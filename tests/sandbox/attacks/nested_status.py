@@ -1,16 +1,14 @@
-# Attack: replace the status file with JSON nested 100000 levels deep, so that the trusted
-# side's json.loads raises RecursionError (once handled as our failure, retried and
-# refunded). It is invalid output: the submission's fault, charged.
+# Attack: send the runner a result whose claim is JSON nested 100000 levels deep (and leave
+# such a status file in /out), so that a json.loads raises RecursionError (once handled as
+# our failure, retried and refunded). The runner reads it as an unreadable result, and the
+# trusted side calls that invalid output: the submission's fault, charged.
 # expect: invalid_output, invalid_output
-# message: nested too deeply
-import sys
-
-runner = sys.modules["__main__"]
-
-
-def _nested_status(out, statuses):
-    (out / "status.json").write_text("[" * 100_000 + "]" * 100_000)
+# message: could not be read
+import os
 
 
 def unlearning(net, retain_loader, forget_loader, val_loader):
-    runner.write_status = _nested_status
+    with open("/out/status.json", "w") as handle:
+        handle.write("[" * 100_000 + "]" * 100_000)
+    os.write(3, b"[" * 100_000 + b"]" * 100_000 + b"\n")  # fd 3: the run's result pipe
+    os._exit(0)

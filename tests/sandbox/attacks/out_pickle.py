@@ -1,4 +1,4 @@
-# Attack: write the weights as a pickle whose payload runs a command when loaded
+# Attack: send the weights as a pickle whose payload runs a command when loaded
 # (torch.save with a __reduce__ gadget). The trusted side reads safetensors only.
 # expect: invalid_output
 # message: not a valid safetensors file
@@ -12,10 +12,9 @@ class Payload:
         return (os.system, ("touch /tmp/pwned-by-pickle",))
 
 
-def _pickle_instead(net, path):
-    with open(path, "wb") as handle:
-        pickle.dump({"state": net.state_dict(), "payload": Payload()}, handle)
+def _pickle_instead(state):
+    return pickle.dumps({"state": state, "payload": Payload()})
 
 
 def unlearning(net, retain_loader, forget_loader, val_loader):
-    sys.modules["__main__"].save_weights = _pickle_instead
+    sys.modules["__main__"].state_to_bytes = _pickle_instead

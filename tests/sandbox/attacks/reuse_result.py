@@ -1,9 +1,9 @@
-# Attack: run once and reuse that result for every seed (to save time). Accepted as what the
-# submission produced: the trusted side does not care how weights were made, and the scoring
-# rule punishes identical models (a collapsed range gives epsilon = 50 on every example).
-# The test checks that the weights of all seeds come back identical.
+# Attack: run once and reuse that result for every later seed (to save time), by patching
+# the runner's per-seed function to hand back the first seed's weights. Each seed runs in its
+# own process, loaded fresh, so there is never a first result to reuse: every seed runs.
+# The test checks that the seeds' weights differ. (Had it worked, the weights would still be
+# accepted: the scoring rule punishes identical models, epsilon = 50 on every example.)
 # expect: ok, ok
-import shutil
 import sys
 
 runner = sys.modules["__main__"]
@@ -11,13 +11,10 @@ _real_run_seed = runner._run_seed
 _first = []
 
 
-def _reuse(fn, files, seed, out):
+def _reuse(fn, files, seed):
     if not _first:
-        status = _real_run_seed(fn, files, seed, out)
-        _first.append(out / runner.weights_file_name(seed))
-        return status
-    shutil.copyfile(_first[0], out / runner.weights_file_name(seed))
-    return runner.SeedStatus(ok=True, seconds=0.0)
+        _first.append(_real_run_seed(fn, files, seed))
+    return _first[0]
 
 
 runner._run_seed = _reuse

@@ -1,7 +1,7 @@
 # Attack: patch the runner so that only the first seed really runs (the others report
-# success without running). Each expected seed needs its own valid weights file.
-# expect: ok, invalid_output
-# message: left no weights
+# success without running). Each seed runs in its own process, loaded fresh: every process
+# is "the first", so every seed runs, and each needs its own valid weights anyway.
+# expect: ok, ok
 import sys
 
 runner = sys.modules["__main__"]
@@ -9,11 +9,11 @@ _real_run_seed = runner._run_seed
 _done = []
 
 
-def _first_only(fn, files, seed, out):
+def _first_only(fn, files, seed):
     if _done:
-        return runner.SeedStatus(ok=True, seconds=0.0)
+        return runner.SeedStatus(ok=True, seconds=0.0), None
     _done.append(seed)
-    return _real_run_seed(fn, files, seed, out)
+    return _real_run_seed(fn, files, seed)
 
 
 runner._run_seed = _first_only

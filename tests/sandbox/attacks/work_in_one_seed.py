@@ -1,6 +1,6 @@
-# Attack: do the work of every seed in the first seed's call and return at once from the
-# others, so that the median of the runner's per-seed times is about 0 s. Outside timing
-# gives every seed its share of the container's wall time instead.
+# Attack: do the work of every seed in the first call of unlearning() and return at once
+# from the others, so that the median per-seed time is about 0 s. Each seed runs in its own
+# process, so every call is a first call: every seed pays for the work, timed by the runner.
 # expect: ok, ok, ok
 # min-seconds: 0.9
 import time
@@ -11,4 +11,4 @@ _CALLS = []
 def unlearning(net, retain_loader, forget_loader, val_loader):
     _CALLS.append(1)
     if len(_CALLS) == 1:
-        time.sleep(3.0)  # three retrainings' worth, all in seed 0
+        time.sleep(1.0)  # the work, done in whichever call comes first in this process
