@@ -187,7 +187,7 @@ def make_loader(
     batch_size: int,
     generator: torch.Generator,
     fast: bool = True,
-) -> DataLoader:
+) -> DataLoader[Any]:
     """A shuffling DataLoader over `data` whose order follows `generator` alone.
 
     `fast=False` builds the loader a participant would (per-item reads, `default_collate`):

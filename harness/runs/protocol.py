@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +54,8 @@ __all__ = [
 ]
 
 # Returns None by contract; what a submission returns anyway is checked, not trusted.
-UnlearningFn = Callable[[torch.nn.Module, DataLoader, DataLoader, DataLoader], object]
+Loader = DataLoader[Any]
+UnlearningFn = Callable[[torch.nn.Module, Loader, Loader, Loader], object]
 
 
 def check_source(source: str, *, filename: str = "submission.py") -> None:
@@ -115,8 +117,8 @@ def _text_progress_bars() -> None:
     except ImportError:
         return
     if getattr(notebook, "IProgress", None) is None:
-        notebook.tqdm = notebook.tqdm_notebook = text.tqdm  # type: ignore[misc, assignment]
-        notebook.trange = notebook.tnrange = text.trange  # type: ignore[assignment]
+        notebook.tqdm = notebook.tqdm_notebook = text.tqdm
+        notebook.trange = notebook.tnrange = text.trange
 
 
 def seed_run(seed: int) -> None:
@@ -128,9 +130,9 @@ def seed_run(seed: int) -> None:
 
 @dataclass
 class Loaders:
-    retain: DataLoader
-    forget: DataLoader
-    val: DataLoader
+    retain: DataLoader[Any]
+    forget: DataLoader[Any]
+    val: DataLoader[Any]
     interface: str = DEFAULT_INTERFACE
 
 
@@ -157,7 +159,7 @@ def make_loaders(
     same batches, slower.
     """
 
-    def loader(split: Split, offset: int) -> DataLoader:
+    def loader(split: Split, offset: int) -> DataLoader[Any]:
         inputs, targets = split
         data = SplitData(
             inputs,
@@ -177,7 +179,7 @@ def make_loaders(
 
 def shuffled_loader(
     tensors: tuple[torch.Tensor, ...], *, batch_size: int, generator: torch.Generator
-) -> DataLoader:
+) -> DataLoader[Any]:
     """A shuffling loader of `(inputs, targets)` batches whose order follows `generator` only.
 
     It yields exactly the batches of `DataLoader(TensorDataset(*tensors), batch_size,
@@ -208,7 +210,7 @@ def warm_up() -> None:
     for inputs, targets in loaders.retain:
         loss = torch.nn.functional.cross_entropy(net(inputs), targets)
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
         optimizer.step()
     _text_progress_bars()
 

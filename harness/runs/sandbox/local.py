@@ -186,7 +186,8 @@ class LocalRunner(Runner):
 def _can_fork(job: Job) -> bool:
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
-    return not (job.device.startswith("cuda") and torch.cuda.is_initialized())
+    initialised = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+    return not (job.device.startswith("cuda") and initialised)
 
 
 def _run_seed(job: Job, fn: Any, seed: int) -> RunOutcome:
