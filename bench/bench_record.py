@@ -26,11 +26,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from harness.evaluate import Evaluation
+from harness.evaluate import Evaluation, score_evaluations
 from harness.phase import PhaseConfig
 from harness.report.record import RunEntry, build_record, record_key
 from harness.report.verify import passed, verify_record
-from harness.scoring import score_submission
 from harness.scoring.submission import bootstrap_processes
 
 
@@ -58,13 +57,9 @@ def main() -> None:
     unlearned, reference = _evaluation(rng, n, s, k, 0.2), _evaluation(rng, n, s, k, 0.0)
     processes = bootstrap_processes()
     start = time.perf_counter()
-    result = score_submission(
-        unlearned_confs=unlearned.forget_confs,
-        retrained_confs=reference.forget_confs,
-        unlearned_retain_acc=unlearned.retain_acc,
-        retrained_retain_acc=reference.retain_acc,
-        unlearned_test_acc=unlearned.test_acc,
-        retrained_test_acc=reference.test_acc,
+    result = score_evaluations(
+        unlearned,
+        reference,
         estimator=args.estimator,
         n_bootstrap=args.replicates,
         processes=processes,

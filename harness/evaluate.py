@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,10 +37,11 @@ import torch
 from harness.data import Splits
 from harness.errors import BadOutput
 from harness.models import ModelSpec, build_model
-from harness.scoring import logit_scaled_confidence
+from harness.scoring import ScoreReport, logit_scaled_confidence, score_submission
 from harness.scoring.mia import losses_from_confidences
 
 __all__ = [
+    "score_evaluations",
     "RETAIN_SAMPLE",
     "Evaluation",
     "evaluate_states",
@@ -203,4 +205,19 @@ def evaluate_states(
         test_acc=np.asarray(accuracy["test"]),
         test_losses=np.stack(test_losses).astype(np.float32),
         retain_confs=np.stack(retain_confs).astype(np.float32),
+    )
+
+
+def score_evaluations(unlearned: Evaluation, reference: Evaluation, **options: Any) -> ScoreReport:
+    """`score_submission` on two evaluations: the unlearned runs against the retrained
+    references (forget confidences, retain and test accuracies); `options` are its own
+    (estimator, seed, n_bootstrap, confidence, noise_floor, processes, on_replicate)."""
+    return score_submission(
+        unlearned_confs=unlearned.forget_confs,
+        retrained_confs=reference.forget_confs,
+        unlearned_retain_acc=unlearned.retain_acc,
+        retrained_retain_acc=reference.retain_acc,
+        unlearned_test_acc=unlearned.test_acc,
+        retrained_test_acc=reference.test_acc,
+        **options,
     )

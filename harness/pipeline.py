@@ -24,7 +24,7 @@ import torch
 
 from harness.data import load_dataset, make_splits
 from harness.data.splits import check_data_secrecy
-from harness.evaluate import Evaluation, evaluate_states
+from harness.evaluate import Evaluation, evaluate_states, score_evaluations
 from harness.phase import PhaseConfig, SplitName
 from harness.reference.cache import (
     Prepared,
@@ -42,7 +42,7 @@ from harness.runs.execute import (
     validated_states,
 )
 from harness.runs.sandbox.base import Runner, RunOutcome
-from harness.scoring import ScoreReport, score_submission
+from harness.scoring import ScoreReport
 from harness.scoring.submission import bootstrap_processes
 
 __all__ = [
@@ -176,13 +176,9 @@ def score(
     floor = cached_noise_floor(prepared.reference, estimator=estimator, seed=seed)
     report("score", 1, 2)
     reference = prepared.reference.evaluation
-    result = score_submission(
-        unlearned_confs=unlearned.forget_confs,
-        retrained_confs=reference.forget_confs,
-        unlearned_retain_acc=unlearned.retain_acc,
-        retrained_retain_acc=reference.retain_acc,
-        unlearned_test_acc=unlearned.test_acc,
-        retrained_test_acc=reference.test_acc,
+    result = score_evaluations(
+        unlearned,
+        reference,
         estimator=estimator,
         seed=seed,
         noise_floor=floor,

@@ -11,10 +11,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from harness.evaluate import Evaluation
+from harness.evaluate import Evaluation, score_evaluations
 from harness.phase import PhaseConfig
 from harness.report.record import Record, RunEntry, build_record
-from harness.scoring import score_submission
 
 __all__ = ["synthetic_record"]
 
@@ -38,13 +37,9 @@ def synthetic_record(
     """An unsigned server record of `split`; `extra_runs`: (position, failed run) inserts."""
     rng = np.random.default_rng(0)
     unlearned, reference = _evaluation(rng, 0.3), _evaluation(rng, 0.0)
-    result = score_submission(
-        unlearned_confs=unlearned.forget_confs,
-        retrained_confs=reference.forget_confs,
-        unlearned_retain_acc=unlearned.retain_acc,
-        retrained_retain_acc=reference.retain_acc,
-        unlearned_test_acc=unlearned.test_acc,
-        retrained_test_acc=reference.test_acc,
+    result = score_evaluations(
+        unlearned,
+        reference,
         n_bootstrap=20,
     )
     ids = np.arange(10, dtype=np.int64)

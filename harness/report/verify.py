@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.evaluate import Evaluation
+from harness.evaluate import Evaluation, score_evaluations
 from harness.report.record import (
     SCORE_ARRAYS,
     Record,
@@ -41,7 +41,6 @@ from harness.report.record import (
     scoring_sha256,
     signature_of,
 )
-from harness.scoring import score_submission
 
 __all__ = ["Check", "passed", "verify_record"]
 
@@ -172,13 +171,9 @@ def _score(
     unlearned = Evaluation.from_arrays(arrays["unlearned.npz"])
     reference = Evaluation.from_arrays(arrays["reference.npz"])
     try:
-        result = score_submission(
-            unlearned_confs=unlearned.forget_confs,
-            retrained_confs=reference.forget_confs,
-            unlearned_retain_acc=unlearned.retain_acc,
-            retrained_retain_acc=reference.retain_acc,
-            unlearned_test_acc=unlearned.test_acc,
-            retrained_test_acc=reference.test_acc,
+        result = score_evaluations(
+            unlearned,
+            reference,
             estimator=str(recorded["estimator"]),
             n_bootstrap=int(recorded["n_bootstrap"]) if intervals else 0,
             seed=int(recorded["seed"]),

@@ -49,7 +49,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy import special
 
 from harness.scoring.neurips2023 import EPSILON_CAP, SPIKE_RATIO
 
@@ -63,6 +62,8 @@ _MAX_LOG_RATIO = 12.0  # variances e^12 apart: cosh stays finite, the divergence
 
 def _gdp_delta(eps: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """delta(eps) of a mu-GDP pair (two unit Gaussians mu apart), elementwise."""
+    from scipy import special  # here, not at import: `unlearn` starts without scipy
+
     ndtr = special.ndtr
     # e^eps Phi(b) through log-space so that large eps does not overflow.
     log_second = eps + special.log_ndtr(-eps / mu - mu / 2.0)
@@ -123,6 +124,8 @@ def jeffreys_divergences(
     finite = kurtosis[np.isfinite(kurtosis)]
     typical_kurtosis = max(float(np.median(finite)), 3.0) if finite.size else 3.0
     # var(log s^2) = trigamma((N-1)/2) for Gaussian data, ~(kurtosis - 1) / N in general.
+    from scipy import special  # here, not at import: `unlearn` starts without scipy
+
     trigamma = float(special.polygamma(1, (n - 1.0) / 2.0))
     tau_squared = trigamma * (typical_kurtosis - 1.0)
     nu = 2.0 * n - 2.0

@@ -44,7 +44,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.scoring.mia import losses_from_confidences
 
@@ -213,6 +212,8 @@ def membership_auc(member_losses: np.ndarray, nonmember_losses: np.ndarray) -> n
     members = np.atleast_2d(np.asarray(member_losses, dtype=np.float64))
     others = np.atleast_2d(np.asarray(nonmember_losses, dtype=np.float64))
     n_members, n_others = members.shape[1], others.shape[1]
+    from scipy import stats  # here, not at import: `unlearn` starts without scipy
+
     ranks = stats.rankdata(np.concatenate([members, others], axis=1), axis=1)  # ties: mean
     # Members with *larger* losses rank higher; the attack calls low losses members.
     member_rank_sum = ranks[:, :n_members].sum(axis=1)
