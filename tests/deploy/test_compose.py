@@ -197,6 +197,9 @@ def test_finetune_submitted_through_compose_scores_as_the_dry_run(
         assert page.status_code == 200
         assert PARTICIPANT["team_name"] in page.text and f"{score:.4f}" in page.text
 
+        # `submit --wait` ends at the public result (what the team sees); the private split
+        # runs after it. The operator's figures below count the whole evaluation.
+        _wait_finished(system, int(board["rows"][0]["submission_id"]))
         _check_operator_surface(system, int(board["rows"][0]["submission_id"]))
 
         started = time.monotonic()
@@ -208,6 +211,20 @@ def test_finetune_submitted_through_compose_scores_as_the_dry_run(
     finally:
         if dry_run is not None and dry_run.poll() is None:
             dry_run.kill()
+
+
+def _wait_finished(system: Deployment, submission_id: int) -> None:
+    """Until the organizer sees the submission finished: both splits scored."""
+    with httpx.Client(base_url=system.url, timeout=30) as client:
+        login = client.post("/api/v1/auth/login", json=ORGANIZER)
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+
+        def finished() -> bool:
+            row = client.get(f"/api/v1/submissions/{submission_id}", headers=headers).json()
+            return row["status"] == "finished"
+
+        _wait("finished private stage", finished, system, timeout_s=600, every_s=2)
 
 
 def _check_operator_surface(system: Deployment, submission_id: int) -> None:
