@@ -310,6 +310,7 @@ def test_faults_restarts_and_a_worker_killed_mid_shard_lose_nothing(
     orphans = system.remove_sandboxes()  # the killed worker's shard container
     subprocess.run(["docker", "start", worker], check=True, capture_output=True)
     _wait("finished submission", lambda: status() == "finished", system, every_s=2)
+    _wait_finished(system, int(sub_id))  # the team sees its public result; then the private
     _timed(system, "faults: worker killed mid-shard, until scored", started)
 
     with httpx.Client(base_url=system.url, timeout=30) as client:
