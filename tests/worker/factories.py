@@ -77,7 +77,14 @@ class Pipeline:
             session.commit()
             return phase.id
 
-    def mnist1d_phase(self, *, replicas: int = 8, name: str = "dev", prepared: bool = True) -> int:
+    def mnist1d_phase(
+        self,
+        *,
+        replicas: int = 8,
+        name: str = "dev",
+        prepared: bool = True,
+        efficiency_gate: float = TEST_EFFICIENCY_GATE,
+    ) -> int:
         """A real phase small enough for a test: MNIST-1D, an MLP with one hidden layer of 16
         trained for one epoch, about 70 forget examples (the bootstrap costs per example)."""
         return self.phase(
@@ -87,6 +94,7 @@ class Pipeline:
             recipe={"epochs": 1, "hidden": [16], "batch_size": 256},
             split_spec={"forget_fraction": 0.02},
             prepared=prepared,
+            efficiency_gate=efficiency_gate,
         )
 
     def submit(
