@@ -115,10 +115,7 @@ def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run
         "shard_time_limit_s": "900",
     }
     with cluster(tmp_path, **overrides) as system:
-        # This test is about scores, not the gate: each isolated run pays a fork, a fresh
-        # import of the submission and a sweep (a few tenths of a second under gVisor), more
-        # than this phase's whole retraining, so the gate is set out of the way.
-        phase_id = system.mnist1d_phase(replicas=8, efficiency_gate=1000.0)
+        phase_id = system.mnist1d_phase(replicas=8)
         with system.sessions() as session:
             config = phase_config(phase_info(session.get(Phase, phase_id)))
         system.api()

@@ -77,14 +77,7 @@ class Pipeline:
             session.commit()
             return phase.id
 
-    def mnist1d_phase(
-        self,
-        *,
-        replicas: int = 8,
-        name: str = "dev",
-        prepared: bool = True,
-        efficiency_gate: float = TEST_EFFICIENCY_GATE,
-    ) -> int:
+    def mnist1d_phase(self, *, replicas: int = 8, name: str = "dev", prepared: bool = True) -> int:
         """A real phase small enough for a test: MNIST-1D, an MLP with one hidden layer of 16
         trained for one epoch, about 70 forget examples (the bootstrap costs per example)."""
         return self.phase(
@@ -94,7 +87,6 @@ class Pipeline:
             recipe={"epochs": 1, "hidden": [16], "batch_size": 256},
             split_spec={"forget_fraction": 0.02},
             prepared=prepared,
-            efficiency_gate=efficiency_gate,
         )
 
     def submit(
