@@ -115,7 +115,14 @@ def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run
         "shard_time_limit_s": "900",
     }
     with cluster(tmp_path, **overrides) as system:
-        phase_id = system.mnist1d_phase(replicas=8)
+        # A retraining long enough that an isolated run's fixed cost (fork, fresh import,
+        # sweep) does not decide the efficiency gate: this test is about scores.
+        phase_id = system.phase(
+            replicas=8,
+            dataset="mnist1d",
+            recipe={"epochs": 4, "hidden": [64], "batch_size": 256},
+            split_spec={"forget_fraction": 0.02},
+        )
         with system.sessions() as session:
             config = phase_config(phase_info(session.get(Phase, phase_id)))
         system.api()
