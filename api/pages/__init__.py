@@ -32,7 +32,13 @@ from api.leaderboard import compute_leaderboard
 from api.pages import accounts, console, csrf, kit, phase
 from api.pages.accounts import start_session
 from api.pages.errors import error_page, render_error
-from api.pages.render import STATIC_DIR, login_redirect, render, safe_next
+from api.pages.render import (
+    STATIC_DIR,
+    login_redirect,
+    render,
+    render_anonymous_form,
+    safe_next,
+)
 from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_private, sight
@@ -59,19 +65,9 @@ def _login_page(
 ) -> HTMLResponse:
     """The login form with its anti-CSRF token (`api.pages.csrf`): a login posted from
     another site has no token that matches (login CSRF, hole 8 of issue 11)."""
-    token = csrf.anonymous_token(request)
-    response = render(
-        request,
-        "login.html",
-        user,
-        status_code=status_code,
-        next=safe_next(next),
-        error=error,
-        csrf_token=token,
-        email=email,
+    return render_anonymous_form(
+        request, "login.html", user, status_code, next=safe_next(next), error=error, email=email
     )
-    csrf.set_anonymous_cookie(request, response, token)
-    return response
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from api import crud
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep
 from api.pages import csrf
 from api.pages.errors import render_error
-from api.pages.render import login_redirect, render, safe_next
+from api.pages.render import login_redirect, render, render_anonymous_form, safe_next
 from api.schemas import RegisterRequest
 from competition.models import Submission, TokenKind, User
 from competition.settings import Settings
@@ -55,19 +55,9 @@ def _register_page(
 ) -> HTMLResponse:
     """The sign-up form with its anti-CSRF token: sign-up sets a session, so a form posted
     from another site must not (login CSRF through sign-up, review F6)."""
-    token = csrf.anonymous_token(request)
-    response = render(
-        request,
-        "register.html",
-        user,
-        status_code,
-        closed=closed,
-        errors=errors,
-        form=form,
-        csrf_token=token,
+    return render_anonymous_form(
+        request, "register.html", user, status_code, closed=closed, errors=errors, form=form
     )
-    csrf.set_anonymous_cookie(request, response, token)
-    return response
 
 
 @router.get("/register", response_class=HTMLResponse)

@@ -13,12 +13,20 @@ from fastapi.templating import Jinja2Templates
 
 from api.pages import format as fmt
 from api.pages import words
-from api.pages.csrf import session_token
+from api.pages.csrf import anonymous_token, session_token, set_anonymous_cookie
 from api.pages.kit import commands as kit_commands
 from api.pages.markdown import render_markdown
 from competition.models import User
 
-__all__ = ["PAGES_DIR", "STATIC_DIR", "login_redirect", "render", "safe_next", "templates"]
+__all__ = [
+    "PAGES_DIR",
+    "STATIC_DIR",
+    "login_redirect",
+    "render",
+    "render_anonymous_form",
+    "safe_next",
+    "templates",
+]
 
 PAGES_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PAGES_DIR / "static"
@@ -59,6 +67,17 @@ def render(
     """The page; `session_csrf` is the logged-in user's form token (the logout form's)."""
     context = {"user": user, "session_csrf": session_token(request) if user else "", **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def render_anonymous_form(
+    request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page whose form may start a session (log in, sign up): a fresh anti-CSRF token in
+    the form (`csrf_token`) and in its cookie, so a form posted from another site fails."""
+    token = anonymous_token(request)
+    response = render(request, name, user, status_code, csrf_token=token, **context)
+    set_anonymous_cookie(request, response, token)
+    return response
 
 
 def login_redirect(request: Request) -> RedirectResponse:
