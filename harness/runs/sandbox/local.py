@@ -9,8 +9,8 @@ Each seed runs in its own forked process, as in the sandbox (`isolation.run_chil
 submission is loaded fresh in every run, with a private TMPDIR deleted after it, so a
 submission that caches work in module globals or scratch files behaves the same here as on
 the server (each run starts cold). The interface's scratch folders (kaggle2023:
-/kaggle/tmp, /kaggle/working) are made for each run and removed after it where this user
-may create them; elsewhere a warning says they exist only in the sandbox. A run is
+/kaggle/tmp, /kaggle/working) exist only in the sandbox: this runner makes nothing outside
+its own temporary folders, so where they are missing here a warning says so once. A run is
 killed at `job.time_limit_s`. Where a fork is impossible (no fork on this OS, or CUDA
 already initialised in this process, which a fork cannot inherit) the seeds run in this
 process one after another, and a warning says so.
@@ -246,13 +246,12 @@ def _forked_seed(job: Job, capture: bool, seed: int) -> RunOutcome:
         if job.device.startswith("cuda"):
             torch.zeros(1, device=job.device)
 
-    made = _make_scratch_folders(INTERFACES[job.interface].scratch_folders)
+    _warn_missing_scratch(INTERFACES[job.interface].scratch_folders)
 
     def sweep(pid: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-        for folder in (scratch, *made):
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
     limits = ChildLimits(
         result_bytes=MAX_WEIGHTS_BYTES,
@@ -296,25 +295,17 @@ def _forked_seed(job: Job, capture: bool, seed: int) -> RunOutcome:
     return RunOutcome(seed, None, seconds, error, _joined(printed, trace) if capture else trace)
 
 
-def _make_scratch_folders(folders: tuple[str, ...]) -> list[str]:
-    """Make the interface's scratch folders (/kaggle/tmp, ...) for one run where this user
-    may; the topmost folder made is returned, to be removed after the run. A folder that
-    exists already is left alone (and is not emptied between runs)."""
-    made = []
-    for folder in folders:
-        missing = Path(folder)
-        while not missing.parent.exists():
-            missing = missing.parent
-        if Path(folder).exists():
-            logger.warning("%s exists already: runs share it (not emptied between runs)", folder)
-            continue
-        try:
-            os.makedirs(folder)
-        except OSError as exc:
-            logger.warning("cannot make %s here (%s); it exists in the sandbox", folder, exc)
-            continue
-        made.append(str(missing))
-    return made
+@functools.cache
+def _warn_missing_scratch(folders: tuple[str, ...]) -> None:
+    """Say once which of the interface's scratch folders (/kaggle/tmp, ...) this machine
+    lacks: the sandbox gives them, but a dry-run does not make folders outside its own."""
+    missing = [folder for folder in folders if not os.path.isdir(folder)]
+    if missing:
+        logger.warning(
+            "%s exist only in the sandbox: a submission that writes there fails in this "
+            "dry-run (make them yourself to try it, or write under TMPDIR)",
+            ", ".join(missing),
+        )
 
 
 def _too_slow(seed: int, job: Job, seconds: float | None = None) -> TimeLimitExceeded:
