@@ -182,14 +182,14 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
     rows = [
         ("estimator", report.estimator),
         ("replicas per side", str(report.replicas)),
-        ("forget quality F", f"{report.forget_quality:.4f}{ci_text}"),
+        ("forget quality F", _four(report.forget_quality) + ci_text),
         (
             "noise floor (retrained vs retrained)",
             "too few replicas to measure"
             if report.noise_floor is None
-            else f"{report.noise_floor:.4f}",
+            else _four(report.noise_floor),
         ),
-        ("final score", f"{report.final_score:.4f}"),
+        ("final score", _four(report.final_score)),
     ]
     if report.accuracy is not None:
         u, r = report.accuracy.unlearned, report.accuracy.retrained
@@ -224,6 +224,10 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
         ),
     ]
     return rows
+
+
+def _four(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _population_text(population: Population | None) -> str:

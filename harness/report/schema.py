@@ -146,7 +146,11 @@ class Gate(_Section):
 
 
 def _percent(value: float) -> str:
-    return f"{100 * value:.0f}%" if math.isfinite(value) else "an unbounded share"
+    """'20%', or '0.5%' where whole percents would hide the figure ('12.3%')."""
+    if not math.isfinite(value):
+        return "an unbounded share"
+    whole = f"{100 * value:.0f}%"
+    return whole if abs(100 * value - round(100 * value)) < 0.05 else f"{100 * value:.1f}%"
 
 
 class PopulationSide(_Section):
@@ -164,9 +168,12 @@ class Population(PopulationSide):
 
 
 class Lira(_Section):
+    """Per-example LiRA: its AUC, and TPR at fixed FPRs over `n_scores` scores (both
+    absent from reports stored before they were kept)."""
+
     auc: float
-    tpr_at_fpr: dict[str, float]
-    n_scores: int
+    tpr_at_fpr: dict[str, float] = Field(default_factory=dict)
+    n_scores: int | None = None
 
 
 class Attacks(_Section):
@@ -240,7 +247,7 @@ class EvaluationReport(_Section):
 
     status: Literal["scored"] = "scored"
     estimator: str
-    forget_quality: float
+    forget_quality: float | None  # None only in a migrated report whose row never had it
     final_score: float
     forget_quality_ci: Interval | None = None
     final_score_ci: Interval | None = None
