@@ -101,10 +101,12 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     assert again["provenance"]["reference"]["cached"] is True
     assert not list((tmp_path / "dn").glob("*.png")), "plots are written on request only"
     assert "add --plots" in output
-    assert {"prepare", "runs", "evaluate", "score", "report"} <= set(again["provenance"]["timings_s"])
+    stages = set(again["provenance"]["timings_s"])
+    assert {"prepare", "runs", "evaluate", "score", "report"} <= stages
     assert again["mia"]["population"]["accuracy"] is not None
     assert again["mia"]["population"]["retrained"] is None
-    assert " / unavailable (6 models" in dict(summary_rows(EvaluationReport.model_validate(again)))[POPULATION_ROW]
+    again_rows = dict(summary_rows(EvaluationReport.model_validate(again)))
+    assert " / unavailable (6 models" in again_rows[POPULATION_ROW]
     assert again["secondary"]["klom_retain"]["value"] is None
     assert again["secondary"]["klom_retain"]["reading"].startswith("unavailable")
     drift = again["secondary"]["retain_drift"]  # the original's evaluation came back
