@@ -120,7 +120,7 @@ def measure(
                     prepared, unlearned, estimator=estimator, processes=bootstrap_processes()
                 ),
                 efficiency=efficiency,
-                beside_score=False,  # the table ranks; the attacks would cost each row time
+                with_attacks=False,  # the table ranks; the attacks would cost each row time
             )
             for estimator in ESTIMATORS
         }

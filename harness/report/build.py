@@ -100,16 +100,16 @@ def build_report(
     result: ScoreReport,
     efficiency: Efficiency,
     provenance: Provenance | None = None,
-    beside_score: bool = True,
+    with_attacks: bool = True,
 ) -> EvaluationReport:
     """The report of one split's scored runs: the score, accuracies (both sides), the gate,
-    the attacks and secondary metrics beside the score (`beside_score=False` skips them,
+    the attacks and secondary metrics beside the score (`with_attacks=False` skips them,
     for a caller that only ranks), and `provenance` with the code version filled in.
 
     `prepared` is the phase as scored: its reference cut to the runs' number of models."""
     reference = prepared.reference
     attacks = secondary = None
-    if beside_score:
+    if with_attacks:
         attacks = secondary_attacks(
             unlearned.forget_confs,
             reference.evaluation.forget_confs,
