@@ -157,7 +157,7 @@ def dry_run_seconds(sandbox: str, out: Path) -> tuple[float, dict[str, float]]:
     )
     elapsed = time.perf_counter() - started
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    return elapsed, report["timings_s"]
+    return elapsed, report["provenance"]["timings_s"]
 
 
 def end_to_end(repeats: int) -> dict[str, object]:

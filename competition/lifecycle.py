@@ -38,6 +38,7 @@ from competition.models import (
 )
 from competition.quota import refund_quota
 from competition.records import lock_submission
+from harness.report.schema import EvaluationReport
 
 logger = logging.getLogger(__name__)
 
@@ -127,34 +128,34 @@ def record_result(
     submission_id: int,
     attempt: int,
     split: Literal["public", "private"],
-    report: dict[str, Any],
+    report: EvaluationReport,
     plot_keys: Sequence[str] = (),
 ) -> Result:
     """Store the scorer's report for one split; idempotent per (submission, split, attempt).
 
-    `report` is `harness.scoring.ScoreReport.to_dict()`: `final_score`, `final_score_ci`,
-    `forget_quality`, `noise_floor`, `estimator`, ... When both splits of the current attempt
-    are stored the submission becomes `finished`.
+    `report` is `harness.report.schema.EvaluationReport`; its score, interval, forget quality,
+    noise floor and estimator are copied to columns, and the whole report stored as JSON.
+    When both splits of the current attempt are stored the submission becomes `finished`.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be 'public' or 'private', got {split!r}")
-    score = _finite(report, "final_score")
-    ci = report.get("final_score_ci") or (None, None)
-    if len(ci) != 2:
-        raise ValueError(f"final_score_ci must be [low, high], got {ci!r}")
+    score = report.final_score
+    if not math.isfinite(score):
+        raise ValueError(f"final_score must be a finite number, got {score!r}")
+    ci = report.final_score_ci or (None, None)
     submission = lock_submission(session, submission_id)
     check_attempt(session, submission, attempt)
     if submission.status in (S.CANCELLED, S.FAILED):
         session.rollback()
         raise Conflict(f"submission {submission_id} is {submission.status.value}; result ignored")
     values = dict(
-        estimator=str(report.get("estimator", "")),
+        estimator=report.estimator,
         score=score,
         ci_low=_optional_float(ci[0]),
         ci_high=_optional_float(ci[1]),
-        forget_quality=_optional_float(report.get("forget_quality")),
-        noise_floor=_optional_float(report.get("noise_floor")),
-        report=report,
+        forget_quality=_optional_float(report.forget_quality),
+        noise_floor=_optional_float(report.noise_floor),
+        report=report.to_json(),
         plot_keys=list(plot_keys),
     )
     result = session.scalar(
@@ -171,8 +172,8 @@ def record_result(
     setattr(submission, f"{split}_score", values["score"])
     setattr(submission, f"{split}_ci_low", values["ci_low"])
     setattr(submission, f"{split}_ci_high", values["ci_high"])
-    racing = report.get("racing") or {}
-    submission.provisional_runs = int(racing["n"]) if racing.get("provisional") else None
+    race = report.racing
+    submission.provisional_runs = race.n if race is not None and race.provisional else None
     if submission.status == S.RUNNING:
         transition(session, submission, S.SCORING, note="first result arrived")
     session.flush()
@@ -275,13 +276,6 @@ def check_attempt(session: Session, submission: Submission, attempt: int) -> Non
         )
     if attempt > submission.attempt:
         raise Conflict(f"submission {submission.id} has no attempt {attempt} yet")
-
-
-def _finite(report: dict[str, Any], key: str) -> float:
-    value = report.get(key)
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"report[{key!r}] must be a finite number, got {value!r}")
-    return float(value)
 
 
 def _optional_float(value: Any) -> float | None:

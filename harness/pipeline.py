@@ -7,7 +7,7 @@ by shard in separate tasks:
     run_seeds(runner, submission, prepared, seeds=...)  -> [RunOutcome]
     evaluate_weights(prepared, states)                  -> Evaluation
     score(prepared, unlearned, estimator=...)           -> ScoreReport
-    dry_run(submission, phase, ...)                     -> report dict (all of the above)
+    dry_run(submission, phase, ...)                     -> EvaluationReport (all of the above)
 
 Progress goes to an optional `(stage, done, total)` callback; nothing here prints.
 """
@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -32,7 +31,8 @@ from harness.reference.cache import (
     model_spec_for,
     prepare_reference,
 )
-from harness.report.build import build_report
+from harness.report.build import build_report, dry_run_provenance
+from harness.report.schema import EvaluationReport
 from harness.runs.execute import (
     TIME_LIMIT_FLOOR_S,
     build_job,
@@ -200,7 +200,7 @@ def dry_run(
     threads: int = 1,
     progress: Progress | None = None,
     on_runs: Callable[[Prepared, list[RunOutcome]], None] | None = None,
-) -> tuple[dict[str, Any], Prepared, Evaluation, ScoreReport]:
+) -> tuple[EvaluationReport, Prepared, Evaluation, ScoreReport]:
     """Evaluate `submission` end to end; raises SubmissionError when a run fails.
 
     `on_runs(prepared, outcomes)` sees every run's outcome, failed ones included, before
@@ -260,16 +260,19 @@ def dry_run(
     report_progress = progress or _quiet
     report_progress("report", 0, 1)
     report = build_report(
-        submission=submission,
-        prepared=prepared,
-        result=result,
-        unlearned=unlearned,
-        efficiency=efficiency,
-        runner=runner,
-        device=device,
-        timings=timings,
+        prepared=prepared, unlearned=unlearned, result=result, efficiency=efficiency
     )
     lap("report")  # the attacks beside the score, mostly
-    report["timings_s"]["report"] = round(timings["report"], 3)
+    report = report.model_copy(
+        update={
+            "provenance": dry_run_provenance(
+                submission=submission,
+                prepared=prepared,
+                runner=runner,
+                device=device,
+                timings=timings,
+            )
+        }
+    )
     report_progress("report", 1, 1)
     return report, prepared, unlearned, result

@@ -5,8 +5,9 @@
 
 The phase's original model and retrained reference are prepared once (and cached, the same
 cache as `unlearn dry-run`); each baseline then runs `replicas` times through the dry-run's
-own steps (`harness.pipeline`: run_seeds -> evaluate_weights -> score) and is scored with both
-estimators from the same runs. Outputs, all in starting_kit/:
+own steps (`harness.pipeline`: run_seeds -> evaluate_weights -> score, then the report's one
+builder, `harness.report.build.build_report`) and is scored with both estimators from the same
+runs. Outputs, all in starting_kit/:
 
 - `baselines.json`: every number, the phase and the machine (so the table can be redrawn
   with `--from-results` without running anything);
@@ -28,10 +29,13 @@ import platform
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.phase import PhaseConfig
 from starting_kit.baselines import BASELINES
+
+if TYPE_CHECKING:
+    from harness.report.schema import EvaluationReport
 
 __all__ = ["main", "measure", "write_outputs"]
 
@@ -67,6 +71,7 @@ def measure(
     long measurement that is interrupted keeps what it did.
     """
     from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
+    from harness.report.build import build_report
     from harness.runs.execute import efficiency_gate, validated_states
     from harness.runs.sandbox.local import LocalRunner
     from harness.scoring.submission import bootstrap_processes
@@ -107,33 +112,52 @@ def measure(
             max_fraction=phase.max_run_fraction,
         )
         unlearned = evaluate_weights(prepared, states)
-        row: dict[str, Any] = {
-            "name": name,
-            "title": _title(name),
-            "retain_acc": float(unlearned.retain_acc.mean()),
-            "forget_acc": float(unlearned.forget_acc.mean()),
-            "test_acc": float(unlearned.test_acc.mean()),
-            "efficiency_ratio": efficiency.fraction,
-            "efficiency_passed": efficiency.passed,
-            "run_seconds_median": efficiency.run_seconds_median,
-        }
-        for estimator in ESTIMATORS:
-            result = score(
-                prepared, unlearned, estimator=estimator, processes=bootstrap_processes()
+        reports = {
+            estimator: build_report(
+                prepared=prepared,
+                unlearned=unlearned,
+                result=score(
+                    prepared, unlearned, estimator=estimator, processes=bootstrap_processes()
+                ),
+                efficiency=efficiency,
+                with_attacks=False,  # the table ranks; the attacks would cost each row time
             )
-            row[estimator] = {
-                "forget_quality": result.forget_quality,
-                "forget_quality_ci": result.forget_quality_ci,
-                "final_score": result.final_score,
-                "final_score_ci": result.final_score_ci,
-                "noise_floor": result.noise_floor,
-            }
-        rows.append(row)
+            for estimator in ESTIMATORS
+        }
+        rows.append(_row(name, reports))
         logger.info("%s measured in %.0f s", name, time.perf_counter() - started)
         results["generated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         if partial is not None:
             partial.write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _row(name: str, reports: dict[str, EvaluationReport]) -> dict[str, Any]:
+    """One baseline's row of baselines.json, from its report under each estimator (the
+    accuracies and the gate are the runs', the same under both)."""
+    first = reports[ESTIMATORS[0]]
+    accuracy, gate = first.accuracy, first.efficiency
+    assert accuracy is not None and gate is not None  # build_report fills both
+    return {
+        "name": name,
+        "title": _title(name),
+        "retain_acc": accuracy.unlearned.retain,
+        "forget_acc": accuracy.unlearned.forget,
+        "test_acc": accuracy.unlearned.test,
+        "efficiency_ratio": gate.fraction,
+        "efficiency_passed": gate.passed,
+        "run_seconds_median": gate.run_seconds_median,
+        **{
+            estimator: {
+                "forget_quality": report.forget_quality,
+                "forget_quality_ci": report.forget_quality_ci,
+                "final_score": report.final_score,
+                "final_score_ci": report.final_score_ci,
+                "noise_floor": report.noise_floor,
+            }
+            for estimator, report in reports.items()
+        },
+    }
 
 
 def _interval(value: list[float] | tuple[float, float] | None) -> str:

@@ -326,7 +326,7 @@ def dry_run(
 
         written = write_plots(
             out,
-            epsilons=report["epsilons"],
+            epsilons=result.epsilons,
             unlearned=unlearned,
             retrained=prepared.reference.evaluation,
         )
@@ -336,8 +336,10 @@ def dry_run(
     for label, value in summary_rows(report):
         table.add_row(label, value)
     console.print(table)
-    if not report["eligible"]:
-        console.print(f"[bold red]{report['efficiency']['message']}[/bold red]")
+    if report.efficiency is not None and not report.efficiency.passed:
+        console.print(
+            f"[bold red]FAILS the efficiency gate: {report.efficiency.verdict()}[/bold red]"
+        )
     if written:
         console.print(f"report: {out / 'report.json'}; plots: {', '.join(p.name for p in written)}")
     else:

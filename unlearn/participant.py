@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
+
+from harness.report.schema import EvaluationReport
 
 if TYPE_CHECKING:  # httpx loads with the first request
     import httpx
@@ -283,47 +286,56 @@ def _show_one(config: ServerConfig, submission: dict[str, Any]) -> None:
     if submission["status"] != "finished":
         return
     for result in _request(config, "GET", f"/submissions/{submission['id']}/results"):
-        report = result.get("report") or {}
         typer.echo(
             f"  {result['split']} split, {result['estimator']} estimator: score "
             f"{_score_text(result['score'], result['ci_low'], result['ci_high'])}, "
             f"forget quality {_number(result.get('forget_quality'))}, "
             f"noise floor {_number(result.get('noise_floor'))}"
         )
-        for key in ("retain_accuracy", "test_accuracy", "efficiency_ratio"):
-            if key in report:
-                typer.echo(f"    {key.replace('_', ' ')}: {_number(report[key])}")
-        for key, label in (
-            ("retain_ratio", "retain accuracy ratio"),
-            ("test_ratio", "test accuracy ratio"),
-        ):
-            if report.get(key) is not None:
-                typer.echo(f"    {label}: {report[key]:.3f}")
-        if report.get("run_fraction") is not None:
-            verdict = "within" if report.get("eligible", True) else "over"
-            typer.echo(
-                f"    efficiency: {report['run_fraction']:.0%} of one retraining, {verdict} the "
-                f"gate of {report.get('max_run_fraction', 0):.0%}"
-            )
-        mia = report.get("mia") or {}
-        if mia:
-            typer.echo("    membership-inference attacks (beside the score, not part of it):")
-            population = mia.get("population") or {}
-            if population.get("accuracy") is not None:
-                retrained = population.get("retrained") or {}
-                baseline = (
-                    f"{retrained['accuracy']:.3f}"
-                    if retrained.get("accuracy") is not None
-                    else "unavailable"
-                )
-                typer.echo(
-                    f"      population attack accuracy {population['accuracy']:.3f} "
-                    f"(retrained models {baseline}; 0.5 = no trace)"
-                )
-            if (mia.get("lira") or {}).get("auc") is not None:
-                typer.echo(f"      per-example LiRA AUC {mia['lira']['auc']:.3f}")
+        try:
+            report = EvaluationReport.model_validate(result.get("report") or {})
+        except ValidationError:
+            typer.echo("    (a report this version of unlearn cannot read: update it)")
+        else:
+            for line in _report_lines(report):
+                typer.echo(f"    {line}")
         if result.get("plots"):
             typer.echo(f"    plots: {', '.join(result['plots'])}")
+
+
+def _report_lines(report: EvaluationReport) -> list[str]:
+    """What `unlearn status` prints of a report beyond the score: accuracies, the gate,
+    the attacks and figures beside the score."""
+    lines = []
+    if report.accuracy is not None:
+        u, r = report.accuracy.unlearned, report.accuracy.retrained
+        lines += [
+            f"retain accuracy: {u.retain:.4f} (retrained {r.retain:.4f}, "
+            f"ratio {report.accuracy.retain_ratio:.3f})",
+            f"test accuracy: {u.test:.4f} (retrained {r.test:.4f}, "
+            f"ratio {report.accuracy.test_ratio:.3f})",
+        ]
+    if report.efficiency is not None:
+        lines.append(f"efficiency: {report.efficiency.verdict()}")
+    population, lira = report.mia.population, report.mia.lira
+    if population is not None or lira is not None:
+        lines.append("membership-inference attacks (beside the score, not part of it):")
+    if population is not None:
+        retrained = population.retrained
+        baseline = "unavailable" if retrained is None else f"{retrained.accuracy:.3f}"
+        lines.append(
+            f"  population attack accuracy {population.accuracy:.3f} "
+            f"(retrained models {baseline}; 0.5 = no trace)"
+        )
+    if lira is not None:
+        lines.append(f"  per-example LiRA AUC {lira.auc:.3f}")
+    figures = {k: f for k, f in report.beside_score.items() if k not in ("lira_auc", "population")}
+    if figures:
+        lines.append("beside the score, not part of it:")
+    for figure in figures.values():
+        value = "unavailable" if figure.value is None else f"{figure.value:.3f}"
+        lines.append(f"  {figure.label}: {value}")
+    return lines
 
 
 def _number(value: Any) -> str:

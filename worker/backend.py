@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from harness.report.schema import EvaluationReport
+
 __all__ = [
     "EvaluationBackend",
     "PhaseInfo",
@@ -115,11 +117,12 @@ class ShardArrays:
 
 @dataclass
 class Scored:
-    """Scoring output: one report per split (`public`, `private`) and named PNG plots;
+    """Scoring output: one report per split (`public`, `private`;
+    `harness.report.schema.EvaluationReport`) and named PNG plots;
     `records`: per split, the evaluation's unsigned record (`harness.report.record.Record`)
     when the backend makes one (the scoring task names the submission, signs and stores it)."""
 
-    reports: dict[str, dict[str, Any]]
+    reports: dict[str, EvaluationReport]
     plots: dict[str, bytes]
     records: dict[str, Any] = field(default_factory=dict)
 

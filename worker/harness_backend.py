@@ -3,9 +3,10 @@
 The same functions as `unlearn dry-run` (`harness.pipeline`): `prepare_phase` (data, splits,
 original, reference: loaded from the cache the provision task published), `run_seeds` in
 the sandbox (`DockerRunner` with this worker's GPU, or `LocalRunner` when
-`UNLEARN_SANDBOX=local`), `validated_states` + `evaluate_weights` on the trusted side, and
-`score`. Because every seed's run depends on the seed alone, scoring the concatenated shards
-gives the dry-run's numbers for the same submission and seeds.
+`UNLEARN_SANDBOX=local`), `validated_states` + `evaluate_weights` on the trusted side,
+`score`, and `harness.report.build.build_report` for each split's report. Because every
+seed's run depends on the seed alone, scoring the concatenated shards gives the dry-run's
+numbers for the same submission and seeds.
 
 Who pays for a failure: anything wrong with what the submission left (its weights, their
 logits, the files the runner writes) arrives here as a `SubmissionError` and is charged; so
@@ -21,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
@@ -33,12 +34,12 @@ from harness.evaluate import Evaluation
 from harness.phase import SplitName
 from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
 from harness.reference.cache import Prepared
+from harness.report.build import build_report
 from harness.report.plots import write_plots
 from harness.report.record import Record
-from harness.report.secondary import secondary_report
+from harness.report.schema import EvaluationReport, Provenance
 from harness.runs.execute import efficiency_gate, seed_time_limit, validated_states
 from harness.runs.sandbox.base import Runner, RunOutcome
-from harness.scoring.mia import secondary_attacks
 from harness.scoring.racing import round_score
 from worker.backend import PhaseInfo, Scored, ShardArrays
 from worker.phases import phase_config, pull_cache, push_cache
@@ -205,7 +206,7 @@ class HarnessBackend:
         ).to_dict()
 
     def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:
-        reports: dict[str, dict[str, Any]] = {}
+        reports: dict[str, EvaluationReport] = {}
         plots: dict[str, bytes] = {}
         records: dict[str, Record] = {}
         for split, arrays in runs.items():
@@ -222,19 +223,19 @@ class HarnessBackend:
             )
             if record is not None:
                 records[split] = record
-            attacks = secondary_attacks(
-                unlearned.forget_confs,
-                prepared.reference.evaluation.forget_confs,
-                unlearned_test_losses=unlearned.test_losses,
-                retrained_test_losses=prepared.reference.evaluation.test_losses,
+            gate = efficiency_gate(
+                arrays.seconds,
+                retrain_seconds=prepared.reference.retrain_seconds,
+                max_fraction=prepared.phase.max_run_fraction,
             )
-            reports[split] = {
-                **result.to_dict(),
-                **_efficiency(prepared, arrays.seconds),
-                # Beside the score, never part of it.
-                "mia": attacks,
-                "secondary": secondary_report(unlearned, compared.reference, attacks=attacks),
-            }
+            # No phase settings in the provenance: they hold the leaderboard splits' seeds.
+            reports[split] = build_report(
+                prepared=compared,
+                unlearned=unlearned,
+                result=result,
+                efficiency=gate,
+                provenance=Provenance(device=self.device),
+            )
             if split == "public":  # the private split's plots would reveal its forget set
                 plots.update(_plots(result.epsilons, unlearned, prepared))
         return Scored(reports=reports, plots=plots, records=records)
@@ -252,16 +253,6 @@ def _first(prepared: Prepared, n: int) -> Prepared:
     # Its own cache folder: the noise floor cached there is that of the first n models.
     cut = replace(reference, evaluation=evaluation, directory=reference.directory / f"first-{n}")
     return replace(prepared, reference=cut)
-
-
-def _efficiency(prepared: Prepared, seconds: np.ndarray) -> dict[str, Any]:
-    """The efficiency gate's numbers for a scored report (`runs.execute.efficiency_gate`)."""
-    gate = efficiency_gate(
-        seconds,
-        retrain_seconds=prepared.reference.retrain_seconds,
-        max_fraction=prepared.phase.max_run_fraction,
-    )
-    return gate.report_fields()
 
 
 def _plots(epsilons: np.ndarray, unlearned: Evaluation, prepared: Prepared) -> dict[str, bytes]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from competition import lifecycle
 from competition.models import Result, Submission, SubmissionStatus, utcnow
 from competition.pipeline_models import EvaluationLease, ShardRun, ShardState
+from harness.report.schema import EvaluationReport
 
 logger = logging.getLogger(__name__)
 
@@ -276,9 +277,9 @@ def private_runs(session: Session, *, submission_id: int, attempt: int) -> int:
             Result.split == "public",
         )
     )
-    racing_record = (report or {}).get("racing") or {}
-    if racing_record.get("provisional"):
-        return int(racing_record["n"])
+    race = None if report is None else EvaluationReport.model_validate(report).racing
+    if race is not None and race.provisional:
+        return race.n
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise ValueError(f"no submission {submission_id}")

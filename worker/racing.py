@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from competition.artifacts import ArtifactStore
 from competition.models import Result, Submission, SubmissionStatus
 from competition.pipeline_models import ShardRun, ShardState
+from harness.report.schema import EvaluationReport, Racing, RoundRow
 from harness.scoring.racing import RacingConfig, RoundScore, decide
 from worker.backend import EvaluationBackend, PhaseInfo, ShardArrays
 
@@ -122,10 +123,15 @@ def board_profiles(session: Session, *, phase_id: int, exclude: int) -> list[dic
         )
     ).all()
     profiles = []
-    for report in reports:
-        rounds = (report or {}).get("racing", {}).get("profile", [])
-        if rounds:
-            profiles.append({int(r["n"]): RoundScore.from_dict(r) for r in rounds})
+    for stored in reports:
+        race = EvaluationReport.model_validate(stored).racing
+        if race is not None and race.profile:
+            profiles.append(
+                {
+                    r.n: RoundScore(n=r.n, score=r.score, low=r.low, high=r.high)
+                    for r in race.profile
+                }
+            )
     return profiles
 
 
@@ -229,14 +235,12 @@ def race_round(
     return ("stop", done, decision.reason) if decision.stop else ("next", running, "")
 
 
-def racing_report(
-    profile: dict[int, RoundScore], *, n: int, n_total: int, reason: str
-) -> dict[str, Any]:
+def racing_report(profile: dict[int, RoundScore], *, n: int, n_total: int, reason: str) -> Racing:
     """What a result's report keeps of the race: where it ended and the profile."""
-    return {
-        "n": n,
-        "n_total": n_total,
-        "provisional": n < n_total,
-        "reason": reason,
-        "profile": [profile[k].to_dict() for k in sorted(profile) if k <= n],
-    }
+    return Racing(
+        n=n,
+        n_total=n_total,
+        provisional=n < n_total,
+        reason=reason,
+        profile=[RoundRow.model_validate(profile[k].to_dict()) for k in sorted(profile) if k <= n],
+    )

@@ -1,8 +1,9 @@
 """Numbers as a person reads them: scores with intervals, ratios, durations, time stamps.
 
-Jinja filters (registered in `api.pages.render`) and `report_rows`, which turns a stored
-score report (`harness.scoring.ScoreReport.to_dict()` plus the worker's efficiency figures)
-into labelled rows. Precision: scores, intervals and the noise floor to 4 decimals (as the
+Jinja filters (registered in `api.pages.render`), and `read_report` with `report_rows`,
+`mia_rows` and `secondary_rows`, which turn a stored report (`harness.report.schema.
+EvaluationReport`) into labelled rows; the gate's verdict is the report's own
+(`Gate.verdict`). Precision: scores, intervals and the noise floor to 4 decimals (as the
 leaderboard ranks them), accuracy ratios to 3, accuracies and efficiency to whole percent.
 """
 
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.pages.words import estimator_words
+from harness.report.schema import EvaluationReport, Population
 
 __all__ = [
     "ReportRow",
@@ -21,6 +23,7 @@ __all__ = [
     "interval",
     "mia_rows",
     "percent",
+    "read_report",
     "report_rows",
     "score",
     "secondary_rows",
@@ -78,153 +81,130 @@ class ReportRow:
     note: str = ""
 
 
-def _get(report: dict[str, Any], *names: str) -> Any:
-    # Reports written before the keys were renamed use the older names.
-    for name in names:
-        if report.get(name) is not None:
-            return report[name]
-    return None
+def read_report(stored: dict[str, Any]) -> EvaluationReport:
+    """A result row's stored report as the model every reader uses (`harness.report.schema`)."""
+    return EvaluationReport.model_validate(stored)
 
 
-def report_rows(report: dict[str, Any]) -> list[ReportRow]:
+def report_rows(report: EvaluationReport) -> list[ReportRow]:
     """The score, what it is made of, and the efficiency figures, in reading order."""
-    rows: list[ReportRow] = []
-    final_ci = report.get("final_score_ci") or [None, None]
-    rows.append(
-        ReportRow(
-            "Final score",
-            score(report.get("final_score")),
-            f"95% interval {interval(*final_ci)}" if final_ci[0] is not None else "",
-        )
-    )
-    fq_ci = report.get("forget_quality_ci") or [None, None]
-    rows.append(
+    rows = [
+        ReportRow("Final score", score(report.final_score), _interval_note(report.final_score_ci)),
         ReportRow(
             "Forget quality F",
-            score(report.get("forget_quality")),
-            f"95% interval {interval(*fq_ci)}" if fq_ci[0] is not None else "",
-        )
-    )
-    if report.get("noise_floor") is not None:
+            score(report.forget_quality),
+            _interval_note(report.forget_quality_ci),
+        ),
+    ]
+    if report.noise_floor is not None:
         rows.append(
             ReportRow(
                 "Noise floor",
-                score(report["noise_floor"]),
+                score(report.noise_floor),
                 "what a perfect unlearner scores with this estimator (retrained vs retrained)",
             )
         )
-    for label, ratio, unlearned, retrained in (
-        (
-            "Retain accuracy ratio",
-            "retain_ratio",
-            ("unlearned_retain_acc", "retain_accuracy_unlearned"),
-            ("retrained_retain_acc", "retain_accuracy_retrained"),
-        ),
-        (
-            "Test accuracy ratio",
-            "test_ratio",
-            ("unlearned_test_acc", "test_accuracy_unlearned"),
-            ("retrained_test_acc", "test_accuracy_retrained"),
-        ),
-    ):
-        u, r = _get(report, *unlearned), _get(report, *retrained)
-        value = report.get(ratio)
-        if value is None and u is not None and r:
-            value = u / r
-        if value is not None:
-            rows.append(
-                ReportRow(
-                    label, score(value, 3), f"unlearned {percent(u)} vs retrained {percent(r)}"
-                )
-            )
-    if report.get("run_fraction") is not None:
-        limit = report.get("max_run_fraction")
-        verdict = "within" if report.get("eligible", True) else "over"
+    accuracy = report.accuracy
+    if accuracy is not None:
+        u, r = accuracy.unlearned, accuracy.retrained
+        rows += [
+            ReportRow(
+                "Retain accuracy ratio",
+                score(accuracy.retain_ratio, 3),
+                f"unlearned {percent(u.retain)} vs retrained {percent(r.retain)}",
+            ),
+            ReportRow(
+                "Test accuracy ratio",
+                score(accuracy.test_ratio, 3),
+                f"unlearned {percent(u.test)} vs retrained {percent(r.test)}",
+            ),
+        ]
+    if report.efficiency is not None:
         rows.append(
             ReportRow(
                 "Efficiency",
-                percent(report["run_fraction"]) + " of one retraining",
-                f"median run {duration(report.get('run_seconds_median'))} against "
-                f"{duration(report.get('retrain_seconds'))}; "
-                f"{verdict} the gate of {percent(limit)}",
+                percent(report.efficiency.fraction) + " of one retraining",
+                report.efficiency.verdict(),
             )
         )
-    if report.get("n_models") is not None:
+    if report.n_models is not None:
         rows.append(
             ReportRow(
                 "Models",
-                f"N = {report['n_models']}",
-                f"{report.get('n_examples', '?')} forget examples, scored with "
-                f"{estimator_words(report.get('estimator', '?'))}",
+                f"N = {report.n_models}",
+                f"{report.n_examples if report.n_examples is not None else '?'} forget "
+                f"examples, scored with {estimator_words(report.estimator)}",
             )
         )
     return rows
 
 
-def mia_rows(report: dict[str, Any]) -> list[ReportRow]:
-    """The secondary membership-inference attacks (never part of the score), when reported.
+def _interval_note(bounds: tuple[float, float] | None) -> str:
+    return "" if bounds is None else f"95% interval {interval(*bounds)}"
 
-    Reads `harness.scoring.mia.secondary_attacks`' dict under `mia`, to 3 decimals.
-    """
-    mia = report.get("mia") or {}
+
+def mia_rows(report: EvaluationReport) -> list[ReportRow]:
+    """The secondary membership-inference attacks (never part of the score), when reported,
+    to 3 decimals (`harness.scoring.mia.secondary_attacks` under `mia`)."""
     rows: list[ReportRow] = []
-    population = mia.get("population") or {}
-    if population.get("accuracy") is not None:
+    population = report.mia.population
+    if population is not None:
         rows.append(
             ReportRow(
                 "Population MIA accuracy",
-                score(population["accuracy"], 3),
+                score(population.accuracy, 3),
                 "the starting kit's loss attack, forget vs test; 0.5 = no trace; "
                 + _population_note(population),
             )
         )
-    lira = mia.get("lira") or {}
-    if lira.get("auc") is not None:
+    if report.mia.lira is not None:
         rows.append(
             ReportRow(
                 "Per-example LiRA AUC",
-                score(lira["auc"], 3),
+                score(report.mia.lira.auc, 3),
                 "unlearned vs retrained; 0.5 = no trace",
             )
         )
     return rows
 
 
-def _population_note(population: dict[str, Any]) -> str:
+def _population_note(population: Population) -> str:
     """'± 0.020 over 8 models, 100 examples per class; retrained models 0.503 ± 0.015'."""
     spread = []
-    if population.get("accuracy_std") is not None:
-        spread.append(f"± {score(population['accuracy_std'], 3)}")
-    if population.get("models") is not None:
-        spread.append(f"over {population['models']} models")
+    if population.accuracy_std is not None:
+        spread.append(f"± {score(population.accuracy_std, 3)}")
+    if population.models is not None:
+        spread.append(f"over {population.models} models")
     measured = [" ".join(spread)] if spread else []
-    if population.get("n_per_class") is not None:
-        measured.append(f"{population['n_per_class']} examples per class")
-    retrained = population.get("retrained") or {}
-    if retrained.get("accuracy") is not None:
-        baseline = score(retrained["accuracy"], 3)
-        if retrained.get("accuracy_std") is not None:
-            baseline += f" ± {score(retrained['accuracy_std'], 3)}"
+    if population.n_per_class is not None:
+        measured.append(f"{population.n_per_class} examples per class")
+    retrained = population.retrained
+    if retrained is not None:
+        baseline = score(retrained.accuracy, 3)
+        if retrained.accuracy_std is not None:
+            baseline += f" ± {score(retrained.accuracy_std, 3)}"
     else:
         baseline = "unavailable"
     parts = [", ".join(measured)] if measured else []
     return "; ".join([*parts, f"retrained models {baseline}"])
 
 
-def secondary_rows(report: dict[str, Any]) -> list[ReportRow]:
-    """The secondary metrics (never part of the score) under `secondary`, when reported.
+def secondary_rows(report: EvaluationReport) -> list[ReportRow]:
+    """The secondary metrics and extra figures (never part of the score), when reported.
 
-    Reads `harness.scoring.secondary.secondary_metrics`' entries as they are: each brings
-    its label, value, interval and one-line reading; 3 decimals. The two attacks already
-    shown by `mia_rows` are left out here.
+    Each brings its label, value, interval and one-line reading; 3 decimals. The two
+    attacks already shown by `mia_rows` are left out here.
     """
     rows = []
-    for name, entry in (report.get("secondary") or {}).items():
-        if name in ("lira_auc", "population") or not isinstance(entry, dict):
+    for name, figure in report.beside_score.items():
+        if name in ("lira_auc", "population"):
             continue
-        value, bounds = entry.get("value"), entry.get("interval") or (None, None)
-        shown = "unavailable" if value is None else score(value, 3)
-        spread = interval(bounds[0], bounds[1], 3) if value is not None else ""
-        note = f"{spread} {entry.get('reading', '')}".strip()
-        rows.append(ReportRow(str(entry.get("label", name)), shown, note))
+        shown = "unavailable" if figure.value is None else score(figure.value, 3)
+        spread = (
+            interval(*figure.interval, 3)
+            if figure.value is not None and figure.interval is not None
+            else ""
+        )
+        note = f"{spread} {figure.reading}".strip()
+        rows.append(ReportRow(figure.label, shown, note))
     return rows

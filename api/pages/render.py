@@ -49,6 +49,7 @@ templates.env.filters.update(
     estimator_words=words.estimator_words,
 )
 templates.env.globals.update(
+    read_report=fmt.read_report,
     report_rows=fmt.report_rows,
     mia_rows=fmt.mia_rows,
     secondary_rows=fmt.secondary_rows,

@@ -1,26 +1,26 @@
-"""The evaluation report: one JSON-able dict, the summary a person reads, the files.
+"""The evaluation report from an evaluation, the CLI's summary of it, the report files.
 
-    build_report(...)          -> dict   (status "scored")
-    failure_report(error, ...) -> dict   (status "failed": category, message, traceback)
-    summary_rows(report)       -> [(label, value)] for the CLI's table
-    write_report(report, out_dir) -> out_dir/report.json
+    build_report(prepared=, unlearned=, result=, efficiency=, ...) -> EvaluationReport
+    dry_run_provenance(submission=, prepared=, runner=, device=, timings=) -> Provenance
+    failure_report(error, submission=)  -> FailureReport  (status "failed")
+    summary_rows(report)                -> [(label, value)] for the CLI's table
+    write_report(report, out_dir)       -> out_dir/report.json
+    code_version()                      -> CodeVersion (harness, git commit, torch)
 
-Keys every consumer may rely on: status, forget_quality, final_score, noise_floor,
-estimator, replicas, epsilons, accuracy.{unlearned,retrained}.{retain,forget,test},
-efficiency.{run_seconds_median, retrain_seconds, fraction, max_fraction, passed, message},
-mia.{lira, population} (beside the score, never part of it; see
-`harness.scoring.mia.secondary_attacks`; each None when unavailable), and
-secondary.{tow, klom_forget, klom_retain, retain_drift, lira_auc, population}, each
-{label, value, interval, reading} (beside the score; value None when unavailable; see
-`harness.report.secondary`).
+`build_report` is the one builder: `harness.pipeline.dry_run`, the worker's scoring
+(`worker.harness_backend`) and `starting_kit/make_baselines.py` call it. The shape is
+`harness.report.schema.EvaluationReport`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
+import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +28,17 @@ import torch
 from harness import __version__
 from harness.errors import SubmissionError
 from harness.evaluate import Evaluation
+from harness.report.schema import (
+    CodeVersion,
+    EvaluationReport,
+    FailureDetails,
+    FailureReport,
+    Population,
+    PopulationSide,
+    Provenance,
+    ReferenceInfo,
+    SubmissionFile,
+)
 from harness.report.secondary import secondary_report, secondary_rows
 from harness.runs.execute import Efficiency
 from harness.runs.sandbox.base import Runner
@@ -37,7 +48,40 @@ from harness.scoring.mia import secondary_attacks
 if TYPE_CHECKING:
     from harness.reference.cache import Prepared
 
-__all__ = ["build_report", "failure_report", "summary_rows", "write_report"]
+__all__ = [
+    "build_report",
+    "code_version",
+    "dry_run_provenance",
+    "failure_report",
+    "summary_rows",
+    "write_report",
+]
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding harness/
+
+
+@functools.cache
+def code_version() -> CodeVersion:
+    """The code that produced a report: the harness's version, the git commit of the
+    checkout it runs from (None for an installed copy or an image without `.git`), torch."""
+    return CodeVersion(harness=__version__, git=_git_commit(SOURCE_ROOT), torch=torch.__version__)
+
+
+def _git_commit(root: Path) -> str | None:
+    if not (root / ".git").exists():  # else git would answer for an enclosing repository
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
 def _file_sha256(path: Path) -> str:
@@ -49,144 +93,129 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _mean_accuracies(evaluation: Evaluation) -> dict[str, float]:
-    return {
-        "retain": float(np.mean(evaluation.retain_acc)),
-        "forget": float(np.mean(evaluation.forget_acc)),
-        "test": float(np.mean(evaluation.test_acc)),
-    }
-
-
 def build_report(
+    *,
+    prepared: Prepared,
+    unlearned: Evaluation,
+    result: ScoreReport,
+    efficiency: Efficiency,
+    provenance: Provenance | None = None,
+    with_attacks: bool = True,
+) -> EvaluationReport:
+    """The report of one split's scored runs: the score, accuracies (both sides), the gate,
+    the attacks and secondary metrics beside the score (`with_attacks=False` skips them,
+    for a caller that only ranks), and `provenance` with the code version filled in.
+
+    `prepared` is the phase as scored: its reference cut to the runs' number of models."""
+    reference = prepared.reference
+    attacks = secondary = None
+    if with_attacks:
+        attacks = secondary_attacks(
+            unlearned.forget_confs,
+            reference.evaluation.forget_confs,
+            unlearned_test_losses=unlearned.test_losses,
+            retrained_test_losses=reference.evaluation.test_losses,
+        )
+        secondary = secondary_report(unlearned, reference, attacks=attacks)
+    provenance = provenance or Provenance()
+    return EvaluationReport.assemble(
+        result,
+        efficiency=efficiency,
+        forget_accuracy=(
+            float(np.mean(unlearned.forget_acc)),
+            float(np.mean(reference.evaluation.forget_acc)),
+        ),
+        replicas=prepared.phase.replicas,
+        mia=attacks,
+        secondary=secondary,
+        provenance=provenance.model_copy(update={"code": code_version()}),
+    )
+
+
+def dry_run_provenance(
     *,
     submission: Path,
     prepared: Prepared,
-    result: ScoreReport,
-    unlearned: Evaluation,
-    efficiency: Efficiency,
     runner: Runner,
     device: str,
     timings: dict[str, float],
-) -> dict[str, Any]:
-    """The report a person or the worker stores: scores, accuracies, efficiency, provenance."""
+) -> Provenance:
+    """Everything about a local run: the submission's file, the phase (a local phase: its
+    seeds are the participant's own), the split, the reference, runner, device and the
+    stage timings. Never for the server's splits, whose phase holds secret seeds."""
     reference = prepared.reference
-    scored = result.to_dict()
-    attacks = secondary_attacks(
-        unlearned.forget_confs,
-        reference.evaluation.forget_confs,
-        unlearned_test_losses=unlearned.test_losses,
-        retrained_test_losses=reference.evaluation.test_losses,
-    )
-    return {
-        "status": "scored",
-        "eligible": efficiency.passed,
-        "verdict": (
-            "scored"
-            if efficiency.passed
-            else "scored, but FAILS the efficiency gate: " + efficiency.message
+    return Provenance(
+        code=code_version(),
+        submission=SubmissionFile(path=str(submission), sha256=_file_sha256(submission)),
+        phase=prepared.phase.to_dict(),
+        split=prepared.splits.split,
+        sizes=prepared.splits.sizes(),
+        reference=ReferenceInfo(
+            key=reference.key, cached=reference.cached, retrain_seconds=reference.retrain_seconds
         ),
-        "submission": {"path": str(submission), "sha256": _file_sha256(submission)},
-        "estimator": result.estimator,
-        "replicas": prepared.phase.replicas,
-        "forget_quality": result.forget_quality,
-        "final_score": result.final_score,
-        "noise_floor": result.noise_floor,
-        "forget_quality_ci": scored.get("forget_quality_ci"),
-        "final_score_ci": scored.get("final_score_ci"),
-        "epsilons": scored["epsilons"],
-        "points": scored.get("points"),
-        "accuracy": {
-            "unlearned": _mean_accuracies(unlearned),
-            "retrained": _mean_accuracies(reference.evaluation),
-        },
-        "efficiency": efficiency.to_dict(),
-        # Beside the score, never part of it.
-        "mia": attacks,
-        "secondary": secondary_report(unlearned, reference, attacks=attacks),
-        "score_details": {k: v for k, v in scored.items() if k not in ("epsilons", "points")},
-        "phase": prepared.phase.to_dict(),
-        "split": prepared.splits.split,
-        "sizes": prepared.splits.sizes(),
-        "reference": {
-            "key": reference.key,
-            "cached": reference.cached,
-            "retrain_seconds": reference.retrain_seconds,
-        },
-        "runner": runner.describe(),
-        "device": device,
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "versions": {"harness": __version__, "torch": torch.__version__},
-    }
+        runner=runner.describe(),
+        device=device,
+        timings_s={k: round(v, 3) for k, v in timings.items()},
+    )
 
 
-def failure_report(error: SubmissionError, *, submission: Path) -> dict[str, Any]:
+def failure_report(error: SubmissionError, *, submission: Path) -> FailureReport:
     """The report of a submission whose runs failed: what to show its author."""
-    return {
-        "status": "failed",
-        "eligible": False,
-        "submission": {"path": str(submission)},
-        "error": {
-            "category": error.category,
-            "message": error.message,
-            "traceback": error.log_excerpt,
-        },
-        "versions": {"harness": __version__, "torch": torch.__version__},
-    }
+    return FailureReport(
+        submission=SubmissionFile(path=str(submission)),
+        error=FailureDetails(
+            category=error.category, message=error.message, traceback=error.log_excerpt
+        ),
+        provenance=Provenance(code=code_version()),
+    )
 
 
-def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+def summary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
     """Label/value pairs for a person: the scores first, then utility and efficiency, then
-    the secondary metrics (beside the score)."""
-    acc = report["accuracy"]
-    eff = report["efficiency"]
+    the attacks and figures beside the score."""
 
-    def pct(value: float) -> str:
-        return f"{100 * value:.1f}%"
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
 
-    ci = report.get("forget_quality_ci")
-    ci_text = f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci and ci[0] is not None else ""
-    return [
-        ("estimator", str(report["estimator"])),
-        ("replicas per side", str(report["replicas"])),
-        ("forget quality F", f"{report['forget_quality']:.4f}{ci_text}"),
+    ci = report.forget_quality_ci
+    ci_text = f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+    rows = [
+        ("estimator", report.estimator),
+        ("replicas per side", str(report.replicas)),
+        ("forget quality F", _four(report.forget_quality) + ci_text),
         (
             "noise floor (retrained vs retrained)",
             "too few replicas to measure"
-            if report["noise_floor"] is None
-            else f"{report['noise_floor']:.4f}",
+            if report.noise_floor is None
+            else _four(report.noise_floor),
         ),
-        ("final score", f"{report['final_score']:.4f}"),
-        (
-            "retain acc unlearned / retrained",
-            f"{pct(acc['unlearned']['retain'])} / {pct(acc['retrained']['retain'])}",
-        ),
-        (
-            "forget acc unlearned / retrained",
-            f"{pct(acc['unlearned']['forget'])} / {pct(acc['retrained']['forget'])}",
-        ),
-        (
-            "test acc unlearned / retrained",
-            f"{pct(acc['unlearned']['test'])} / {pct(acc['retrained']['test'])}",
-        ),
-        (
-            "run time (median) / one retraining",
-            f"{eff['run_seconds_median']:.2f} s / "
-            f"{eff['retrain_seconds']:.2f} s = {pct(eff['fraction'])}",
-        ),
-        (
-            "efficiency gate",
-            ("passed" if eff["passed"] else "FAILED") + f" (limit {pct(eff['max_fraction'])})",
-        ),
-        ("reference", "cached" if report["reference"]["cached"] else "trained now"),
+        ("final score", _four(report.final_score)),
+    ]
+    if report.accuracy is not None:
+        u, r = report.accuracy.unlearned, report.accuracy.retrained
+        rows += [
+            ("retain acc unlearned / retrained", f"{pct(u.retain)} / {pct(r.retain)}"),
+            ("forget acc unlearned / retrained", f"{pct(u.forget)} / {pct(r.forget)}"),
+            ("test acc unlearned / retrained", f"{pct(u.test)} / {pct(r.test)}"),
+        ]
+    if report.efficiency is not None:
+        gate = report.efficiency
+        rows.append(
+            ("efficiency gate", ("passed: " if gate.passed else "FAILED: ") + gate.verdict())
+        )
+    if report.provenance.reference is not None:
+        rows.append(
+            ("reference", "cached" if report.provenance.reference.cached else "trained now")
+        )
+    population, lira = report.mia.population, report.mia.lira
+    rows += [
         (
             "population attack accuracy unlearned / retrained (beside the score, 0.5 = no trace)",
-            _population_text((report.get("mia") or {}).get("population")),
+            _population_text(population),
         ),
         (
             "LiRA attack AUC (beside the score, 0.5 = no trace)",
-            "too few replicas"
-            if not (report.get("mia") or {}).get("lira")
-            else f"{report['mia']['lira']['auc']:.3f}",
+            "too few replicas" if lira is None else f"{lira.auc:.3f}",
         ),
         *(
             row
@@ -194,35 +223,33 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             if not row[0].startswith(("Per-example LiRA", "Population MIA"))  # shown above
         ),
     ]
+    return rows
 
 
-def _population_text(population: dict[str, Any] | None) -> str:
+def _four(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _population_text(population: Population | None) -> str:
     """'0.612 ± 0.020 / 0.503 ± 0.015 (8 models, 100 per class)', or why there is none."""
-    if not population:
+    if population is None:
         return "unavailable (no test-set losses, or too few examples)"
 
-    def side(result: dict[str, Any] | None) -> str:
-        if not result:
+    def side(result: PopulationSide | None) -> str:
+        if result is None:
             return "unavailable"
-        return f"{result['accuracy']:.3f} ± {result['accuracy_std']:.3f}"
+        spread = "" if result.accuracy_std is None else f" ± {result.accuracy_std:.3f}"
+        return f"{result.accuracy:.3f}{spread}"
 
     return (
-        f"{side(population)} / {side(population.get('retrained'))} "
-        f"({population['models']} models, {population['n_per_class']} per class)"
+        f"{side(population)} / {side(population.retrained)} "
+        f"({population.models} models, {population.n_per_class} per class)"
     )
 
 
-def write_report(report: dict[str, Any], out_dir: Path) -> Path:
+def write_report(report: EvaluationReport | FailureReport, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
-    path.write_text(json.dumps(report, indent=2, default=_json_default))
+    path.write_text(json.dumps(report.to_json(), indent=2))
     return path
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -1,7 +1,7 @@
-"""The report's ``secondary`` key, from the evaluations the run already has.
+"""The report's ``secondary`` section, from the evaluations the run already has.
 
     secondary_report(unlearned, reference, attacks=...) -> dict   (JSON-able)
-    secondary_rows(report) -> [(label, value)] for the CLI's table
+    secondary_rows(report) -> [(label, value)] for the CLI's table (extra figures too)
 
 The metrics themselves (ToW, KLoM on the forget set and a retain sample, retain-set
 membership drift, the LiRA and population attacks restated with readings) are
@@ -19,6 +19,7 @@ from harness.scoring.secondary import secondary_metrics
 
 if TYPE_CHECKING:
     from harness.reference.cache import Reference
+    from harness.report.schema import EvaluationReport
 
 __all__ = ["secondary_report", "secondary_rows"]
 
@@ -57,14 +58,13 @@ def secondary_report(
     )
 
 
-def secondary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
-    """'label (beside the score)' -> 'value [interval]: reading', one per metric."""
+def secondary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
+    """'label (beside the score)' -> 'value [interval]: reading', one per secondary metric
+    and extra figure."""
     rows = []
-    for entry in (report.get("secondary") or {}).values():
-        value = entry.get("value")
-        interval = entry.get("interval")
-        text = "unavailable" if value is None else f"{value:.3f}"
-        if value is not None and interval:
-            text += f" [{interval[0]:.3f}, {interval[1]:.3f}]"
-        rows.append((f"{entry['label']} (beside the score)", f"{text}: {entry['reading']}"))
+    for figure in report.beside_score.values():
+        text = "unavailable" if figure.value is None else f"{figure.value:.3f}"
+        if figure.value is not None and figure.interval:
+            text += f" [{figure.interval[0]:.3f}, {figure.interval[1]:.3f}]"
+        rows.append((f"{figure.label} (beside the score)", f"{text}: {figure.reading}"))
     return rows

@@ -13,9 +13,8 @@ the original architecture (names, shapes, dtypes, finiteness) before any metric 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -122,8 +121,10 @@ class Efficiency:
     """Run times against one retraining. The gate uses the median run (robust to a stray
     slow run on a busy machine); mean and max are reported too. The run times are the
     runner's (`RunOutcome.seconds`): under the Docker sandbox, measured outside the
-    container (`harness.runs.sandbox.outputs.outside_seconds`)."""
+    container (`harness.runs.sandbox.outputs.outside_seconds`). The report carries these
+    numbers and words the verdict (`harness.report.schema.Gate`)."""
 
+    runs: int
     run_seconds_median: float
     run_seconds_mean: float
     run_seconds_max: float
@@ -131,20 +132,6 @@ class Efficiency:
     fraction: float  # median run / retraining
     max_fraction: float  # the gate's limit
     passed: bool
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def report_fields(self) -> dict[str, Any]:
-        """The fields a scored report carries (the worker's and the server's names)."""
-        return {
-            "run_seconds_median": self.run_seconds_median,
-            "retrain_seconds": self.retrain_seconds,
-            "run_fraction": self.fraction,
-            "max_run_fraction": self.max_fraction,
-            "eligible": self.passed,
-        }
 
 
 def efficiency_gate(
@@ -160,24 +147,15 @@ def efficiency_gate(
     times = np.asarray(values, dtype=np.float64)
     median = float(np.median(times))
     fraction = median / retrain_seconds if retrain_seconds > 0 else float("inf")
-    passed = fraction <= max_fraction
-    verdict = "passes" if passed else "FAILS"
-    message = (
-        f"{verdict} the efficiency gate: a run takes {median:.2f} s (median of "
-        f"{len(times)}), {100 * fraction:.0f}% of one retraining ({retrain_seconds:.2f} s); "
-        f"the limit is {100 * max_fraction:.0f}%"
-    )
-    if not passed:
-        message += "; a competition would reject this submission"
     return Efficiency(
+        runs=len(times),
         run_seconds_median=median,
         run_seconds_mean=float(times.mean()),
         run_seconds_max=float(times.max()),
         retrain_seconds=retrain_seconds,
         fraction=fraction,
         max_fraction=max_fraction,
-        passed=passed,
-        message=message,
+        passed=fraction <= max_fraction,
     )
 
 

@@ -20,6 +20,8 @@ from api import crud, schemas
 from api.security import hash_password
 from competition import lifecycle
 from competition.models import Phase, Role, Team, TokenKind, User, utcnow
+from harness.report.schema import EvaluationReport
+from tests.report_factory import racing, scored_report
 
 PASSWORD = "correct horse battery staple"
 
@@ -126,24 +128,10 @@ def make_zip(files: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED
 
 
 def report(
-    score: float, *, half_width: float = 0.02, estimator: str = "neurips2023"
-) -> dict[str, Any]:
-    """A report shaped like `harness.scoring.ScoreReport.to_dict()`."""
-    return {
-        "estimator": estimator,
-        "forget_quality": score,
-        "final_score": score,
-        "forget_quality_ci": [score - half_width, score + half_width],
-        "final_score_ci": [score - half_width, score + half_width],
-        "noise_floor": 0.2,
-        "n_models": 8,
-        "n_examples": 100,
-        "epsilons": [0.5, 1.0],
-        "retain_accuracy_unlearned": 0.9,
-        "retain_accuracy_retrained": 0.9,
-        "test_accuracy_unlearned": 0.8,
-        "test_accuracy_retrained": 0.8,
-    }
+    score: float, *, half_width: float = 0.02, estimator: str = "neurips2023", **more: Any
+) -> EvaluationReport:
+    """A scored report as the worker stores it (`tests.report_factory.scored_report`)."""
+    return scored_report(score, half_width=half_width, estimator=estimator, **more)
 
 
 def finish(
@@ -158,7 +146,7 @@ def finish(
 ) -> None:
     """Drive a queued submission to `finished` the way a worker does (`stopped_at`: a
     racing phase stopped it after that many runs)."""
-    racing = {"racing": {"n": stopped_at, "provisional": True}} if stopped_at else {}
+    race = racing(n=stopped_at, n_total=2 * stopped_at) if stopped_at else None
     submission = lifecycle.start_sanity_check(session, submission_id=submission_id, worker="w1")
     attempt = submission.attempt
     if submission.status.value == "sanity_check":
@@ -171,7 +159,7 @@ def finish(
         submission_id=submission_id,
         attempt=attempt,
         split="public",
-        report={**report(public, half_width=half_width), **racing},
+        report=report(public, half_width=half_width).with_racing(race),
         plot_keys=plot_keys,
     )
     lifecycle.record_result(
@@ -179,6 +167,6 @@ def finish(
         submission_id=submission_id,
         attempt=attempt,
         split="private",
-        report={**report(private, half_width=half_width), **racing},
+        report=report(private, half_width=half_width).with_racing(race),
         plot_keys=plot_keys,
     )

@@ -84,7 +84,7 @@ def test_record_result_validates_report(session, queued_id):
             submission_id=queued_id,
             attempt=1,
             split="public",
-            report={"final_score": float("nan")},
+            report=report(float("nan")),
         )
     with pytest.raises(ValueError, match="split"):
         lifecycle.record_result(

@@ -121,3 +121,139 @@ def test_upgrade_from_previous_head_keeps_every_row(backend, empty_database_fact
             assert alice is not None and alice.team_id == 1
     finally:
         engine.dispose()
+
+
+# Reports as the server stored them before 0011: flat, the gate's figures beside the score;
+# the older one with the accuracies under their first names and no attacks.
+FLAT_REPORT = {
+    "estimator": "neurips2023",
+    "forget_quality": 0.61,
+    "final_score": 0.55,
+    "forget_quality_ci": [0.59, 0.63],
+    "final_score_ci": [0.53, 0.57],
+    "noise_floor": 0.2,
+    "epsilons": [0.5, 1.0],
+    "points": [1.0, 0.5],
+    "n_models": 8,
+    "n_examples": 2,
+    "unlearned_retain_acc": 0.9,
+    "retrained_retain_acc": 0.95,
+    "unlearned_test_acc": 0.8,
+    "retrained_test_acc": 0.85,
+    "retain_ratio": 0.9 / 0.95,
+    "test_ratio": 0.8 / 0.85,
+    "n_bootstrap": 100,
+    "confidence": 0.95,
+    "seed": 0,
+    "run_seconds_median": 0.4,
+    "retrain_seconds": 10.0,
+    "run_fraction": 0.04,
+    "max_run_fraction": 0.2,
+    "eligible": True,
+    "mia": {
+        "lira": {"auc": 0.55, "tpr_at_fpr": {"0.01": 0.02}, "n_scores": 16},
+        "population": {"accuracy": 0.6, "accuracy_std": 0.02, "models": 8, "n_per_class": 50,
+                       "retrained": None},
+    },
+    "secondary": {"tow": {"label": "ToW", "value": 0.9, "interval": [0.8, 1.0], "reading": "r",
+                          "floor": 0.95}},
+    "racing": {"n": 4, "n_total": 8, "provisional": True, "reason": "out of the top k",
+               "profile": [{"n": 2, "score": 0.5, "low": 0.3, "high": 0.7}]},
+    "predicted": True,
+    "score_at_n": {"n": 4, "final_score": 0.5, "final_score_ci": [0.4, 0.6]},
+}  # fmt: skip
+OLDEST_REPORT = {
+    "estimator": "neurips2023",
+    "forget_quality": 0.3,
+    "final_score": 0.3,
+    "final_score_ci": [0.2, 0.4],
+    "retain_accuracy_unlearned": 0.9,
+    "retain_accuracy_retrained": 0.9,
+    "test_accuracy_unlearned": 0.8,
+    "test_accuracy_retrained": 0.8,
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_report_shape_migration_rewrites_stored_reports_for_the_model(
+    backend, empty_database_factory
+):
+    """0011 rewrites every stored report in the shape every reader validates against
+    (`EvaluationReport`), keeping its figures; the downgrade writes the flat shape back."""
+    import json
+
+    from harness.report.schema import EvaluationReport
+
+    url = empty_database_factory(backend)
+    command.upgrade(db.alembic_config(url), "0010_phase_preparation")
+    engine = db.make_engine(url)
+    stamp = "2026-11-30 12:00:00.000000" + ("+00:00" if backend == "postgres" else "")
+    params = {"t": stamp, "pw": password_hash(), "sha": "a" * 64, "yes": True, "no": False}
+    rows = [
+        (1, "public", FLAT_REPORT),
+        (2, "private", OLDEST_REPORT),
+        (3, "public", {}),  # no report: one is made from the row's columns
+    ]
+    try:
+        with engine.begin() as conn:
+            for statement in OLD_ROWS:
+                if not statement.startswith("INSERT INTO results"):
+                    conn.execute(sa.text(statement), params)
+            for row_id, split, report in rows:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO results (id, submission_id, split, attempt, estimator,"
+                        " score, ci_low, ci_high, forget_quality, noise_floor, report, plot_keys,"
+                        " created_at) VALUES (:id, 1, :split, :attempt, 'neurips2023', 0.42,"
+                        " 0.4, 0.44, 0.41, 0.2, :report, '[]', :t)"
+                    ),
+                    {**params, "id": row_id, "split": split, "attempt": row_id,
+                     "report": json.dumps(report)},
+                )  # fmt: skip
+        command.upgrade(db.alembic_config(url), "0011_report_shape")
+        with engine.connect() as conn:
+            stored = dict(conn.execute(sa.text("SELECT id, report FROM results")).all())
+        reports = {
+            row_id: EvaluationReport.model_validate(
+                json.loads(value) if isinstance(value, str) else value
+            )
+            for row_id, value in stored.items()
+        }
+        flat = reports[1]
+        assert (flat.final_score, flat.final_score_ci, flat.forget_quality) == (
+            0.55,
+            (0.53, 0.57),
+            0.61,
+        )
+        assert flat.accuracy is not None and flat.accuracy.retrained.retain == 0.95
+        assert flat.accuracy.unlearned.forget is None  # never kept by the server
+        gate = flat.efficiency
+        assert gate is not None and (gate.fraction, gate.max_fraction, gate.passed) == (
+            0.04,
+            0.2,
+            True,
+        )
+        assert flat.mia.lira is not None and flat.mia.lira.auc == 0.55
+        assert flat.secondary["tow"].value == 0.9
+        assert flat.secondary["tow"].model_extra == {"floor": 0.95}
+        assert flat.racing is not None and flat.racing.provisional and flat.replicas == 8
+        assert flat.predicted and flat.score_at_n is not None and flat.score_at_n.n == 4
+        oldest = reports[2]
+        assert oldest.accuracy is not None and oldest.accuracy.test_ratio == 1.0
+        assert oldest.efficiency is None and oldest.eligible
+        made = reports[3]
+        assert (made.final_score, made.final_score_ci, made.forget_quality) == (
+            0.42,
+            (0.4, 0.44),
+            0.41,
+        )
+
+        command.downgrade(db.alembic_config(url), "0010_phase_preparation")
+        with engine.connect() as conn:
+            back = dict(conn.execute(sa.text("SELECT id, report FROM results")).all())
+        flat_again = json.loads(back[1]) if isinstance(back[1], str) else back[1]
+        assert flat_again["run_fraction"] == 0.04 and flat_again["eligible"] is True
+        assert flat_again["unlearned_retain_acc"] == 0.9
+        assert flat_again["racing"] == FLAT_REPORT["racing"]
+    finally:
+        engine.dispose()

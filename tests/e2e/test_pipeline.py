@@ -151,4 +151,4 @@ def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run
         code = tmp_path / "finetune.py"
         code.write_text(FINETUNE)
         report, *_ = dry_run(code, config, runner=LocalRunner(), cache_dir=tmp_path / "cache")
-        assert board["rows"][0]["score"] == report["final_score"]
+        assert board["rows"][0]["score"] == report.final_score

@@ -23,6 +23,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.report_factory import scored_report
 from unlearn import participant as cli_participant
 
 pytest.importorskip("api.main", reason="the API server is not in this tree")
@@ -196,6 +197,9 @@ def _login(invoke) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0, result.output
 
 
+POPULATION = {"accuracy": 0.6123, "accuracy_std": 0.02, "models": 8, "n_per_class": 100}
+
+
 def _score_first_queued(server: Server, final_score: float) -> int:
     """Do what an evaluation worker does once it has scored a submission on both splits."""
     from sqlalchemy import select
@@ -218,31 +222,22 @@ def _score_first_queued(server: Server, final_score: float) -> int:
                 submission_id=submission.id,
                 attempt=submission.attempt,
                 split=split,
-                report={
-                    "estimator": "calibrated",
-                    "final_score": final_score,
-                    "final_score_ci": [final_score - 0.05, final_score + 0.05],
-                    "forget_quality": final_score + 0.1,
-                    "noise_floor": 0.9,
-                    "retain_accuracy": 0.97,
-                    "test_accuracy": 0.61,
-                    "efficiency_ratio": 0.12,
-                    "mia": {
-                        "lira": {"auc": 0.547},
+                report=scored_report(
+                    final_score,
+                    half_width=0.05,
+                    estimator="calibrated",
+                    forget_quality=final_score + 0.1,
+                    noise_floor=0.9,
+                    accuracies=(0.97, 0.98, 0.61, 0.64),
+                    run_seconds=0.12,
+                    mia={
+                        "lira": {"auc": 0.547, "tpr_at_fpr": {"0.01": 0.02}, "n_scores": 800},
                         "population": {
-                            "accuracy": 0.6123,
-                            "accuracy_std": 0.02,
-                            "models": 8,
-                            "n_per_class": 100,
-                            "retrained": {
-                                "accuracy": 0.5031,
-                                "accuracy_std": 0.015,
-                                "models": 8,
-                                "n_per_class": 100,
-                            },
+                            **POPULATION,
+                            "retrained": {**POPULATION, "accuracy": 0.5031},
                         },
                     },
-                },
+                ),
             )
         submission_id = submission.id
     engine.dispose()
@@ -297,7 +292,9 @@ def test_submit_status_leaderboard_and_every_refusal(
     assert result.exit_code == 0, result.output
     assert "finished" in result.output
     assert "0.4200 [0.3700, 0.4700]" in result.output
-    assert "noise floor 0.9000" in result.output and "test accuracy: 0.6100" in result.output
+    assert "noise floor 0.9000" in result.output
+    assert "test accuracy: 0.6100 (retrained 0.6400, ratio 0.953)" in result.output
+    assert "efficiency: a run takes 0.12 s (median of 8), 12% of one retraining" in result.output
     assert "population attack accuracy 0.612 (retrained models 0.503" in result.output
     assert "per-example LiRA AUC 0.547" in result.output
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from harness.phase import DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
 from harness.pipeline import dry_run
 from harness.report.build import summary_rows
+from harness.report.schema import EvaluationReport
 from harness.runs.sandbox.local import LocalRunner
 from unlearn.cli import app
 
@@ -45,8 +46,10 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
         "efficiency",
     ):
         assert key in report
-    assert report["replicas"] == 6 and len(report["epsilons"]) == report["sizes"]["forget"]
-    assert report["reference"]["cached"] is False
+    provenance = report["provenance"]
+    assert report["replicas"] == 6 and len(report["epsilons"]) == provenance["sizes"]["forget"]
+    assert provenance["reference"]["cached"] is False
+    assert provenance["code"]["harness"] and provenance["code"]["torch"]
     assert report["noise_floor"] is None, "6 replicas cannot be split into two halves of 4"
     assert 0.0 <= report["mia"]["lira"]["auc"] <= 1.0  # beside the score, in its own key
     assert "LiRA attack AUC (beside the score" in output
@@ -54,7 +57,7 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     assert population["models"] == 6 and population["n_per_class"] >= 10
     for side in (population, population["retrained"]):
         assert 0.0 <= side["accuracy"] <= 1.0 and side["accuracy_std"] >= 0.0
-    rows = dict(summary_rows(report))
+    rows = dict(summary_rows(EvaluationReport.model_validate(report)))
     row = rows[POPULATION_ROW]
     assert row.startswith(
         f"{population['accuracy']:.3f} ± {population['accuracy_std']:.3f} / "
@@ -95,19 +98,21 @@ def test_cli_dry_run_writes_report_and_plots_and_reuses_the_reference(tmp_path: 
     )
     assert code == 0, output
     again = json.loads((tmp_path / "dn" / "report.json").read_text())
-    assert again["reference"]["cached"] is True
+    assert again["provenance"]["reference"]["cached"] is True
     assert not list((tmp_path / "dn").glob("*.png")), "plots are written on request only"
     assert "add --plots" in output
-    assert {"prepare", "runs", "evaluate", "score", "report"} <= set(again["timings_s"])
+    stages = set(again["provenance"]["timings_s"])
+    assert {"prepare", "runs", "evaluate", "score", "report"} <= stages
     assert again["mia"]["population"]["accuracy"] is not None
     assert again["mia"]["population"]["retrained"] is None
-    assert " / unavailable (6 models" in dict(summary_rows(again))[POPULATION_ROW]
+    again_rows = dict(summary_rows(EvaluationReport.model_validate(again)))
+    assert " / unavailable (6 models" in again_rows[POPULATION_ROW]
     assert again["secondary"]["klom_retain"]["value"] is None
     assert again["secondary"]["klom_retain"]["reading"].startswith("unavailable")
     drift = again["secondary"]["retain_drift"]  # the original's evaluation came back
     assert drift["value"] is not None and drift["retrained"] is None
     assert stored.with_name("original.npz").is_file()
-    assert again["reference"]["key"] == report["reference"]["key"]
+    assert again["provenance"]["reference"]["key"] == provenance["reference"]["key"]
     assert again["forget_quality"] == 0.0, "a deterministic unlearner hits the spike guard"
 
 
@@ -157,17 +162,18 @@ def test_ordering_retrain_above_finetune_above_do_nothing(tmp_path: Path) -> Non
             EXAMPLES / f"{name}.py", phase, runner=LocalRunner(), cache_dir=tmp_path
         )
         scores[name] = report
-    f = {name: report["forget_quality"] for name, report in scores.items()}
+    f = {name: report.forget_quality for name, report in scores.items()}
     assert f["do_nothing"] == 0.0
     assert f["retrain"] > f["finetune"] > f["do_nothing"], f
-    assert scores["finetune"]["eligible"], scores["finetune"]["efficiency"]["message"]
-    assert not scores["retrain"]["eligible"]
-    assert "FAILS the efficiency gate" in scores["retrain"]["verdict"]
+    finetune, retrain = scores["finetune"].efficiency, scores["retrain"].efficiency
+    assert finetune is not None and finetune.passed, finetune
+    assert retrain is not None and not retrain.passed
+    assert "over the gate of 20%" in retrain.verdict()
     # The secondary metrics on the same known cases: retraining matches the reference's
     # accuracies (ToW near 1) and margins (KLoM near 0); the original model does not.
-    secondary = {name: report["secondary"] for name, report in scores.items()}
-    tow = {name: metrics["tow"]["value"] for name, metrics in secondary.items()}
-    klom = {name: metrics["klom_forget"]["value"] for name, metrics in secondary.items()}
+    secondary = {name: report.secondary for name, report in scores.items()}
+    tow = {name: metrics["tow"].value for name, metrics in secondary.items()}
+    klom = {name: metrics["klom_forget"].value for name, metrics in secondary.items()}
     assert tow["retrain"] >= 0.9 and tow["retrain"] > tow["do_nothing"], tow
     assert klom["retrain"] < 0.5 * klom["do_nothing"], klom
-    assert secondary["do_nothing"]["retain_drift"]["value"] == 0.0  # the original itself
+    assert secondary["do_nothing"]["retain_drift"].value == 0.0  # the original itself

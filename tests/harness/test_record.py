@@ -101,7 +101,7 @@ def test_verify_passes_a_dry_run_record_whose_score_is_the_report(
     assert manifest["score"]["final_score"] == report["final_score"]
     assert manifest["score"]["final_score_ci"] == report["final_score_ci"]
     assert manifest["split"]["name"] == "dev" and manifest["sandbox"]["image_id"] == "local"
-    assert manifest["reference"]["key"] == report["reference"]["key"]
+    assert manifest["reference"]["key"] == report["provenance"]["reference"]["key"]
     assert "public_seed" not in json.dumps(manifest)  # the phase is hashed without its seeds
 
 

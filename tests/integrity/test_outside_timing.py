@@ -41,8 +41,8 @@ def test_exploit_fails_the_gate_with_time_measured_outside(
 ) -> None:
     runner = DockerRunner(test_settings, work_dir=tmp_path)
     gate = _gate(runner, SUBMISSIONS / f"{exploit}.py", make_job)
-    assert not gate.passed, gate.message
-    assert gate.fraction >= 1.6, gate.message  # its 170%, less nothing it could forge
+    assert not gate.passed, gate
+    assert gate.fraction >= 1.6, gate  # its 170%, less nothing it could forge
 
 
 @pytest.mark.parametrize("exploit", EXPLOITS)
@@ -53,11 +53,11 @@ def test_control_exploit_passes_the_gate_when_the_runners_clock_is_believed(
         test_settings, work_dir=tmp_path, outside_timing=False, isolate_runs=False
     )
     gate = _gate(runner, SUBMISSIONS / f"{exploit}.py", make_job)
-    assert gate.passed, gate.message
+    assert gate.passed, gate
 
 
 def test_control_an_honest_fast_submission_passes_with_time_measured_outside(
     test_settings, make_job, tmp_path: Path
 ) -> None:
     gate = _gate(DockerRunner(test_settings, work_dir=tmp_path), HONEST, make_job, (0, 1, 2, 3))
-    assert gate.passed, gate.message
+    assert gate.passed, gate

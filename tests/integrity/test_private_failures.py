@@ -24,6 +24,7 @@ from competition.models import FailureCategory, Phase, TokenKind, User, utcnow
 from harness.errors import SubmissionCrashed
 from tests.api.factories import VALID_SOURCE
 from tests.integrity.test_route_walk import _without_words
+from tests.report_factory import scored_report
 from tests.worker.factories import Pipeline, configure
 from tests.worker.pipeline_fakes import SleepyBackend
 from worker import context
@@ -35,12 +36,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 LEAK = "forget-labels:3,1,4,1,5,9,2,6"
-SLOW_REPORT = {
-    "run_seconds_median": 12.345,
-    "retrain_seconds": 67.891,
-    "run_fraction": 0.1818,
-    "max_run_fraction": 0.1,
-}
+SLOW_REPORT = scored_report(0.5, run_seconds=12.345, retrain_seconds=67.891, max_fraction=0.1)
 
 
 def _failed_submission(client, world, session, *, split: str, category, message: str) -> int:
@@ -88,7 +84,7 @@ CASES = [
     pytest.param(
         FailureCategory.TOO_SLOW,
         too_slow_message(SLOW_REPORT),
-        ["12.35", "67.89", "18.2%"],
+        ["12.35", "67.89", "18.2%"],  # median run, one retraining, the fraction
         id="too-slow",
     ),
 ]

@@ -59,7 +59,7 @@ def test_a_result_cached_by_one_run_is_found_by_no_later_run(test_settings, make
     assert {"global", "tmp", "dev_shm", "out", "sysv_shm"} <= stored, stored
     assert not stored & {"sysv_msg", "sysv_sem", "mqueue"}, stored  # cannot even be made
     assert all(o.seconds >= 0.6 for o in outcomes), [o.seconds for o in outcomes]
-    assert not gate.passed, gate.message
+    assert not gate.passed, gate
 
 
 def test_control_every_seed_in_one_process_finds_the_cache_and_passes_the_gate(
@@ -70,7 +70,7 @@ def test_control_every_seed_in_one_process_finds_the_cache_and_passes_the_gate(
     log = outcomes[0].log_excerpt  # one process: the container's log holds every seed
     assert log.count("CACHE MISS") == 1, log
     assert {"global", "dev_shm", "out"} <= _places(log, "HIT"), log
-    assert gate.passed, gate.message
+    assert gate.passed, gate
 
 
 def test_control_without_the_ipc_limits_system_v_and_posix_queues_carry_the_cache(

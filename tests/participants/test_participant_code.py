@@ -168,5 +168,5 @@ def test_same_seed_same_weights_and_scores_whichever_loader_path(tmp_path: Path)
         assert torch.equal(
             torch.as_tensor(unlearned.forget_confs), torch.as_tensor(base.forget_confs)
         )
-        assert report["final_score"] == first["final_score"]
-        assert report["forget_quality"] == first["forget_quality"]
+        assert report.final_score == first.final_score
+        assert report.forget_quality == first.forget_quality

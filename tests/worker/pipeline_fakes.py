@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.runs.execute import efficiency_gate
 from harness.runs.protocol import check_source
+from tests.report_factory import scored_report
 from worker.backend import PhaseInfo, Scored, ShardArrays
 
 N_FORGET = 16
@@ -90,17 +90,16 @@ class SleepyBackend:
             if not np.array_equal(arrays.seeds, expected):
                 raise AssertionError(f"{split} seeds {arrays.seeds.tolist()} != {expected}")
             value = float(np.mean(arrays.forget_confs))
-            reports[split] = {
-                "final_score": value,
-                "final_score_ci": [value - 1, value + 1],
-                "estimator": phase.estimator,
-                "forget_quality": value,
-                **efficiency_gate(
-                    arrays.seconds,
-                    retrain_seconds=RETRAIN_SECONDS,
-                    max_fraction=phase.efficiency_gate,
-                ).report_fields(),
-            }
+            reports[split] = scored_report(
+                value,
+                half_width=1.0,
+                estimator=phase.estimator,
+                n_models=len(arrays.seeds),
+                replicas=phase.replicas,
+                run_seconds=float(np.median(arrays.seconds)),
+                retrain_seconds=RETRAIN_SECONDS,
+                max_fraction=phase.efficiency_gate,
+            )
         return Scored(reports=reports, plots={"confidences": b"\x89PNG fake"})
 
     def score_round(

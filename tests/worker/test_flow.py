@@ -92,8 +92,8 @@ def test_runs_over_the_efficiency_gate_fail_as_too_slow_and_stay_off_the_board(p
     submission = pipeline.submission(submission_id)
     assert submission.status == SubmissionStatus.FAILED
     assert submission.failure_category == FailureCategory.TOO_SLOW
-    assert "5.0% of one retraining" in submission.failure_message
-    assert "at most 1.0%" in submission.failure_message
+    assert "a run takes 0.05 s (median of 2), 5% of one retraining" in submission.failure_message
+    assert "over the gate of 1%: the competition rejects it" in submission.failure_message
     assert submission.failure_split == "public"  # both too slow: the public figures are shown
     assert submission.public_score is None
     with pipeline.sessions() as session:

@@ -18,6 +18,7 @@ from competition.artifacts import evaluation_record_key
 from competition.models import Phase, Result, SubmissionStatus
 from harness.pipeline import dry_run
 from harness.report.record import read_record, record_key
+from harness.report.schema import EvaluationReport
 from harness.report.verify import passed, verify_record
 from harness.runs.sandbox.local import LocalRunner
 from tests.worker.factories import Pipeline, configure
@@ -74,19 +75,24 @@ def test_sharded_pipeline_score_equals_the_dry_run(
     code = tmp_path / "submission.py"
     code.write_text(SUBMISSION)
     report, *_ = dry_run(code, config, runner=LocalRunner(), cache_dir=pipeline.data_dir / "cache")
-    assert submission.public_score == report["final_score"]
+    assert submission.public_score == report.final_score
     with pipeline.sessions() as session:
         stored = session.scalars(
             select(Result).where(Result.submission_id == submission_id, Result.split == "public")
         ).one()
-        # The attacks beside the score: the shards carry the test losses they need.
-        assert stored.report["mia"] == report["mia"]
-        assert stored.report["mia"]["population"]["retrained"]["models"] == 8
-        # The secondary metrics too: the shards carry the retain-sample margins, the cache
-        # the original model's evaluation.
-        assert stored.report["secondary"] == report["secondary"]
-        assert stored.report["secondary"]["klom_retain"]["value"] is not None
-        assert stored.report["secondary"]["retain_drift"]["value"] is not None
+        served = EvaluationReport.model_validate(stored.report)
+    # One builder: the server's report is the dry-run's but for the run times and what
+    # produced it. The attacks beside the score need the test losses the shards carry; the
+    # secondary metrics the retain-sample margins they carry and the cached original.
+    apart = {"efficiency", "provenance"}
+    assert served.model_dump(exclude=apart) == report.model_dump(exclude=apart)
+    assert served.mia.population is not None and served.mia.population.retrained is not None
+    assert served.mia.population.retrained.models == 8
+    assert served.secondary["klom_retain"].value is not None
+    assert served.secondary["retain_drift"].value is not None
+    assert served.efficiency is not None and served.efficiency.runs == 8
+    assert served.provenance.code == report.provenance.code  # the code version, both sides
+    assert served.provenance.phase is None, "the phase's settings hold the private seed"
     assert pipeline.store.exists(f"reports/{submission_id}/attempt-1/epsilons.png")
     # Each scored split's record, signed with the server's key, passes every check; the
     # private one is the private split's and carries its score.

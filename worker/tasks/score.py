@@ -11,7 +11,7 @@ with `provisional: true` and the N it stopped at, which the board shows. It read
 shards' compact arrays from the artifact store, where they are fenced by attempt, so a
 broker that lost the chord's results costs nothing. `lifecycle.record_result` upserts per
 (submission, split, attempt); both splits stored is `finished`. A stage whose runs fail the
-phase's efficiency gate (a report with `eligible: false`) fails as `too_slow` instead, with
+phase's efficiency gate (a report whose `efficiency.passed` is false) fails as `too_slow`, with
 the numbers in its message, and a public one never reaches the board.
 """
 
@@ -26,6 +26,7 @@ from competition import errors, lifecycle, records
 from competition.models import FailureCategory, Result
 from competition.run_logs import compose_logs
 from harness.phase import LeaderboardSplit
+from harness.report.schema import EvaluationReport, Racing, RoundRow
 from worker import leases, racing
 from worker.backend import ShardArrays
 from worker.celery_app import app
@@ -50,7 +51,7 @@ def finish_evaluation(
         if total == 0:
             return f"waiting ({done}/{total} shards)"
         split = leases.stage(session, **ids)
-        race: dict[str, Any] | None = None
+        race: Racing | None = None
         phase = phase_info(records.get_submission(session, submission_id).phase)
         config = racing.config_of(phase)
         if split == "private":
@@ -101,16 +102,16 @@ def finish_evaluation(
             if split == "public":
                 _attach_logs(runs, **ids)
             scored = ctx.backend.score(phase=phase, runs=runs)
+            report = scored.reports[split]
             if config is not None:
                 if split == "public":
                     race = _race_report(ctx, phase, config, outputs, ids, n_final, reason)
-                scored.reports[split]["racing"] = race
+                report = report.with_racing(race)
                 if race and config.rule == "predicted" and n_final < phase.replicas:
-                    _put_on_full_n_scale(ctx, phase, config, runs, scored.reports, race)
+                    report = _on_full_n_scale(ctx, phase, config, split, runs[split], report, race)
     except Exception as exc:
         return _scoring_failed(ids, exc)
-    report = scored.reports[split]
-    if report.get("eligible") is False:
+    if not report.eligible:
         with ctx.sessions() as session:
             lifecycle.mark_failed(
                 session,
@@ -167,7 +168,7 @@ def _store_record(ctx: Any, record: Any, *, split: str, submission_id: int, atte
         logger.exception("record of %d/%d %s not stored", submission_id, attempt, split)
 
 
-def _public_race(session: Any, ids: dict[str, int]) -> dict[str, Any] | None:
+def _public_race(session: Any, ids: dict[str, int]) -> Racing | None:
     """The race record of the attempt's public result (the private split reuses it)."""
     report = session.scalar(
         select(Result.report).where(
@@ -176,7 +177,7 @@ def _public_race(session: Any, ids: dict[str, int]) -> dict[str, Any] | None:
             Result.split == "public",
         )
     )
-    return (report or {}).get("racing")
+    return None if report is None else EvaluationReport.model_validate(report).racing
 
 
 def _attach_logs(runs: dict[str, ShardArrays], *, submission_id: int, attempt: int) -> None:
@@ -225,7 +226,7 @@ def _race_report(
     ids: dict[str, int],
     n_final: int,
     reason: str,
-) -> dict[str, Any]:
+) -> Racing:
     """The race's record for the result: the profile, with the full-N round scored at the
     racing interval when the race went the distance (other rows race against it)."""
     profile = racing.load_profile(ctx.store, ids["submission_id"], ids["attempt"])
@@ -241,45 +242,32 @@ def _race_report(
     return racing.racing_report(profile, n=n_final, n_total=phase.replicas, reason=reason)
 
 
-def _put_on_full_n_scale(
+def _on_full_n_scale(
     ctx: Any,
     phase: Any,
     config: Any,
-    runs: dict[str, ShardArrays],
-    reports: dict[str, dict[str, Any]],
-    race: dict[str, Any],
-) -> None:
+    split: str,
+    runs: ShardArrays,
+    report: EvaluationReport,
+    race: Racing,
+) -> EvaluationReport:
     """A row stopped under ``predicted`` is ranked on its predicted full-N score, the scale
     of the rows that ran N; its score at n stays in the report as `score_at_n`. The public
     split's prediction is the race's last round (already scored); the private one is made."""
-    for split, report in reports.items():
-        if split == "public":
-            predicted = race["profile"][-1]
-        else:
-            predicted = ctx.backend.score_round(
-                phase=phase,
-                runs=runs[split],
-                confidence=config.confidence(phase.replicas),
-                predict=True,
-                split=split,
-            )
-        report["score_at_n"] = {
-            "n": predicted["n"],
-            "final_score": report["final_score"],
-            "final_score_ci": report.get("final_score_ci"),
-        }
-        report["final_score"] = predicted["score"]
-        report["final_score_ci"] = [predicted["low"], predicted["high"]]
-        report["predicted"] = True
-
-
-def too_slow_message(report: dict[str, Any]) -> str:
-    """What the team reads when its runs failed the efficiency gate."""
-    median, retrain = report.get("run_seconds_median"), report.get("retrain_seconds")
-    fraction, limit = report.get("run_fraction"), report.get("max_run_fraction")
-    if None in (median, retrain, fraction, limit):
-        return "the runs failed the phase's efficiency gate (too slow against one retraining)"
-    return (
-        f"unlearning() took {median:.2f} s per run (median), {fraction:.1%} of one retraining "
-        f"({retrain:.2f} s); this phase allows at most {limit:.1%}: make it faster"
+    if split == "public":
+        return report.on_full_n_scale(race.profile[-1])
+    predicted = ctx.backend.score_round(
+        phase=phase,
+        runs=runs,
+        confidence=config.confidence(phase.replicas),
+        predict=True,
+        split=split,
     )
+    return report.on_full_n_scale(RoundRow.model_validate(predicted))
+
+
+def too_slow_message(report: EvaluationReport) -> str:
+    """What the team reads when its runs failed the efficiency gate."""
+    if report.efficiency is None:
+        return "the runs failed the phase's efficiency gate (too slow against one retraining)"
+    return report.efficiency.verdict()

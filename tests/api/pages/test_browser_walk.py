@@ -258,10 +258,10 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
         text="[seed 0] fine-tuning\n[seed 1] fine-tuning\n",
     )  # fmt: skip
     store.put_bytes(f"submissions/{sub_id}/plots/epsilons.png", _epsilon_png(tmp_path))
-    public = {**report(0.0539, half_width=0.0088), "noise_floor": 0.25687499999999996,
-              "run_fraction": 0.12, "max_run_fraction": 0.2, "eligible": True,
-              "run_seconds_median": 12.0, "retrain_seconds": 100.0,
-              "mia": {"population": {"accuracy": 0.512}, "lira": {"auc": 0.547}}}  # fmt: skip
+    public = report(
+        0.0539, half_width=0.0088, noise_floor=0.25687499999999996, run_seconds=12.0,
+        retrain_seconds=100.0, mia={"population": {"accuracy": 0.512}, "lira": {"auc": 0.547}},
+    )  # fmt: skip
     lifecycle.record_result(
         session, submission_id=sub_id, attempt=1, split="public", report=public,
         plot_keys=(f"submissions/{sub_id}/plots/epsilons.png",),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from api.pages import format as fmt
 from tests.api.factories import report
 
@@ -17,48 +20,50 @@ def test_duration_reads_as_hours_minutes_seconds():
 
 
 def test_report_rows_include_ratios_and_efficiency_against_the_gate():
-    rows = fmt.report_rows(
-        {
-            **report(0.5),
-            "run_fraction": 0.31,
-            "max_run_fraction": 0.2,
-            "eligible": False,
-            "run_seconds_median": 31.0,
-            "retrain_seconds": 100.0,
-        }  # fmt: skip
-    )
-    by_label = {row.label: row for row in rows}
+    slow = report(0.5, accuracies=(0.9, 0.9, 0.8, 0.8), run_seconds=31.0, retrain_seconds=100.0)
+    by_label = {row.label: row for row in fmt.report_rows(slow)}
     assert by_label["Final score"].value == "0.5000"
+    assert by_label["Final score"].note == "95% interval [0.4800, 0.5200]"
     assert by_label["Retain accuracy ratio"].value == "1.000"
     assert by_label["Efficiency"].value == "31% of one retraining"
+    assert by_label["Efficiency"].note == slow.efficiency.verdict()  # type: ignore[union-attr]
     assert "over the gate of 20%" in by_label["Efficiency"].note
+    assert by_label["Models"].value == "N = 8"
+    fast = {row.label: row for row in fmt.report_rows(report(0.5, run_seconds=0.05))}
+    assert "within the gate of 20%" in fast["Efficiency"].note
+
+
+def test_report_rows_read_a_stored_report_through_the_model():
+    stored = report(0.5, half_width=0.1).to_json()
+    rows = {row.label: row for row in fmt.report_rows(fmt.read_report(stored))}
+    assert rows["Final score"].note == "95% interval [0.4000, 0.6000]"
+    with pytest.raises(ValidationError, match="retain_accuracy_unlearned"):
+        fmt.read_report({**stored, "retain_accuracy_unlearned": 0.9})  # an old key: migrated
+
+
+POPULATION = {"accuracy": 0.61234, "accuracy_std": 0.0204, "models": 8, "n_per_class": 100}
 
 
 def test_mia_rows_show_the_population_attack_beside_its_retrained_baseline():
-    population = {"accuracy": 0.61234, "accuracy_std": 0.0204, "models": 8, "n_per_class": 100}
-    rows = fmt.mia_rows(
-        {
-            "mia": {
-                "lira": {"auc": 0.5472},
-                "population": {
-                    **population,
-                    "retrained": {**population, "accuracy": 0.50312, "accuracy_std": 0.0151},
-                },
-            }
-        }  # fmt: skip
-    )
-    by_label = {row.label: row for row in rows}
+    mia = {
+        "lira": {"auc": 0.5472, "tpr_at_fpr": {"0.01": 0.02}, "n_scores": 16},
+        "population": {
+            **POPULATION,
+            "retrained": {**POPULATION, "accuracy": 0.50312, "accuracy_std": 0.0151},
+        },
+    }
+    by_label = {row.label: row for row in fmt.mia_rows(report(0.5, mia=mia))}
     assert by_label["Population MIA accuracy"].value == "0.612"
     note = by_label["Population MIA accuracy"].note
     assert "± 0.020 over 8 models, 100 examples per class" in note
     assert "retrained models 0.503 ± 0.015" in note
     assert by_label["Per-example LiRA AUC"].value == "0.547"
-    older = fmt.mia_rows({"mia": {"lira": {"auc": 0.5}, "population": {"accuracy": 0.5}}})
+    older = fmt.mia_rows(report(0.5, mia={"population": {"accuracy": 0.5}}))
     assert older[0].value == "0.500" and older[0].note.endswith(
         "0.5 = no trace; retrained models unavailable"
     )
-    unavailable = fmt.mia_rows({"mia": {"lira": None, "population": None}})
-    assert unavailable == [] and fmt.mia_rows({}) == []
+    assert fmt.mia_rows(report(0.5, mia={"lira": None, "population": None})) == []
+    assert fmt.mia_rows(report(0.5)) == []
 
 
 def _entry(label: str, value: float | None, interval, reading: str) -> dict:
@@ -71,11 +76,21 @@ def test_secondary_rows_show_each_metric_with_its_interval_and_reading():
         "klom_retain": _entry("KLoM, retain sample", None, None, "unavailable: not kept"),
         "lira_auc": _entry("Per-example LiRA AUC", 0.5, None, "shown with the attacks"),
     }
-    rows = fmt.secondary_rows({"secondary": secondary})
+    rows = fmt.secondary_rows(report(0.5, secondary=secondary))
     assert [(row.label, row.value) for row in rows] == [
         ("ToW", "0.988"),
         ("KLoM, retain sample", "unavailable"),
     ]
     assert rows[0].note == "[0.970, 0.990] 1 = as retrained"
     assert rows[1].note == "unavailable: not kept"
-    assert fmt.secondary_rows({}) == [] and fmt.secondary_rows({"secondary": None}) == []
+    assert fmt.secondary_rows(report(0.5)) == []
+
+
+def test_secondary_rows_show_extra_figures_after_the_metrics():
+    extra = {"spread": _entry("Spread between originals", 0.12, None, "0 = one original")}
+    tow = {"tow": _entry("ToW", 0.9, None, "1 = as retrained")}
+    scored = fmt.read_report({**report(0.5, secondary=tow).to_json(), "figures": extra})
+    assert [row.label for row in fmt.secondary_rows(scored)] == [
+        "ToW",
+        "Spread between originals",
+    ]

@@ -286,6 +286,26 @@ def test_private_score_hidden_from_team_until_phase_ends(client, world, session)
     assert after["private_score"] == pytest.approx(0.47)
 
 
+def test_results_serve_the_report_in_its_one_shape(client, world, session):
+    """`report` is the stored `EvaluationReport` as JSON; the keys docs/api.md names stay at
+    its top level and agree with the result's own columns."""
+    from harness.report.schema import EvaluationReport
+
+    sub_id = upload(client, world.alice, world.phase_id).json()["id"]
+    finish(session, sub_id, public=0.61, private=0.47)
+    [public] = client.get(
+        f"/api/v1/submissions/{sub_id}/results", headers=world.alice.headers
+    ).json()
+    report = public["report"]
+    assert report == EvaluationReport.model_validate(report).to_json()
+    assert report["final_score"] == public["score"] == pytest.approx(0.61)
+    assert report["final_score_ci"] == [public["ci_low"], public["ci_high"]]
+    assert report["forget_quality"] == public["forget_quality"]
+    assert report["noise_floor"] == public["noise_floor"]
+    assert report["estimator"] == public["estimator"]
+    assert report["efficiency"]["passed"] is True and "accuracy" in report
+
+
 def test_logs_hidden_when_phase_hides_them(client, world, session, app):
     phase = crud.get_phase(session, world.phase_id)
     phase.show_logs = False
