@@ -128,7 +128,7 @@ class HarnessBackend:
         """The seeds in the sandbox, once the shard is sure to end before its task does."""
         limit = seed_time_limit(
             retrain_seconds=prepared.reference.retrain_seconds,
-            max_fraction=prepared.phase.max_run_fraction,
+            max_run_fraction=prepared.phase.max_run_fraction,
             floor_s=self.settings.seed_time_floor_s,
         )
         bound = getattr(self.runner, "max_container_seconds", None)
@@ -259,7 +259,7 @@ def _efficiency(prepared: Prepared, seconds: np.ndarray) -> dict[str, Any]:
     gate = efficiency_gate(
         seconds,
         retrain_seconds=prepared.reference.retrain_seconds,
-        max_fraction=prepared.phase.max_run_fraction,
+        max_run_fraction=prepared.phase.max_run_fraction,
     )
     return gate.report_fields()
 
