@@ -3,7 +3,6 @@
     DATASETS    data set kind -> DatasetEntry (its loader, whether it needs a folder, ...)
     MODELS      model name    -> builder(ModelSpec) -> torch module      (harness.models)
     INTERFACES  interface     -> Interface, the batches' shape           (harness.runs.interfaces)
-    Registry.check(name)      the name, or ValueError naming the choices
 
 This module is the one list of names. It imports nothing but the standard library, so the
 phase model (`harness.phase`) and the API process validate a phase without loading torch:
@@ -11,9 +10,11 @@ each entry names its implementation as `"module:attribute"`, imported the first 
 entry itself is read (`MODELS["mlp"]`), never when names are listed or checked (`"mlp" in
 MODELS`, `list(MODELS)`). Registering one is one assignment, `MODELS["mine"] = builder`
 (an object or a `"module:attribute"` string), and makes it valid everywhere: the phase model,
-the API, the console form, the CLI. The estimators' registry (`harness.scoring.estimators.
-ESTIMATORS`) and the recipe presets (`harness.phase.RECIPES`) are light already and stay
-where they are.
+the API, the console form, the CLI. A process that starts afresh (the scorer's spawned
+bootstrap workers, the sandbox container) sees only what registers when modules import, so
+a deployment registers its entries in a module that they import too. The estimators'
+registry (`harness.scoring.estimators.ESTIMATORS`) and the recipe presets
+(`harness.phase.RECIPES`) are light already and stay where they are.
 
 This file is copied into the sandbox image (`scripts/stage_sandbox_context.sh`): keep it
 free of anything but the standard library.
@@ -83,14 +84,6 @@ class Registry(MutableMapping[str, T], Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.what!r}, {list(self._entries)})"
-
-    def check(self, name: str) -> str:
-        """`name` if registered; ValueError naming the registered choices otherwise."""
-        if name not in self._entries:
-            raise ValueError(
-                f"unknown {self.what} {name!r}; choose one of {', '.join(self._entries)}"
-            )
-        return name
 
 
 @dataclass(frozen=True)
