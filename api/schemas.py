@@ -6,17 +6,20 @@
 
 from __future__ import annotations
 
+from copy import copy
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUndefined
 
 from competition.models import FailureCategory, Role, SubmissionStatus
 from competition.pipeline_models import PreparationState
 from harness.errors import ConfigError
-from harness.phase import SplitConfig
-from harness.phase_schema import check_server_secrecy, server_phase
-from harness.scoring.racing import Rule
+from harness.phase import PhaseConfig, SplitConfig
+from harness.phase_schema import SERVER_FIELDS, check_server_secrecy, explain, server_phase
+from harness.scoring.racing import RacingConfig
 
 T = TypeVar("T")
 # Never accepted from, nor shown to, anyone but the server and its organizers.
@@ -122,25 +125,14 @@ class UserPublic(BaseModel):
 # Phases --------------------------------------------------------------------------------------
 
 
-class RacingSettings(BaseModel):
-    """Racing: evaluate in rounds of seeds, stop a submission that cannot reach the top k.
-
-    The rule is `harness.scoring.racing` (docs/scoring.md "Racing"); rounds double from
-    `first_round` up to the phase's replicas.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    top_k: int = Field(default=5, ge=1, le=1000, description="leading rows always run the full N")
-    first_round: int = Field(default=32, ge=2, le=10_000, description="seeds in the first round")
-    error_rate: float = Field(
-        default=0.05, gt=0, lt=1, description="chance of stopping a row that reaches the top k"
-    )
-    max_width: float | None = Field(
-        default=None, gt=0, description="also stop a row below the top k this precise (None: off)"
-    )
-    rule: Rule = Field(
-        default="both", description="which bounds may stop a row (docs/scoring.md, Racing)"
-    )
+def experiment_field(name: str, *, required: bool = False) -> Any:
+    """The phase model's field `name` (`harness.phase.PhaseConfig`): its default, bounds and
+    description, written there once; `required`: without the default (a server phase names
+    its experiment)."""
+    info = copy(PhaseConfig.model_fields[name])
+    if required:
+        info.default = PydanticUndefined
+    return info
 
 
 class PhaseBase(BaseModel):
@@ -153,17 +145,15 @@ class PhaseBase(BaseModel):
         "split; the leaderboards' seeds are made by the server and never shown here",
     )
     model: str = Field(min_length=1, max_length=100)
-    recipe: dict[str, Any] = Field(default_factory=dict)
-    replicas: int = Field(ge=2, le=10_000, description="unlearning runs (and retrained models) N")
+    recipe: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a table of `TrainRecipe` fields, starting from the recipe its `preset` "
+        "names (default: the phase model's)",
+    )
+    replicas: int = experiment_field("replicas", required=True)
     estimator: str = Field(min_length=1, max_length=50)
-    efficiency_gate: float = Field(
-        default=0.2, gt=0, le=10, description="max run time as a fraction of retraining time"
-    )
-    interface: str = Field(
-        default="tuple",
-        max_length=32,
-        description="batch shape submissions receive: tuple (inputs, targets) or kaggle2023",
-    )
+    max_run_fraction: float = experiment_field("max_run_fraction")
+    interface: str = experiment_field("interface")
     starts_at: datetime
     ends_at: datetime
     daily_quota: int = Field(default=5, ge=0, le=1000)
@@ -175,9 +165,7 @@ class PhaseBase(BaseModel):
     )
     show_logs: bool = False
     sanity_check_required: bool = True
-    racing: RacingSettings | None = Field(
-        default=None, description="evaluate in rounds and stop early (None: full N, the 2023 rule)"
-    )
+    racing: RacingConfig | None = experiment_field("racing")
 
     @model_validator(mode="after")
     def _times(self) -> PhaseBase:
@@ -185,11 +173,6 @@ class PhaseBase(BaseModel):
             raise ValueError("starts_at and ends_at need a time zone, e.g. 2026-01-01T00:00:00Z")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
-        if self.racing is not None and self.racing.first_round >= self.replicas:
-            raise ValueError(
-                f"racing.first_round ({self.racing.first_round}) must be below replicas "
-                f"({self.replicas}), or no round could stop early; lower it or turn racing off"
-            )
         return self
 
 
@@ -204,9 +187,9 @@ class PhaseCreate(PhaseBase):
                 "splits' seeds itself, so that nobody (organizers included) can guess them"
             )
         try:
-            SplitConfig(**spec)
-        except (TypeError, ConfigError) as exc:
-            raise ValueError(f"split_spec: {exc}") from None
+            SplitConfig.model_validate(spec)
+        except ValidationError as error:
+            raise ValueError(f"split_spec: {explain(error)}") from None
         return spec
 
     @model_validator(mode="after")
@@ -220,8 +203,9 @@ class PhaseCreate(PhaseBase):
                 estimator=self.estimator,
                 split_spec=self.split_spec,
                 recipe=self.recipe,
-                efficiency_gate=self.efficiency_gate,
+                max_run_fraction=self.max_run_fraction,
                 interface=self.interface,
+                racing=None if self.racing is None else asdict(self.racing),
             )
             check_server_secrecy(config)
         except ConfigError as error:
@@ -238,10 +222,10 @@ class PhaseUpdate(BaseModel):
     dataset: str | None = Field(default=None, min_length=1, max_length=100)
     model: str | None = Field(default=None, min_length=1, max_length=100)
     recipe: dict[str, Any] | None = None
-    replicas: int | None = Field(default=None, ge=2, le=10_000)
+    replicas: int | None = None  # experiment fields: checked with the phase's others
     estimator: str | None = Field(default=None, min_length=1, max_length=50)
-    efficiency_gate: float | None = Field(default=None, gt=0, le=10)
-    interface: str | None = Field(default=None, max_length=32)
+    max_run_fraction: float | None = None
+    interface: str | None = None
     split_spec: dict[str, Any] | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
@@ -260,8 +244,9 @@ class PhaseUpdate(BaseModel):
 
 # What the reference models are trained from: an edit of one of them prepares the phase again.
 TRAINING_FIELDS = ("dataset", "model", "recipe", "replicas", "split_spec")
-# Fields checked against the harness's registries together (`PhaseCreate._experiment`).
-EXPERIMENT_FIELDS = (*TRAINING_FIELDS, "estimator", "efficiency_gate", "interface")
+# The experiment's fields an edit may change (`harness.phase_schema.SERVER_FIELDS`, checked
+# together against the phase model by `PhaseCreate._experiment`).
+EXPERIMENT_FIELDS = tuple(f for f in SERVER_FIELDS if f in PhaseUpdate.model_fields)
 
 
 class PhasePublic(PhaseBase):

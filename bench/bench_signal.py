@@ -43,7 +43,7 @@ def main() -> None:
     if args.epochs:
         recipe = type(recipe)(**{**recipe.__dict__, "epochs": args.epochs})
     phase = PhaseConfig(
-        dataset=DatasetConfig(args.dataset),
+        dataset=DatasetConfig(kind=args.dataset),
         split=SplitConfig(forget_fraction=args.forget_fraction),
         model=args.model,
         hidden=tuple(int(h) for h in args.hidden.split(",")),

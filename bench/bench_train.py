@@ -82,7 +82,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    phase = PhaseConfig(dataset=DatasetConfig(args.dataset, args.data_path), model=args.model)
+    phase = PhaseConfig(
+        dataset=DatasetConfig(kind=args.dataset, path=args.data_path), model=args.model
+    )
     data = load_dataset(phase.dataset)
     splits = make_splits(data, phase.split)
     spec = model_spec_for(phase, data)

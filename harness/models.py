@@ -9,13 +9,15 @@ weights can always be checked against the architecture they claim to be. Registe
 - `resnet18`: torchvision `resnet18(num_classes=K)`, the 2023 competition's model (for grey
   images, `conv1` takes one input channel; names unchanged).
 - `resnet18-small`: the same network and names at a quarter of the width, for CPU tests.
+
+The names live in `harness.registry.MODELS` (light, so a phase is checked without torch),
+each pointing at its `build_*` function here.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import cast
 
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 
 from harness.errors import ConfigError
+from harness.registry import MODELS
 
 SMALL_RESNET_WIDTH = 16  # channels of resnet18-small's first layer (torchvision's: 64)
 
@@ -52,7 +55,7 @@ class ModelSpec:
         )
 
 
-def _mlp(spec: ModelSpec) -> nn.Module:
+def build_mlp(spec: ModelSpec) -> nn.Module:
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(spec.input_shape)
     for hidden in spec.hidden:
@@ -62,7 +65,7 @@ def _mlp(spec: ModelSpec) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def _cnn(spec: ModelSpec) -> nn.Module:
+def build_cnn(spec: ModelSpec) -> nn.Module:
     if len(spec.input_shape) != 3:
         raise ConfigError(f"cnn needs images shaped (C, H, W), got input_shape={spec.input_shape}")
     channels, height, width = spec.input_shape
@@ -86,7 +89,7 @@ def _image_channels(spec: ModelSpec, name: str) -> int:
     return spec.input_shape[0]
 
 
-def _resnet18(spec: ModelSpec) -> nn.Module:
+def build_resnet18(spec: ModelSpec) -> nn.Module:
     from torchvision.models import resnet18
 
     model: nn.Module = resnet18(num_classes=spec.num_classes)
@@ -96,7 +99,7 @@ def _resnet18(spec: ModelSpec) -> nn.Module:
     return model
 
 
-def _resnet18_small(spec: ModelSpec) -> nn.Module:
+def build_resnet18_small(spec: ModelSpec) -> nn.Module:
     """torchvision's ResNet-18 at a quarter of the width (16..128 channels), for CPU tests.
 
     Built from torchvision's own `ResNet` and `BasicBlock`, so every attribute and parameter
@@ -121,14 +124,6 @@ def _resnet18_small(spec: ModelSpec) -> nn.Module:
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
     return cast(nn.Module, model)  # torchvision is untyped
-
-
-MODELS: dict[str, Callable[[ModelSpec], nn.Module]] = {
-    "mlp": _mlp,
-    "cnn": _cnn,
-    "resnet18": _resnet18,
-    "resnet18-small": _resnet18_small,
-}
 
 
 def build_model(spec: ModelSpec) -> nn.Module:

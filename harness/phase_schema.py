@@ -1,21 +1,22 @@
-"""The phase schema: one pydantic model, built from the registries, validated where a phase enters.
+"""Where a phase enters: phase files, the server's phase rows, and errors as people read them.
 
-    PhaseSchema.model_validate(raw).to_config()   -> PhaseConfig   (a phase file, the CLI)
+    validate_phase(raw)                           -> PhaseConfig   (a phase file, the CLI)
     server_phase(dataset=..., model=..., ...)     -> PhaseConfig   (the server's phase row)
     read_phase_file(path)                         -> PhaseConfig   (phase.toml or .json)
     explain(ValidationError)                      -> "field: what is wrong (choices)"
     check_server_secrecy(config)                  ConfigError: a private split too easy to guess
 
-The choices come from the registries themselves: data sets (`harness.data.loaders.LOADERS`),
-models (`harness.models.MODELS`), recipe presets (`harness.phase.RECIPES`), estimators
-(`harness.scoring.estimators.ESTIMATORS`) and interfaces (`harness.runs.interfaces.INTERFACES`),
-so registering one makes it valid everywhere. A bad field is refused naming the field and the
-choices: a 422 at the API (`api/schemas.py` calls `server_phase`), a configuration error in
-`unlearn dry-run`. Replicas below the estimator's minimum are refused here, before training.
-A phase created on the server must also keep its private forget set secret
-(`check_server_secrecy`, `harness.data.splits.MIN_PRIVATE_BITS`): judged here from what is
-known without the data (a built-in set's classes), and again with the data when a worker
-prepares the phase (`harness.pipeline.prepare_phase(secret=True)`).
+The experiment itself, its defaults and its rules are one pydantic model, `harness.phase.
+PhaseConfig`, which checks each name against its registry (data sets, models, interfaces in
+`harness.registry`; estimators in `harness.scoring.estimators`; recipe presets in
+`harness.phase.RECIPES`), so registering one makes it valid everywhere. A bad field is
+refused naming the field and the choices: a 422 at the API (`api/schemas.py` calls
+`server_phase`), a configuration error in `unlearn dry-run`. Replicas below the estimator's
+minimum are refused there, before training. A phase created on the server must also keep its
+private forget set secret (`check_server_secrecy`, `harness.data.secrecy.MIN_PRIVATE_BITS`):
+judged here from what is known without the data (a built-in set's classes), and again with
+the data when a worker prepares the phase (`harness.pipeline.prepare_phase(secret=True)`).
+Nothing here loads torch: the API process imports this module.
 
 A phase file (TOML) holds PhaseConfig's fields:
 
@@ -35,20 +36,17 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from harness.data.loaders import BUILT_IN_CLASSES, LOADERS
-from harness.data.splits import check_private_secrecy
+from harness.data.secrecy import check_private_secrecy
 from harness.errors import ConfigError
-from harness.models import MODELS
-from harness.phase import RECIPES, DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
-from harness.runs.interfaces import INTERFACES
-from harness.scoring.estimators import ESTIMATORS
+from harness.phase import PhaseConfig
+from harness.registry import DATASETS
 
 __all__ = [
-    "PhaseSchema",
+    "SERVER_FIELDS",
     "check_server_secrecy",
     "explain",
     "public_phase",
@@ -58,103 +56,6 @@ __all__ = [
     "validate_phase",
 ]
 
-# Literal types built from the registries: pydantic names the choices in its errors.
-if TYPE_CHECKING:  # a type checker sees names; the registries are known only at run time
-    DatasetKind = str
-    ModelName = str
-    PresetName = str
-    EstimatorName = str
-    InterfaceName = str
-else:
-    DatasetKind = Literal[tuple(LOADERS)]
-    ModelName = Literal[tuple(MODELS)]
-    PresetName = Literal[tuple(RECIPES)]
-    EstimatorName = Literal[tuple(ESTIMATORS)]
-    InterfaceName = Literal[tuple(INTERFACES)]
-STRICT = ConfigDict(extra="forbid")
-
-
-class DatasetSchema(BaseModel):
-    model_config = STRICT
-    kind: DatasetKind = "mnist1d"
-    path: str | None = None
-
-
-class SplitSchema(BaseModel):
-    model_config = STRICT
-    val_fraction: float = Field(default=0.1, gt=0, lt=1)
-    test_fraction: float = Field(default=0.2, gt=0, lt=1)
-    forget_mode: Literal["random", "classes", "groups"] = "random"
-    forget_fraction: float = Field(default=0.1, gt=0, lt=1)
-    forget_count: int = Field(default=1, ge=1)
-    data_seed: int = 0
-    public_seed: int = 1
-    private_seed: int = 2
-    dev_seed: int = 3  # the published development split (the server makes the other two)
-
-
-class RecipeSchema(BaseModel):
-    """TrainRecipe's fields; `preset` starts from a registered recipe."""
-
-    model_config = STRICT
-    preset: PresetName = "cpu-default"
-    epochs: int | None = Field(default=None, ge=1)
-    optimizer: Literal["adam", "sgd"] | None = None
-    lr: float | None = Field(default=None, gt=0)
-    weight_decay: float | None = Field(default=None, ge=0)
-    momentum: float | None = Field(default=None, ge=0)
-    schedule: Literal["constant", "cosine"] | None = None
-    batch_size: int | None = Field(default=None, ge=1)
-    class_weighted: bool | None = None
-
-    def to_recipe(self) -> TrainRecipe:
-        changes = self.model_dump(exclude={"preset"}, exclude_none=True)
-        base = RECIPES[self.preset]
-        return TrainRecipe(**{**base.__dict__, **changes})
-
-
-class PhaseSchema(BaseModel):
-    """Everything a phase fixes (PhaseConfig), each field checked against its registry."""
-
-    model_config = STRICT
-    dataset: DatasetSchema = DatasetSchema()
-    split: SplitSchema = SplitSchema()
-    model: ModelName = "mlp"
-    hidden: tuple[int, ...] = (256, 256)
-    recipe: PresetName | RecipeSchema = "cpu-default"
-    replicas: int = Field(default=64, ge=2, le=10_000)
-    original_seed: int = 1_000_003
-    run_batch_size: int = Field(default=64, ge=1)
-    max_run_fraction: float = Field(default=0.2, gt=0)
-    estimator: EstimatorName = "neurips2023"
-    interface: InterfaceName = "tuple"
-
-    @model_validator(mode="after")
-    def _enough_replicas(self) -> PhaseSchema:
-        minimum = ESTIMATORS[self.estimator].min_models
-        if self.replicas < minimum:
-            raise ValueError(
-                f"replicas: the {self.estimator!r} estimator needs at least {minimum} models "
-                f"per side, got {self.replicas}"
-            )
-        return self
-
-    def to_config(self) -> PhaseConfig:
-        recipe = RECIPES[self.recipe] if isinstance(self.recipe, str) else self.recipe.to_recipe()
-        return PhaseConfig(
-            dataset=DatasetConfig(**self.dataset.model_dump()),
-            split=SplitConfig(**self.split.model_dump()),
-            model=self.model,
-            hidden=self.hidden,
-            recipe=recipe,
-            replicas=self.replicas,
-            original_seed=self.original_seed,
-            run_batch_size=self.run_batch_size,
-            max_run_fraction=self.max_run_fraction,
-            estimator=self.estimator,
-            interface=self.interface,
-        )
-
 
 def explain(error: ValidationError) -> str:
     """One line per bad field: `field: message`, as a participant or organizer reads it."""
@@ -162,14 +63,15 @@ def explain(error: ValidationError) -> str:
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function"))
         message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {message}" if where else message)
+        named = where and message.startswith(where.rsplit(".", 1)[-1])  # says its field
+        lines.append(f"{where}: {message}" if where and not named else message)
     return "; ".join(lines)
 
 
 def validate_phase(raw: dict[str, Any]) -> PhaseConfig:
     """A PhaseConfig from raw fields; ConfigError naming each bad field and its choices."""
     try:
-        return PhaseSchema.model_validate(raw).to_config()
+        return PhaseConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(f"invalid phase: {explain(error)}") from None
 
@@ -178,14 +80,15 @@ def check_server_secrecy(config: PhaseConfig) -> None:
     """ConfigError if `config`'s private forget set is too easy to guess, as far as that is
     known without loading the data: classes of a built-in set, or groups it lacks."""
     kind, mode = config.dataset.kind, config.split.forget_mode
-    if kind not in BUILT_IN_CLASSES or mode == "random":
+    classes = DATASETS[kind].classes
+    if classes is None or mode == "random":
         return  # an own set is counted when a worker prepares it; random mode is ample
     if mode == "groups":
         raise ConfigError(
             f"split_spec: forget_mode 'groups' needs group ids, and the built-in {kind} has "
             "none: use forget_mode 'random' or an own data set with groups (dataset folder)"
         )
-    check_private_secrecy(config.split, n_keys=BUILT_IN_CLASSES[kind])
+    check_private_secrecy(config.split, n_keys=classes)
 
 
 # The server's phase row keeps a few phase-level fields inside `recipe` (historical layout).
@@ -200,8 +103,9 @@ def server_fields(
     estimator: str,
     split_spec: dict[str, Any],
     recipe: dict[str, Any],
-    efficiency_gate: float,
-    interface: str = "tuple",
+    max_run_fraction: float,
+    interface: str,
+    racing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The phase-schema fields of a server phase row (`kind` or `kind:/path` as dataset)."""
     recipe = dict(recipe)
@@ -214,8 +118,9 @@ def server_fields(
         "recipe": recipe,
         "replicas": replicas,
         "estimator": estimator,
-        "max_run_fraction": efficiency_gate,
+        "max_run_fraction": max_run_fraction,
         "interface": interface,
+        "racing": racing,
         **extras,
     }
 
@@ -227,13 +132,18 @@ SERVER_FIELDS = (
     "estimator",
     "split_spec",
     "recipe",
-    "efficiency_gate",
+    "max_run_fraction",
     "interface",
+    "racing",
 )
 
 
 def public_phase(raw: dict[str, Any]) -> PhaseConfig:
-    """The PhaseConfig of `GET /api/v1/phases/{id}`'s body (other fields are ignored)."""
+    """The PhaseConfig of `GET /api/v1/phases/{id}`'s body (other fields are ignored).
+
+    A body saved from a server before the gate's limit had one name says `efficiency_gate`."""
+    if "efficiency_gate" in raw and "max_run_fraction" not in raw:
+        raw = {**raw, "max_run_fraction": raw["efficiency_gate"]}
     return server_phase(**{name: raw[name] for name in SERVER_FIELDS if name in raw})
 
 

@@ -121,7 +121,7 @@ def run_seeds(
         device=device,
         time_limit_s=seed_time_limit(
             retrain_seconds=prepared.reference.retrain_seconds,
-            max_fraction=prepared.phase.max_run_fraction,
+            max_run_fraction=prepared.phase.max_run_fraction,
             floor_s=time_floor_s,
         ),
         interface=prepared.phase.interface,
@@ -243,7 +243,7 @@ def dry_run(
     efficiency = efficiency_gate(
         outcomes,
         retrain_seconds=prepared.reference.retrain_seconds,
-        max_fraction=phase.max_run_fraction,
+        max_run_fraction=phase.max_run_fraction,
     )
     unlearned = evaluate_weights(
         prepared, states, device=device, progress=progress, seeds=[o.seed for o in outcomes]

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ctx=${1:?usage: stage_sandbox_context.sh CTX}
 mkdir -p "$ctx/harness/runs/sandbox"
 cp docker/sandbox.Dockerfile docker/requirements-sandbox.txt "$ctx/"
-cp harness/errors.py harness/models.py harness/checkpoint.py "$ctx/harness/"
+cp harness/errors.py harness/registry.py harness/models.py harness/checkpoint.py "$ctx/harness/"
 cp harness/runs/protocol.py harness/runs/contract.py harness/runs/interfaces.py "$ctx/harness/runs/"
 cp harness/runs/sandbox/job.py harness/runs/sandbox/runner.py harness/runs/sandbox/isolation.py \
     "$ctx/harness/runs/sandbox/"

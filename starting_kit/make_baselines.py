@@ -109,7 +109,7 @@ def measure(
         efficiency = efficiency_gate(
             outcomes,
             retrain_seconds=reference.retrain_seconds,
-            max_fraction=phase.max_run_fraction,
+            max_run_fraction=phase.max_run_fraction,
         )
         unlearned = evaluate_weights(prepared, states)
         reports = {

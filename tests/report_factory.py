@@ -60,7 +60,7 @@ def scored_report(
         seed=0,
     )
     gate = efficiency_gate(
-        [run_seconds] * n_models, retrain_seconds=retrain_seconds, max_fraction=max_fraction
+        [run_seconds] * n_models, retrain_seconds=retrain_seconds, max_run_fraction=max_fraction
     )
     return EvaluationReport.assemble(
         result,

@@ -18,7 +18,6 @@ error. Registered on `unlearn.cli.app` as the command "dry-run".
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import signal
@@ -42,7 +41,9 @@ from rich.progress import (
 from rich.table import Table
 
 from harness.errors import ConfigError, SubmissionError
-from harness.phase import PhaseConfig, SplitConfig
+from harness.phase import DEFAULT_PRESET, RECIPES, PhaseConfig
+from harness.registry import DATASETS, INTERFACES, MODELS
+from harness.scoring.estimators import ESTIMATORS
 
 if TYPE_CHECKING:  # torch loads with the runner, not with the CLI (spawned workers import it)
     from harness.runs.sandbox.base import Runner
@@ -139,7 +140,8 @@ def _phase(
     replicas: int | None,
     epochs: int | None,
 ) -> PhaseConfig:
-    """The phase to run: the server's, a file's, or the options', checked by one schema."""
+    """The phase to run: the server's, a file's, or the options', checked by one schema
+    (options left out, None, take the phase model's defaults)."""
     from harness.phase_schema import public_phase, read_phase_file, validate_phase
 
     if phase_id is not None and phase_file is not None:
@@ -151,46 +153,62 @@ def _phase(
     elif phase_file is not None:
         phase = read_phase_file(phase_file)
     else:
-        phase = validate_phase({**options, "replicas": 64 if replicas is None else replicas})
+        given = {name: value for name, value in options.items() if value is not None}
+        phase = validate_phase({**given, "replicas": replicas} if replicas else given)
         replicas = None
     changes: dict[str, Any] = {}
     if replicas is not None:
         changes["replicas"] = replicas
     if epochs is not None:
-        changes["recipe"] = dataclasses.replace(phase.recipe, epochs=epochs)
+        changes["recipe"] = {**phase.recipe.model_dump(), "epochs": epochs}
     if changes:  # re-validated: fewer replicas than the estimator needs are refused here too
-        raw = phase.with_(**changes).to_dict()
-        raw["recipe"] = {"preset": "cpu-default", **raw["recipe"]}
-        phase = validate_phase(raw)
+        phase = validate_phase({**phase.to_dict(), **changes})
     return phase
+
+
+# Each option's help names the registries' entries, and its default is the phase model's.
+DEFAULTS = PhaseConfig()
+
+
+def _one_of(names: Any, default: str) -> str:
+    return f"one of {', '.join(names)} (default {default})"
 
 
 def dry_run(
     submission: Annotated[Path, typer.Argument(help="a .py file or a folder with submission.py")],
     dataset: Annotated[
-        str, typer.Option(help="mnist1d (embedded default), digits, mnist5k, cifar10, folder")
-    ] = "mnist1d",
+        str | None, typer.Option(help="data set: " + _one_of(DATASETS, DEFAULTS.dataset.kind))
+    ] = None,
     data_path: Annotated[
-        Path | None, typer.Option(help="local folder for --dataset cifar10 or folder")
+        Path | None,
+        typer.Option(
+            help="local folder, for a data set that reads one: "
+            + ", ".join(kind for kind, entry in DATASETS.items() if entry.needs_path)
+        ),
     ] = None,
     model: Annotated[
-        str, typer.Option(help="architecture: mlp, cnn, resnet18, resnet18-small")
-    ] = "mlp",
-    recipe: Annotated[str, typer.Option(help="training preset: cpu-default, competition")] = (
-        "cpu-default"
-    ),
+        str | None, typer.Option(help="architecture: " + _one_of(MODELS, DEFAULTS.model))
+    ] = None,
+    recipe: Annotated[
+        str | None, typer.Option(help="training preset: " + _one_of(RECIPES, DEFAULT_PRESET))
+    ] = None,
     epochs: Annotated[
         int | None, typer.Option(help="override the recipe's training epochs")
     ] = None,
     replicas: Annotated[
-        int | None, typer.Option(help="models per side (runs and retrained); default 64")
+        int | None,
+        typer.Option(help=f"models per side (runs and retrained); default {DEFAULTS.replicas}"),
     ] = None,
     estimator: Annotated[
-        str, typer.Option(help="neurips2023, calibrated or pooled")
-    ] = "neurips2023",
+        str | None, typer.Option(help=_one_of(ESTIMATORS, DEFAULTS.estimator))
+    ] = None,
     forget_fraction: Annotated[
-        float, typer.Option(help="share of the train split to forget (a phase's split_spec)")
-    ] = SplitConfig.forget_fraction,
+        float | None,
+        typer.Option(
+            help="share of the train split to forget (a phase's split_spec); default "
+            f"{DEFAULTS.split.forget_fraction}"
+        ),
+    ] = None,
     split: Annotated[
         str,
         typer.Option(
@@ -202,8 +220,11 @@ def dry_run(
         int | None, typer.Option(help="the phase's published `dev_seed` (its split_spec)")
     ] = None,
     interface: Annotated[
-        str, typer.Option(help="batches: tuple (inputs, targets) or kaggle2023 (dicts)")
-    ] = "tuple",
+        str | None,
+        typer.Option(
+            help="batches submissions receive: " + _one_of(INTERFACES, DEFAULTS.interface)
+        ),
+    ] = None,
     phase_id: Annotated[
         int | None,
         typer.Option("--phase", help="run exactly the server's phase ID (its dev split)"),
@@ -222,8 +243,12 @@ def dry_run(
         typer.Option(help="local sandbox: runs side by side (default: CPUs / threads)"),
     ] = None,
     max_run_fraction: Annotated[
-        float, typer.Option(help="efficiency gate: largest run time / one retraining")
-    ] = 0.2,
+        float | None,
+        typer.Option(
+            help=f"{PhaseConfig.model_fields['max_run_fraction'].description}; default "
+            f"{DEFAULTS.max_run_fraction}"
+        ),
+    ] = None,
     cache_dir: Annotated[
         Path, typer.Option(help="where the original model and the reference are kept")
     ] = DEFAULT_CACHE_DIR,
@@ -259,14 +284,25 @@ def dry_run(
             server=server,
             phase_file=phase_file,
             options={
-                "dataset": {"kind": dataset, "path": str(data_path) if data_path else None},
+                "dataset": None
+                if dataset is None and data_path is None
+                else {
+                    "kind": dataset or DEFAULTS.dataset.kind,
+                    "path": data_path and str(data_path),
+                },
                 "model": model,
-                "recipe": {"preset": recipe},
+                "recipe": recipe,
                 "max_run_fraction": max_run_fraction,
                 "estimator": estimator,
                 "interface": interface,
-                "split": {"forget_fraction": forget_fraction}
-                | ({} if dev_seed is None else {"dev_seed": dev_seed}),
+                "split": {
+                    name: value
+                    for name, value in (
+                        ("forget_fraction", forget_fraction),
+                        ("dev_seed", dev_seed),
+                    )
+                    if value is not None
+                },
             },
             replicas=replicas,
             epochs=epochs,

@@ -44,18 +44,33 @@ def shard_key(submission_id: int, attempt: int, shard: int) -> str:
 
 @dataclass(frozen=True)
 class PhaseInfo:
-    """The phase settings an evaluation needs, copied from the server's `Phase` row."""
+    """A server phase as an evaluation needs it (`worker.phases.phase_info` makes it).
+
+    `experiment`: the `Phase` row's experiment fields (`harness.phase_schema.SERVER_FIELDS`),
+    its split spec with the hidden leaderboard seeds filled in; `worker.phases.phase_config`
+    validates them into the harness's `PhaseConfig`.
+    """
 
     id: int
-    dataset: str
-    model: str
-    replicas: int
-    estimator: str
-    split_spec: dict[str, Any]
-    recipe: dict[str, Any]
-    efficiency_gate: float
-    racing: dict[str, Any] | None = None  # RacingConfig.to_dict(); None: full N
-    interface: str = "tuple"
+    experiment: dict[str, Any]
+
+    @property
+    def replicas(self) -> int:
+        return int(self.experiment["replicas"])
+
+    @property
+    def estimator(self) -> str:
+        return str(self.experiment["estimator"])
+
+    @property
+    def max_run_fraction(self) -> float:
+        return float(self.experiment["max_run_fraction"])
+
+    @property
+    def racing(self) -> dict[str, Any] | None:
+        """`RacingConfig.to_dict()`; None: every submission runs the full N."""
+        racing: dict[str, Any] | None = self.experiment.get("racing")
+        return racing
 
 
 @dataclass

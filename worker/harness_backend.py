@@ -129,7 +129,7 @@ class HarnessBackend:
         """The seeds in the sandbox, once the shard is sure to end before its task does."""
         limit = seed_time_limit(
             retrain_seconds=prepared.reference.retrain_seconds,
-            max_fraction=prepared.phase.max_run_fraction,
+            max_run_fraction=prepared.phase.max_run_fraction,
             floor_s=self.settings.seed_time_floor_s,
         )
         bound = getattr(self.runner, "max_container_seconds", None)
@@ -226,7 +226,7 @@ class HarnessBackend:
             gate = efficiency_gate(
                 arrays.seconds,
                 retrain_seconds=prepared.reference.retrain_seconds,
-                max_fraction=prepared.phase.max_run_fraction,
+                max_run_fraction=prepared.phase.max_run_fraction,
             )
             # No phase settings in the provenance: they hold the leaderboard splits' seeds.
             reports[split] = build_report(

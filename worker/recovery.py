@@ -3,7 +3,7 @@
 `retry_or_fail` moves the submission to attempt + 1 (back to `queued`, re-sent by the
 caller) while attempts remain, and otherwise fails it as a system error, which refunds the
 team's quota. Tasks call it on unexpected errors; the reconciler calls it when a holder
-keeps dying. `phase_info` copies what an evaluation needs from the server's `Phase` row.
+keeps dying.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from competition import errors, lifecycle
-from competition.models import FailureCategory, Phase
+from competition.models import FailureCategory
 from harness.errors import SubmissionError
-from worker.backend import PhaseInfo
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["failure_category", "phase_info", "plan_shards", "retry_or_fail"]
+__all__ = ["failure_category", "plan_shards", "retry_or_fail"]
 
 SYSTEM_FAILURE_MESSAGE = (
     "The evaluation failed {attempts} times for reasons on our side; your quota was refunded. "
@@ -57,27 +56,6 @@ def retry_or_fail(
     except (errors.StaleAttempt, errors.Conflict, errors.NotFound) as exc:
         logger.info("submission %d: retry skipped (%s)", submission_id, exc)
     return False
-
-
-def phase_info(phase: Phase) -> PhaseInfo:
-    """The phase as an evaluation needs it, with its hidden leaderboard seeds filled in.
-
-    Fails closed: a phase without server-made seeds is never evaluated on default ones.
-    """
-    if phase.hidden_seeds is None:
-        raise RuntimeError(f"phase {phase.id} has no leaderboard seeds; run the migrations")
-    return PhaseInfo(
-        id=phase.id,
-        dataset=phase.dataset,
-        model=phase.model,
-        replicas=phase.replicas,
-        estimator=phase.estimator,
-        split_spec={**(phase.split_spec or {}), **phase.hidden_seeds.split_seeds()},
-        recipe=dict(phase.recipe or {}),
-        efficiency_gate=phase.efficiency_gate,
-        racing=dict(phase.racing) if phase.racing else None,
-        interface=phase.interface,
-    )
 
 
 def plan_shards(

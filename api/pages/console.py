@@ -22,12 +22,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/phases")
 
-EDITABLE = (
-    "description", "starts_at", "ends_at", "daily_quota", "max_in_flight", "show_logs",
-    "sanity_check_required",
-)  # fmt: skip
-# Before the first submission the experiment can change too (and is prepared again).
-EDITABLE_BEFORE_SUBMISSIONS = (*EDITABLE, *schemas.EXPERIMENT_FIELDS)
+# What `PhaseUpdate` accepts, as the JSON API: the experiment's fields only before the first
+# submission (a change prepares the phase again).
+EDITABLE_BEFORE_SUBMISSIONS = tuple(schemas.PhaseUpdate.model_fields)
+EDITABLE = tuple(f for f in EDITABLE_BEFORE_SUBMISSIONS if f not in schemas.EXPERIMENT_FIELDS)
 
 
 def _forbidden(request: Request, user: User | None) -> Response | None:

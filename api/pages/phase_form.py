@@ -17,7 +17,7 @@ number field) is the only error found here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
@@ -26,11 +26,8 @@ from pydantic import ValidationError
 
 from api.pages import words
 from competition.models import Phase
-from harness import models as harness_models
 from harness import phase as harness_phase
-from harness import phase_schema
-from harness.data import loaders
-from harness.runs import interfaces
+from harness import registry
 from harness.scoring import estimators, racing
 
 __all__ = [
@@ -59,9 +56,9 @@ GROUPS: tuple[tuple[Group, str], ...] = (
 )
 
 
-def _names(registry: dict[str, Any], table: dict[str, str] | None = None) -> Choices:
+def _names(entries: Mapping[str, Any], table: dict[str, str] | None = None) -> Choices:
     # The registry is read when the form is drawn: a newly registered entry is offered.
-    return lambda: [(name, words.words(table or {}, name)) for name in registry]
+    return lambda: [(name, words.words(table or {}, name)) for name in entries]
 
 
 def _fixed(*options: tuple[str, str]) -> Choices:
@@ -90,7 +87,7 @@ class Field:
 
 
 def _split(key: str, label: str, cast: type, hint: str = "", **kw: Any) -> Field:
-    default = getattr(harness_phase.SplitConfig(), key)
+    default = harness_phase.SplitConfig.model_fields[key].default
     return Field(
         f"split_{key}", label, "split", kw.pop("kind", "number"), hint or f"Default {default}.",
         "split_spec", key, cast, placeholder=str(default), **kw,
@@ -123,18 +120,18 @@ FIELDS: tuple[Field, ...] = (
     Field("ends_at", "Closes", "phase", "datetime",
           "In UTC, after the opening; the private leaderboard is revealed then."),
     Field("dataset", "Dataset", "experiment", "select",
-          options=_names(loaders.LOADERS, {"mnist1d": "mnist1d (embedded, no download)"})),
+          options=_names(registry.DATASETS, {"mnist1d": "mnist1d (embedded, no download)"})),
     Field("dataset_path", "Dataset folder", "experiment", hint="On the workers; needed by "
           "cifar10 and folder, empty for the others.", target="dataset"),
-    Field("model", "Model", "experiment", "select", options=_names(harness_models.MODELS)),
+    Field("model", "Model", "experiment", "select", options=_names(registry.MODELS)),
     Field("interface", "Batches given to submissions", "experiment", "select",
-          options=_names(interfaces.INTERFACES, words.INTERFACE)),
+          options=_names(registry.INTERFACES, words.INTERFACE)),
     Field("replicas", "Runs N", "experiment", "number",
           "Unlearning runs and retrained models per side, 2 to 10000."),
     Field("estimator", "Estimator", "experiment", "select",
           options=_names(estimators.ESTIMATORS, words.ESTIMATOR)),
-    Field("efficiency_gate", "Efficiency gate", "experiment", "number",
-          "Largest run time as a fraction of one retraining (0.2 = 20%)."),
+    Field("max_run_fraction", "Efficiency gate", "experiment", "number",
+          "Largest median run time, as a fraction of one retraining (0.2 = 20%)."),
     _split("forget_mode", "Forget", str, "Default random.", kind="select",
            options=lambda: [(m, words.words(words.FORGET_MODE, m))
                             for m in harness_phase.FORGET_MODES]),
@@ -177,14 +174,17 @@ FIELDS: tuple[Field, ...] = (
     Field("sanity_check_required", "Run a short sanity check first", "submissions", "flag"),
 )  # fmt: skip
 BY_NAME = {field.name: field for field in FIELDS}
-RECIPE_DEFAULT_PRESET = phase_schema.RecipeSchema.model_fields["preset"].default
+RECIPE_DEFAULT_PRESET = harness_phase.DEFAULT_PRESET
+_EXPERIMENT = harness_phase.PhaseConfig()  # the phase model's defaults
 NEW_PHASE_DEFAULTS = {
-    "replicas": "8",
-    "efficiency_gate": "0.2",
-    "daily_quota": "5",
+    "dataset": _EXPERIMENT.dataset.kind,
+    "model": _EXPERIMENT.model,
+    "replicas": str(_EXPERIMENT.replicas),
+    "max_run_fraction": str(_EXPERIMENT.max_run_fraction),
+    "daily_quota": str(Phase.__table__.c.daily_quota.default.arg),
     "max_in_flight": "0",
-    "interface": interfaces.DEFAULT_INTERFACE,
-    "estimator": estimators.DEFAULT_ESTIMATOR,
+    "interface": _EXPERIMENT.interface,
+    "estimator": _EXPERIMENT.estimator,
     "recipe_preset": RECIPE_DEFAULT_PRESET,
     "sanity_check_required": "on",
 }
@@ -221,7 +221,7 @@ def form_values(phase: Phase | None) -> dict[str, str]:
     values.update(dataset=kind, dataset_path=path, racing_on="on" if phase.racing else "")
     values["recipe_preset"] = phase.recipe.get("preset", RECIPE_DEFAULT_PRESET)
     for name in ("name", "description", "model", "interface", "estimator", "replicas",
-                 "efficiency_gate", "daily_quota", "max_in_flight"):  # fmt: skip
+                 "max_run_fraction", "daily_quota", "max_in_flight"):  # fmt: skip
         values[name] = str(getattr(phase, name))
     return values
 
@@ -305,7 +305,6 @@ def form_body(
 _PATHS = {
     "dataset.kind": "dataset",
     "dataset.path": "dataset_path",
-    "max_run_fraction": "efficiency_gate",
     "split": "split_forget_fraction",
     "split_spec": "split_forget_fraction",
     "recipe": "recipe_preset",

@@ -5,10 +5,30 @@
 
 Every loader returns the same small `LabelledData` (float32 inputs, int64 labels, optional
 group ids, optional predefined test mask); nothing is ever downloaded at run time.
+
+The names below load on first use: importing a light module of this package
+(`harness.data.secrecy`, which the API process uses) must not load torch with `splits`.
 """
 
-from harness.data.base import LabelledData
-from harness.data.loaders import load_dataset
-from harness.data.splits import Splits, make_splits
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.data.base import LabelledData
+    from harness.data.loaders import load_dataset
+    from harness.data.splits import Splits, make_splits
 
 __all__ = ["LabelledData", "Splits", "load_dataset", "make_splits"]
+
+_HOMES = {
+    "LabelledData": "harness.data.base",
+    "load_dataset": "harness.data.loaders",
+    "Splits": "harness.data.splits",
+    "make_splits": "harness.data.splits",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_HOMES[name]), name)

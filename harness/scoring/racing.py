@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -92,6 +92,10 @@ class RacingConfig:
         (full-N rows' bounds at N; sound when a submission's expected score can only fall
         as n grows), "both" (both must agree; sound when either holds, the default).
     """
+
+    # Read by pydantic where a phase holds these settings (`harness.phase.PhaseConfig.racing`):
+    # an unknown key is refused, not dropped. A plain dict: the scorer imports no pydantic.
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
 
     top_k: int = 5
     first_round: int = 32

@@ -45,7 +45,7 @@ PHASE = {
     "recipe": {"epochs": 1},
     "replicas": 4,
     "estimator": "neurips2023",
-    "efficiency_gate": 10.0,  # scored whatever the shared CPUs' load
+    "max_run_fraction": 10.0,  # scored whatever the shared CPUs' load
     "starts_at": "2020-01-01T00:00:00Z",
     "ends_at": "2099-01-01T00:00:00Z",
 }

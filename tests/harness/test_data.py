@@ -14,22 +14,22 @@ from harness.phase import DatasetConfig, SplitConfig
 
 @pytest.fixture(scope="module")
 def mnist1d() -> LabelledData:
-    return load_dataset(DatasetConfig("mnist1d"))
+    return load_dataset(DatasetConfig(kind="mnist1d"))
 
 
 def test_mnist1d_is_generated_identically_and_keeps_its_test_split(mnist1d: LabelledData) -> None:
     assert mnist1d.x.shape == (5000, 40) and mnist1d.x.dtype == np.float32
     assert mnist1d.test_mask is not None and mnist1d.test_mask.sum() == 1000
     state = np.random.get_state()[1].copy()
-    again = load_dataset(DatasetConfig("mnist1d"))
+    again = load_dataset(DatasetConfig(kind="mnist1d"))
     assert again.fingerprint() == mnist1d.fingerprint()
     assert np.array_equal(np.random.get_state()[1], state), "global numpy RNG was disturbed"
 
 
 def test_mnist1d_cache_returns_the_same_data(tmp_path: Path, mnist1d: LabelledData) -> None:
-    first = load_dataset(DatasetConfig("mnist1d"), cache_dir=tmp_path)
+    first = load_dataset(DatasetConfig(kind="mnist1d"), cache_dir=tmp_path)
     assert (tmp_path / "data" / "mnist1d.npz").is_file()
-    second = load_dataset(DatasetConfig("mnist1d"), cache_dir=tmp_path)
+    second = load_dataset(DatasetConfig(kind="mnist1d"), cache_dir=tmp_path)
     assert first.fingerprint() == second.fingerprint() == mnist1d.fingerprint()
 
 
@@ -52,7 +52,7 @@ def test_public_and_private_splits_differ_only_in_the_forget_set(mnist1d: Labell
 
 
 def test_forgetting_classes_takes_every_train_example_of_those_classes() -> None:
-    digits = load_dataset(DatasetConfig("digits"))
+    digits = load_dataset(DatasetConfig(kind="digits"))
     splits = make_splits(digits, SplitConfig(forget_mode="classes", forget_count=2))
     forgotten = np.unique(digits.y[splits.forget])
     assert len(forgotten) == 2
@@ -73,7 +73,7 @@ def _write_npz_set(folder: Path, *, groups: bool) -> None:
 
 def test_forgetting_groups_takes_whole_subjects(tmp_path: Path) -> None:
     _write_npz_set(tmp_path / "faces", groups=True)
-    data = load_dataset(DatasetConfig("folder", str(tmp_path / "faces")))
+    data = load_dataset(DatasetConfig(kind="folder", path=str(tmp_path / "faces")))
     assert data.x.shape == (60, 3, 8, 8) and data.x.max() <= 1.0
     splits = make_splits(data, SplitConfig(forget_mode="groups", forget_count=2, val_fraction=0.1))
     forgotten = np.unique(data.groups[splits.forget])  # type: ignore[index]
@@ -83,7 +83,7 @@ def test_forgetting_groups_takes_whole_subjects(tmp_path: Path) -> None:
 
 def test_forgetting_groups_without_group_ids_says_how_to_add_them(tmp_path: Path) -> None:
     _write_npz_set(tmp_path / "plain", groups=False)
-    data = load_dataset(DatasetConfig("folder", str(tmp_path / "plain")))
+    data = load_dataset(DatasetConfig(kind="folder", path=str(tmp_path / "plain")))
     with pytest.raises(ConfigError, match="group"):
         make_splits(data, SplitConfig(forget_mode="groups"))
 
@@ -96,7 +96,7 @@ def test_image_folder_with_labels_csv_loads(tmp_path: Path) -> None:
         Image.fromarray(np.full((4, 4, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
         rows.append(f"{i}.png,{i % 2},{i // 2}")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    data = load_dataset(DatasetConfig("folder", str(tmp_path)))
+    data = load_dataset(DatasetConfig(kind="folder", path=str(tmp_path)))
     assert data.x.shape == (6, 3, 4, 4)
     assert data.y.tolist() == [0, 1, 0, 1, 0, 1]
     assert data.groups is not None and data.groups.tolist() == [0, 0, 1, 1, 2, 2]
@@ -104,7 +104,7 @@ def test_image_folder_with_labels_csv_loads(tmp_path: Path) -> None:
 
 def test_missing_cifar_directory_says_what_to_put_where(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFound, match="cifar-10-batches-py"):
-        load_dataset(DatasetConfig("cifar10", str(tmp_path / "nowhere")))
+        load_dataset(DatasetConfig(kind="cifar10", path=str(tmp_path / "nowhere")))
 
 
 def _write_cifar_folder(root: Path, *, per_batch: int = 6) -> dict[str, np.ndarray]:
@@ -129,7 +129,7 @@ def _write_cifar_folder(root: Path, *, per_batch: int = 6) -> dict[str, np.ndarr
 
 def test_cifar10_kind_loads_a_folder_in_its_format(tmp_path: Path) -> None:
     written = _write_cifar_folder(tmp_path)
-    data = load_dataset(DatasetConfig("cifar10", str(tmp_path)))
+    data = load_dataset(DatasetConfig(kind="cifar10", path=str(tmp_path)))
     assert data.x.shape == (36, 3, 32, 32) and data.y.shape == (36,)
     assert data.test_mask is not None and int(data.test_mask.sum()) == 6
     # The first image is data_batch_1's first row, channels first, normalised per channel.
@@ -143,7 +143,7 @@ def test_cifar10_batch_that_is_not_one_is_refused_with_its_name(tmp_path: Path) 
     _write_cifar_folder(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
     with pytest.raises(DatasetNotFound, match="data_batch_3"):
-        load_dataset(DatasetConfig("cifar10", str(tmp_path)))
+        load_dataset(DatasetConfig(kind="cifar10", path=str(tmp_path)))
 
 
 def test_cifar10_batch_naming_a_callable_is_refused(tmp_path: Path) -> None:
@@ -160,4 +160,4 @@ def test_cifar10_batch_naming_a_callable_is_refused(tmp_path: Path) -> None:
     with (tmp_path / "cifar-10-batches-py" / "test_batch").open("wb") as file:
         pickle.dump({b"data": Evil(), b"labels": []}, file)
     with pytest.raises(DatasetNotFound, match="not allowed"):
-        load_dataset(DatasetConfig("cifar10", str(tmp_path)))
+        load_dataset(DatasetConfig(kind="cifar10", path=str(tmp_path)))

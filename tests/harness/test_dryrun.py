@@ -151,7 +151,7 @@ def test_cli_dry_run_reports_a_missing_dataset_as_configuration_error(tmp_path: 
 def test_ordering_retrain_above_finetune_above_do_nothing(tmp_path: Path) -> None:
     """On the embedded default, forget quality ranks the oracle first and doing nothing last."""
     phase = PhaseConfig(
-        dataset=DatasetConfig("mnist1d"),
+        dataset=DatasetConfig(kind="mnist1d"),
         split=SplitConfig(forget_fraction=0.05),
         recipe=TrainRecipe(),
         replicas=16,

@@ -26,7 +26,7 @@ from worker.backend import ShardArrays
 
 @pytest.fixture(scope="module")
 def splits() -> Splits:
-    return make_splits(load_dataset(DatasetConfig("digits")), SplitConfig(), "public")
+    return make_splits(load_dataset(DatasetConfig(kind="digits")), SplitConfig(), "public")
 
 
 @pytest.fixture(scope="module")

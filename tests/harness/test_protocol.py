@@ -147,9 +147,9 @@ def test_efficiency_gate_compares_the_median_run_with_one_retraining(tmp_path: P
     outcomes = LocalRunner().run(_job(tmp_path, NOISY_FINETUNE, [0, 1, 2]))
     for outcome, seconds in zip(outcomes, [1.0, 2.0, 9.0], strict=True):
         outcome.seconds = seconds
-    passed = efficiency_gate(outcomes, retrain_seconds=10.0, max_fraction=0.2)
+    passed = efficiency_gate(outcomes, retrain_seconds=10.0, max_run_fraction=0.2)
     assert passed.passed and passed.fraction == pytest.approx(0.2)
-    failed = efficiency_gate(outcomes, retrain_seconds=9.0, max_fraction=0.2)
+    failed = efficiency_gate(outcomes, retrain_seconds=9.0, max_run_fraction=0.2)
     assert not failed.passed and failed.fraction == pytest.approx(2 / 9)
 
 

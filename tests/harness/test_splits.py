@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
@@ -94,7 +93,8 @@ def test_joint_draw_is_deterministic_and_dev_depends_on_its_published_seed_only(
     private = make_splits(data, server, "private").forget
     moved = [
         not np.array_equal(
-            private, make_splits(data, replace(server, public_seed=seed), "private").forget
+            private,
+            make_splits(data, server.model_copy(update={"public_seed": seed}), "private").forget,
         )
         for seed in range(100, 120)
     ]
@@ -166,9 +166,9 @@ def test_server_preparation_refuses_an_own_data_set_with_too_few_groups(tmp_path
         groups=np.arange(400) % 40,
     )
     phase = PhaseConfig(
-        dataset=DatasetConfig("folder", str(folder)),
+        dataset=DatasetConfig(kind="folder", path=str(folder)),
         split=SplitConfig(forget_mode="groups", forget_count=2),
-        replicas=2,
+        replicas=4,
     )
     # Refused before any model is trained; a local dry-run (secret=False) is not checked.
     with pytest.raises(ConfigError, match=r"forgetting 2 of 40 groups .* bits of secrecy"):

@@ -63,7 +63,7 @@ def docker_pipeline(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str
             dataset="mnist1d",
             recipe={"epochs": 1, "hidden": [16], "batch_size": 256},
             split_spec={"forget_fraction": 0.02},
-            efficiency_gate=1.0,
+            max_run_fraction=1.0,
             prepared=False,
         )
         try:

@@ -32,7 +32,7 @@ EXPLOITS = ["frozen_clock_retrain", "work_in_first_seed"]
 def _gate(runner: DockerRunner, submission: Path, make_job, seeds=(0, 1, 2)):  # type: ignore[no-untyped-def]
     outcomes = runner.run(make_job(submission, seeds=seeds))
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
-    return efficiency_gate(outcomes, retrain_seconds=RETRAIN_S, max_fraction=GATE)
+    return efficiency_gate(outcomes, retrain_seconds=RETRAIN_S, max_run_fraction=GATE)
 
 
 @pytest.mark.parametrize("exploit", EXPLOITS)

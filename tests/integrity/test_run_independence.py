@@ -47,7 +47,7 @@ def _places(text: str, verb: str) -> set[str]:
 def _reuse(runner: DockerRunner, make_job):  # type: ignore[no-untyped-def]
     outcomes = runner.run(make_job(REUSE, seeds=SEEDS))
     assert all(o.ok for o in outcomes), [(o.error, o.log_excerpt) for o in outcomes]
-    return outcomes, efficiency_gate(outcomes, retrain_seconds=RETRAIN_S, max_fraction=GATE)
+    return outcomes, efficiency_gate(outcomes, retrain_seconds=RETRAIN_S, max_run_fraction=GATE)
 
 
 def test_a_result_cached_by_one_run_is_found_by_no_later_run(test_settings, make_job, tmp_path):

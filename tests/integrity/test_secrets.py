@@ -18,8 +18,7 @@ from harness.data.loaders import load_dataset
 from harness.data.splits import make_splits
 from harness.phase import DatasetConfig, SplitConfig
 from tests.api.factories import VALID_SOURCE, finish, phase_body
-from worker.phases import phase_config
-from worker.recovery import phase_info
+from worker.phases import phase_config, phase_info
 
 
 def _upload(client, member, phase_id: int) -> int:
@@ -85,7 +84,7 @@ def test_no_participant_facing_answer_holds_a_leaderboard_seed(client, world, se
 
 def test_private_forget_set_cannot_be_rebuilt_from_the_published_phase(client, world, session):
     published = client.get(f"/api/v1/phases/{world.phase_id}").json()
-    data = load_dataset(DatasetConfig(published["dataset"]))
+    data = load_dataset(DatasetConfig(kind=published["dataset"]))
     evaluated = phase_config(phase_info(session.get(Phase, world.phase_id)))
     workers_forget = make_splits(data, evaluated.split, "private").forget
     # The exploit: the harness's own split code on what the phase publishes.
@@ -150,7 +149,10 @@ def test_every_phase_gets_its_own_unguessable_seeds(session, world):
 
 def test_worker_refuses_a_phase_without_server_seeds(session, world):
     phase = session.get(Phase, world.phase_id)
-    assert phase_info(phase).split_spec["private_seed"] == phase.hidden_seeds.private_seed
+    assert (
+        phase_info(phase).experiment["split_spec"]["private_seed"]
+        == phase.hidden_seeds.private_seed
+    )
     session.delete(phase.hidden_seeds)
     session.commit()
     session.refresh(phase)

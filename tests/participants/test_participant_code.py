@@ -152,7 +152,9 @@ def test_same_seed_same_weights_and_scores_whichever_loader_path(tmp_path: Path)
         "                     sampler=retain_loader.sampler, generator=retain_loader.generator)\n"
         "    for batch in own:",
     ).format(unpack="batch")
-    phase = PhaseConfig(dataset=DatasetConfig("digits"), recipe=TrainRecipe(epochs=2), replicas=4)
+    phase = PhaseConfig(
+        dataset=DatasetConfig(kind="digits"), recipe=TrainRecipe(epochs=2), replicas=4
+    )
     results = {}
     for label, (interface, unpack) in variants.items():
         path = tmp_path / f"{label}.py"

@@ -15,7 +15,7 @@ from starting_kit.make_baselines import measure, write_outputs
 @pytest.mark.slow
 def test_measure_and_write_a_small_baseline_table(tmp_path: Path) -> None:
     phase = PhaseConfig(
-        dataset=DatasetConfig("digits"),
+        dataset=DatasetConfig(kind="digits"),
         recipe=dataclasses.replace(RECIPES["cpu-default"], epochs=2),
         replicas=16,
     )

@@ -44,7 +44,7 @@ class Pipeline:
         replicas: int = 6,
         sanity: bool = True,
         name: str = "dev",
-        efficiency_gate: float = TEST_EFFICIENCY_GATE,
+        max_run_fraction: float = TEST_EFFICIENCY_GATE,
         dataset: str = "tiny",
         recipe: dict[str, Any] | None = None,
         split_spec: dict[str, Any] | None = None,
@@ -66,7 +66,7 @@ class Pipeline:
                 ends_at=now + timedelta(days=1),
                 daily_quota=100,
                 sanity_check_required=sanity,
-                efficiency_gate=efficiency_gate,
+                max_run_fraction=max_run_fraction,
             )
             session.add(phase)
             session.flush()

@@ -41,8 +41,9 @@ class SleepyBackend:
         split: str,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> float | None:
-        if phase.dataset.startswith(UNPREPARABLE):  # data the workers do not have
-            raise FileNotFoundError(f"no dataset at {phase.dataset.partition(':')[2]}")
+        dataset = str(phase.experiment["dataset"])
+        if dataset.startswith(UNPREPARABLE):  # data the workers do not have
+            raise FileNotFoundError(f"no dataset at {dataset.partition(':')[2]}")
         for done in range(phase.replicas + 1):
             if progress is not None:
                 progress("reference", done, phase.replicas)
@@ -98,7 +99,7 @@ class SleepyBackend:
                 replicas=phase.replicas,
                 run_seconds=float(np.median(arrays.seconds)),
                 retrain_seconds=RETRAIN_SECONDS,
-                max_fraction=phase.efficiency_gate,
+                max_fraction=phase.max_run_fraction,
             )
         return Scored(reports=reports, plots={"confidences": b"\x89PNG fake"})
 

@@ -86,7 +86,7 @@ def test_phase_without_sanity_check_goes_straight_to_shards(pipeline) -> None:
 
 def test_runs_over_the_efficiency_gate_fail_as_too_slow_and_stay_off_the_board(pipeline) -> None:
     # The fake runs take 5% of a retraining; this phase allows 1%.
-    phase_id = pipeline.phase(replicas=2, efficiency_gate=0.01)
+    phase_id = pipeline.phase(replicas=2, max_run_fraction=0.01)
     submission_id = pipeline.submit(phase_id)
     start_evaluation.delay(submission_id=submission_id)
     submission = pipeline.submission(submission_id)

@@ -23,8 +23,7 @@ from harness.report.verify import passed, verify_record
 from harness.runs.sandbox.local import LocalRunner
 from tests.worker.factories import Pipeline, configure
 from worker import context
-from worker.phases import CACHE_PREFIX, phase_config
-from worker.recovery import phase_info
+from worker.phases import CACHE_PREFIX, phase_config, phase_info
 from worker.tasks.dispatch import start_evaluation
 from worker.tasks.provision import prepare_phase
 

@@ -28,7 +28,8 @@ from competition.pipeline_models import PreparationState, ShardRun, ShardState
 from worker import leases, racing
 from worker.celery_app import app
 from worker.context import get_context
-from worker.recovery import phase_info, plan_shards
+from worker.phases import phase_info
+from worker.recovery import plan_shards
 from worker.tasks.provision import send_preparation
 
 logger = logging.getLogger(__name__)

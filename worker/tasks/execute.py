@@ -28,7 +28,8 @@ from worker import leases
 from worker.backend import shard_key
 from worker.celery_app import app
 from worker.context import get_context
-from worker.recovery import failure_category, phase_info
+from worker.phases import phase_info
+from worker.recovery import failure_category
 from worker.staging import staged_submission
 from worker.tasks.dispatch import dispatch_shards
 

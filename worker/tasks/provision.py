@@ -33,7 +33,7 @@ from competition.pipeline_models import PreparationState
 from worker.celery_app import app
 from worker.context import get_context
 from worker.leases import Periodic
-from worker.recovery import phase_info
+from worker.phases import phase_info
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from worker import leases, racing
 from worker.backend import ShardArrays
 from worker.celery_app import app
 from worker.context import get_context
+from worker.phases import phase_info
 from worker.record import store_record
-from worker.recovery import phase_info
 from worker.tasks.dispatch import dispatch_shards
 
 logger = logging.getLogger(__name__)

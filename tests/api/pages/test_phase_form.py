@@ -4,16 +4,31 @@ button named by its state; the console's workers and submission columns."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
 
 from competition import lifecycle, preparation
 from competition.models import Phase, utcnow
-from harness.data import loaders
+from harness import registry
+from harness.data.base import LabelledData
+from harness.models import ModelSpec, build_mlp
+from harness.phase import RECIPES, DatasetConfig, TrainRecipe
+from harness.phase_schema import public_phase
+from harness.pipeline import dry_run
+from harness.runs.sandbox.local import LocalRunner
 from harness.scoring import estimators
 from tests.api.factories import finish, phase_body
 from tests.api.pages.test_pages import login
 from tests.api.pages.test_phase_pages import upload
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "starting_kit" / "examples"
 
 
 def form(**overrides: str) -> dict[str, str]:
@@ -28,7 +43,7 @@ def form(**overrides: str) -> dict[str, str]:
         "interface": "tuple",
         "replicas": "8",
         "estimator": "neurips2023",
-        "efficiency_gate": "0.2",
+        "max_run_fraction": "0.2",
         "split_forget_fraction": "0.02",
         "recipe_preset": "cpu-default",
         "recipe_epochs": "3",
@@ -50,29 +65,96 @@ def beside(page: str, field: str) -> str:
     return found.group(1)
 
 
-def test_selects_offer_the_registries_entries_read_when_the_form_is_drawn(
-    client, world, monkeypatch
-):
+def _blobs(config: DatasetConfig) -> LabelledData:
+    """A small data set only this module knows: 3 Gaussian blobs in 6 dimensions."""
+    rng = np.random.default_rng(0)
+    y = np.arange(360) % 3
+    x = (rng.normal(size=(360, 6)) + 2.0 * np.eye(3, 6)[y]).astype(np.float32)
+    return LabelledData("blobs", x, y.astype(np.int64), num_classes=3)
+
+
+def _narrow_mlp(spec: ModelSpec) -> torch.nn.Module:
+    return build_mlp(dataclasses.replace(spec, hidden=(16,)))
+
+
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A data set, a model, a recipe and an estimator registered the way a deployment
+    registers its own (one assignment in each registry), removed again after the test."""
+    names = {"dataset": "blobs", "model": "narrow-mlp", "recipe": "quick", "estimator": "audit"}
+    monkeypatch.setitem(registry.DATASETS, "blobs", registry.DatasetEntry(_blobs))
+    monkeypatch.setitem(registry.MODELS, "narrow-mlp", _narrow_mlp)
+    monkeypatch.setitem(RECIPES, "quick", TrainRecipe(epochs=2, batch_size=32))
+    # Threads, not the scorer's spawned processes, resample it: a fresh interpreter sees
+    # only what registers at import, and this entry exists only inside this test.
+    audit = dataclasses.replace(
+        estimators.ESTIMATORS["pooled"], name="audit", threads_parallel=True
+    )
+    monkeypatch.setitem(estimators.ESTIMATORS, "audit", audit)
+    yield names
+    monkeypatch.undo()
+    assert not {"blobs", "narrow-mlp"} & {*registry.DATASETS, *registry.MODELS}
+
+
+def test_selects_offer_the_registries_entries_read_when_the_form_is_drawn(client, world, request):
     login(client, world.organizer.email)
     page = client.get("/admin/phases/new").text
-    assert 'value="fake-estimator"' not in page  # control: not there before it is registered
-    monkeypatch.setitem(estimators.ESTIMATORS, "fake-estimator", estimators.ESTIMATORS["pooled"])
-    monkeypatch.setitem(loaders.LOADERS, "fake-data", loaders.LOADERS["digits"])
+    assert 'value="audit"' not in page  # control: not there before it is registered
+    names = request.getfixturevalue("registered")
     page = client.get("/admin/phases/new").text
-    for name, choice in (("estimator", "fake-estimator"), ("dataset", "fake-data")):
-        select = re.search(rf'<select name="{name}".*?</select>', page, re.S)
-        assert select and f'<option value="{choice}"' in select.group(0)
+    for field in ("dataset", "model", "estimator"):
+        select = re.search(rf'<select name="{field}".*?</select>', page, re.S)
+        assert select and f'<option value="{names[field]}"' in select.group(0)
+    preset = re.search(r'<select name="recipe_preset".*?</select>', page, re.S)
+    assert preset and '<option value="quick"' in preset.group(0)
     for name in ("model", "interface", "recipe_preset", "split_forget_mode", "racing_rule"):
         assert f'<select name="{name}"' in page
     assert 'type="datetime-local"' in page and "in UTC" in page
     assert 'name="split_spec"' not in page and 'name="recipe"' not in page  # no JSON boxes
+    made = client.post(
+        "/admin/phases/new",
+        data=form(name="own", dataset="blobs", model="narrow-mlp", estimator="audit",
+                  recipe_preset="quick", recipe_epochs=""),
+        follow_redirects=False,
+    )  # fmt: skip
+    assert made.status_code == 303, made.text
+
+
+@pytest.mark.parametrize("migrated_url", ["sqlite"], indirect=True)
+def test_entries_registered_at_run_time_make_a_phase_the_api_accepts_and_a_dry_run_scores(
+    client, world, registered, tmp_path
+):
+    body = phase_body(
+        name="own-entries",
+        dataset=registered["dataset"],
+        model=registered["model"],
+        recipe={"preset": registered["recipe"]},
+        estimator=registered["estimator"],
+        split_spec={"forget_fraction": 0.05},
+    )
+    made = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
+    assert made.status_code == 201, made.text
+    # The participant's path: the phase's public JSON, through the one phase model.
+    shown = client.get(f"/api/v1/phases/{made.json()['id']}", headers=world.alice.headers)
+    phase = public_phase(shown.json())
+    assert (phase.dataset.kind, phase.model, phase.estimator) == ("blobs", "narrow-mlp", "audit")
+    assert phase.recipe == TrainRecipe(epochs=2, batch_size=32)
+    report, prepared, *_ = dry_run(
+        EXAMPLES / "finetune.py", phase, runner=LocalRunner(), cache_dir=tmp_path, split="dev"
+    )
+    assert (prepared.spec.name, prepared.spec.input_shape, prepared.spec.num_classes) == (
+        "narrow-mlp",
+        (6,),
+        3,
+    )
+    assert report["estimator"] == "audit" and 0.0 <= report["forget_quality"] <= 1.0
 
 
 def test_form_creates_the_same_phase_as_the_json_api(client, world, session):
     login(client, world.organizer.email)
     made = client.post("/admin/phases/new", data=form(), follow_redirects=False)
     assert made.status_code == 303, made.text
-    body = phase_body(name="spring-api", description="A *new* phase", efficiency_gate=0.2)
+    body = phase_body(name="spring-api", description="A *new* phase", max_run_fraction=0.2)
     body.update(starts_at=form()["starts_at"] + "Z", ends_at=form()["ends_at"] + "Z")
     api = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
     assert api.status_code == 201, api.text

@@ -17,7 +17,7 @@ def test_phases_are_listed_to_anonymous_visitors(client, world):
 
 
 def test_create_phase_is_organizer_only(client, world):
-    body = phase_body(name="final", replicas=64, efficiency_gate=0.2, show_logs=False)
+    body = phase_body(name="final", replicas=64, max_run_fraction=0.2, show_logs=False)
     assert client.post("/api/v1/phases", json=body).status_code == 401
     assert client.post("/api/v1/phases", json=body, headers=world.alice.headers).status_code == 403
     created = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
