@@ -5,9 +5,9 @@ final submission, a disqualification, and the phase's end. A worker's part is pl
 same `competition.lifecycle` / `worker.leases` calls the workers make.
 
 Screenshots of every step go to the test's tmp folder; with UNLEARN_UPDATE_SCREENSHOTS=1 the
-main ones are copied to docs/screenshots/. axe-core (`npm install --no-save axe-core`, at
-node_modules/axe-core/axe.min.js or $AXE_CORE_JS) checks the main pages for serious or
-critical accessibility violations.
+main ones are copied to docs/screenshots/ (with a small palette). axe-core (`npm install
+--no-save axe-core`, at node_modules/axe-core/axe.min.js or $AXE_CORE_JS) checks the main
+pages for serious or critical accessibility violations.
 """
 
 from __future__ import annotations
@@ -121,6 +121,16 @@ class Walk:
             for v in result["violations"]
             if v["impact"] in ("serious", "critical")
         ]
+
+
+def small_png(path: Path) -> None:
+    """Rewrite a screenshot with a 64-colour palette: a page's flat colours survive, and the
+    file is a quarter of the size or less (for docs/screenshots/)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=64)
+    small.save(path, optimize=True)
 
 
 def _epsilon_png(tmp: Path) -> bytes:
@@ -344,6 +354,7 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
         DOCS.mkdir(parents=True, exist_ok=True)
         for path in walk.shots:
             if path.stem in MAIN_SHOTS:
+                small_png(path)
                 shutil.copyfile(path, DOCS / path.name)
     assert len(walk.shots) == 17
 
