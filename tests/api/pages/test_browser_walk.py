@@ -89,9 +89,12 @@ class Walk:
         self.wait.until(ec.text_to_be_present_in_element((By.ID, element_id), text))
 
     def shot(self, name: str) -> None:
-        height = self.driver.execute_script("return document.body.scrollHeight")
+        # The window's height includes the browser's own frame: add it, so the page fits whole.
+        height = self.driver.execute_script(
+            "return document.body.scrollHeight + window.outerHeight - window.innerHeight"
+        )
         width = self.driver.get_window_size()["width"]
-        self.driver.set_window_size(width, min(max(height + 120, 600), 4000))
+        self.driver.set_window_size(width, min(max(height + 40, 600), 4000))
         path = self.out / f"{name}.png"
         self.driver.save_screenshot(str(path))
         self.shots.append(path)

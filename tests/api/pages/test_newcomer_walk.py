@@ -80,10 +80,15 @@ class NewcomerWalk(Walk):
 
     def __init__(self, driver, url: str, out: Path) -> None:
         super().__init__(driver, url, out)
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.problems: list[str] = []
-        self.worker_wait = WebDriverWait(driver, 150)  # what waits for the worker's work
+        # What waits for the worker's work; a page that reloads itself (for the report) leaves
+        # the element read a moment before stale.
+        self.worker_wait = WebDriverWait(
+            driver, 150, ignored_exceptions=(StaleElementReferenceException,)
+        )
         driver.set_window_size(*DESKTOP)
 
     def until_worker(self, element_id: str, text: str) -> None:
@@ -188,6 +193,7 @@ def test_newcomer_goes_from_home_page_to_a_score(browser, site, tmp_path):  # no
     walk.type("display_name", "Nia")
     walk.type("password", "nia's long password")
     walk.type("team_name", "First Timers")
+    assert not walk.el("join_code").is_displayed()  # only the chosen way to a team shows
     walk.check("/register")
     walk.shot("walk-02-register")
     walk.el("register-submit").click()
