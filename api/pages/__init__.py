@@ -265,6 +265,13 @@ def submission_page(
         logs = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
     results = crud.results_for(session, submission_id=submission.id, splits=view.splits)
     progress = crud.submission_progress(session, view)
+    quota_left = None
+    if not user.is_organizer and user.team_id == submission.team_id:
+        day = utcnow().date()
+        used = crud.quota_used(
+            session, team_id=submission.team_id, phase_id=submission.phase_id, day=day
+        )
+        quota_left = max(0, submission.phase.daily_quota - used)
     return render(
         request,
         "submission.html",
@@ -276,6 +283,7 @@ def submission_page(
         logs=logs,
         logs_shown=view.logs,
         progress=progress,
+        quota_left=quota_left,
         runs_done=bool(progress.splits)
         and all(p.runs_done >= p.runs_total for p in progress.splits),
         plot_name=lambda key: Path(key).name,

@@ -91,6 +91,8 @@ def validated_states(
     states = []
     for outcome in outcomes:
         if outcome.error is not None:
+            if outcome.log_excerpt:  # what the run printed, then its traceback: both for its author
+                outcome.error.log_excerpt = outcome.log_excerpt
             raise outcome.error
         if outcome.state is None:
             raise BadOutput(f"run with seed {outcome.seed} left no weights")

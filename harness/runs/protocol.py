@@ -294,13 +294,15 @@ class ReturnedModelIgnored(UserWarning):
 
 
 def submission_traceback(exc: BaseException, submission_dir: Path) -> str:
-    """The traceback limited to frames in the submission's own files, for its author."""
-    root = str(Path(submission_dir).resolve())
-    frames = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if str(Path(frame.filename).resolve()).startswith(root)
-    ]
+    """The traceback limited to frames in the submission's own files, for its author, each
+    named as in the upload (`submission.py`, `helpers/io.py`), not by the folder it ran in."""
+    root = Path(submission_dir).resolve()
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(root):
+            frame.filename = path.relative_to(root).as_posix()
+            frames.append(frame)
     lines = ["Traceback (submission frames only):\n", *traceback.format_list(frames)]
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)

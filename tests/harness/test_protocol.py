@@ -131,6 +131,29 @@ def test_crash_reports_the_submissions_own_frames(tmp_path: Path) -> None:
         validated_states(outcomes, init_state(SPEC, 0))
 
 
+def test_a_failed_runs_error_carries_its_output_then_its_traceback_by_file_name(
+    tmp_path: Path,
+) -> None:
+    """What the worker shows a team after a failed sanity run: the error raised for the run
+    holds what it printed before the traceback, whose frames name the uploaded file."""
+    source = CRASHES.replace(
+        "    helper(net)", "    print('about to call helper')\n    helper(net)"
+    )
+    outcomes = LocalRunner(capture_output=True).run(_job(tmp_path, source, [3]))
+    with pytest.raises(SubmissionCrashed) as raised:
+        validated_states(outcomes, init_state(SPEC, 0))
+    text = raised.value.log_excerpt
+    assert text.index("about to call helper") < text.index("Traceback")
+    assert 'File "submission.py", line 3, in helper' in text
+    assert str(tmp_path) not in text
+    # Control: without captured output, the error keeps its traceback alone.
+    quiet = LocalRunner().run(_job(tmp_path, source, [3]))
+    with pytest.raises(SubmissionCrashed) as alone:
+        validated_states(quiet, init_state(SPEC, 0))
+    assert "about to call helper" not in alone.value.log_excerpt
+    assert 'File "submission.py", line 7, in unlearning' in alone.value.log_excerpt
+
+
 @pytest.mark.parametrize(
     ("source", "match"), [(NAN_WEIGHTS, "NaN"), (NEW_LAYER, "architecture changed")]
 )

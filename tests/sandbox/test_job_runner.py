@@ -116,6 +116,7 @@ def test_runner_reports_an_exception_with_own_frames(tmp_path, make_job):
     assert "ZeroDivisionError" in outcome.error.message
     assert "_helper_that_divides" in outcome.error.log_excerpt
     assert "runner.py" not in outcome.error.log_excerpt
+    assert 'File "/' not in outcome.error.log_excerpt  # named as uploaded, not by its folder
 
 
 def test_missing_weights_after_a_timeout_are_a_timeout(tmp_path, make_job):

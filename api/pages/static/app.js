@@ -275,9 +275,25 @@ function wireActions() {
   }
 }
 
+// Sign-up: show the new team's name or the join code, whichever the chosen radio needs
+// (without scripts both stay shown, and the server reads the one that matches the choice).
+function teamChoice() {
+  const radios = document.querySelectorAll('input[name="team_choice"]');
+  const name = document.getElementById("team_name")?.closest(".field");
+  const code = document.getElementById("join_code")?.closest(".field");
+  if (!radios.length || !name || !code) return;
+  const update = () => {
+    const joining = document.getElementById("team-join").checked;
+    name.hidden = joining;
+    code.hidden = !joining;
+  };
+  radios.forEach((radio) => radio.addEventListener("change", update));
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   // One part failing (an old browser) must not stop the others.
-  for (const start of [showFlash, localTimes, countdowns, startPolling, wireActions]) {
+  for (const start of [showFlash, localTimes, countdowns, startPolling, wireActions, teamChoice]) {
     try { start(); } catch (error) { console.warn(error); }
   }
 });

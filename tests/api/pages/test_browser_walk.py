@@ -5,9 +5,9 @@ final submission, a disqualification, and the phase's end. A worker's part is pl
 same `competition.lifecycle` / `worker.leases` calls the workers make.
 
 Screenshots of every step go to the test's tmp folder; with UNLEARN_UPDATE_SCREENSHOTS=1 the
-main ones are copied to docs/screenshots/. axe-core (`npm install --no-save axe-core`, at
-node_modules/axe-core/axe.min.js or $AXE_CORE_JS) checks the main pages for serious or
-critical accessibility violations.
+main ones are copied to docs/screenshots/ (with a small palette). axe-core (`npm install
+--no-save axe-core`, at node_modules/axe-core/axe.min.js or $AXE_CORE_JS) checks the main
+pages for serious or critical accessibility violations.
 """
 
 from __future__ import annotations
@@ -89,9 +89,12 @@ class Walk:
         self.wait.until(ec.text_to_be_present_in_element((By.ID, element_id), text))
 
     def shot(self, name: str) -> None:
-        height = self.driver.execute_script("return document.body.scrollHeight")
+        # The window's height includes the browser's own frame: add it, so the page fits whole.
+        height = self.driver.execute_script(
+            "return document.body.scrollHeight + window.outerHeight - window.innerHeight"
+        )
         width = self.driver.get_window_size()["width"]
-        self.driver.set_window_size(width, min(max(height + 120, 600), 4000))
+        self.driver.set_window_size(width, min(max(height + 40, 600), 4000))
         path = self.out / f"{name}.png"
         self.driver.save_screenshot(str(path))
         self.shots.append(path)
@@ -121,6 +124,16 @@ class Walk:
             for v in result["violations"]
             if v["impact"] in ("serious", "critical")
         ]
+
+
+def small_png(path: Path) -> None:
+    """Rewrite a screenshot with a 64-colour palette: a page's flat colours survive, and the
+    file is a quarter of the size or less (for docs/screenshots/)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=64)
+    small.save(path, optimize=True)
 
 
 def _epsilon_png(tmp: Path) -> bytes:
@@ -344,6 +357,7 @@ def test_browser_walk_through_a_competition(browser, live_server, world, session
         DOCS.mkdir(parents=True, exist_ok=True)
         for path in walk.shots:
             if path.stem in MAIN_SHOTS:
+                small_png(path)
                 shutil.copyfile(path, DOCS / path.name)
     assert len(walk.shots) == 17
 

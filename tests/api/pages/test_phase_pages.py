@@ -161,3 +161,27 @@ def test_phase_page_puts_the_overview_first_for_participants(client, world):
     assert order(client.get(f"/phases/{world.phase_id}").text)  # anonymous visitor
     login(client, world.organizer.email)
     assert not order(client.get(f"/phases/{world.phase_id}").text)  # organizers: readiness first
+
+
+def test_a_visitor_is_asked_to_sign_up_and_comes_back_to_the_phase(client, world):
+    page = client.get(f"/phases/{world.phase_id}").text
+    assert f'href="/register?next=/phases/{world.phase_id}" id="signup-to-take-part"' in page
+    login(client, world.alice.email)
+    assert 'id="signup-to-take-part"' not in client.get(f"/phases/{world.phase_id}").text
+
+
+def test_submission_page_says_whether_a_failure_was_charged_and_what_is_left(
+    client, world, session
+):
+    sub_id = upload(client, world)
+    lifecycle.start_sanity_check(session, submission_id=sub_id, worker="w1")
+    lifecycle.record_sanity_check(
+        session, submission_id=sub_id, attempt=1, passed=False, message="unlearning() raised"
+    )
+    login(client, world.alice.email)
+    page = client.get(f"/submissions/{sub_id}").text
+    assert "Charged: one of your team's 3 submissions for its day (UTC)" in page
+    assert "Left today: 2 of 3." in page
+    logout(client)
+    login(client, world.organizer.email)  # the organizer has no quota of their own
+    assert "Left today" not in client.get(f"/submissions/{sub_id}").text
