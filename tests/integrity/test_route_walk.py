@@ -167,6 +167,7 @@ def _normalised(text: str, a: int, b: int) -> str:
     text = ISO.sub("<time>", text)
     # Milliseconds between the two uploads (a private stage's hours are caught above).
     text = re.sub(r'"elapsed_s":\d+\.\d+', '"elapsed_s":<s>', text)
+    text = re.sub(r'id="elapsed">[^<]*<', 'id="elapsed"><s><', text)
     return re.sub(rf"\b{b}\b", str(a), text)
 
 
