@@ -48,6 +48,7 @@ import torch
 from safetensors.torch import load
 
 from harness.checkpoint import MAX_WEIGHTS_BYTES, state_to_bytes
+from harness.data.batches import INTERFACES
 from harness.errors import (
     BadOutput,
     InvalidSubmission,
@@ -57,7 +58,6 @@ from harness.errors import (
     TimeLimitExceeded,
 )
 from harness.models import build_model
-from harness.runs.interfaces import INTERFACES
 from harness.runs.protocol import (
     ReturnedModelIgnored,
     check_source,

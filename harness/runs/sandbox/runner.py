@@ -55,9 +55,9 @@ from pathlib import Path
 import torch
 
 from harness.checkpoint import MAX_WEIGHTS_BYTES, state_to_bytes
+from harness.data.batches import INTERFACES
 from harness.errors import InvalidSubmission, SubmissionCrashed, SubmissionError
 from harness.models import build_model
-from harness.runs.interfaces import INTERFACES
 from harness.runs.protocol import (
     check_source,
     load_submission,
