@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from harness.checkpoint import state_to_bytes
 from harness.data.batches import (
     DEFAULT_INTERFACE,
     INTERFACES,
@@ -51,6 +52,7 @@ __all__ = [
     "device_arguments",
     "load_submission",
     "make_loaders",
+    "rehearse",
     "ReturnedModelIgnored",
     "run_once",
     "seed_run",
@@ -204,6 +206,20 @@ def warm_up() -> None:
         loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
         optimizer.step()
     _text_progress_bars()
+
+
+def rehearse(net: torch.nn.Module, seed: int) -> None:
+    """Pay, before a forked run's clock starts, the first-call costs of the harness's own
+    steps around `unlearning()`: seeding and reading the weights out.
+
+    A child forked from a warmed-up process still pays for the first touch of every page it
+    shares with its parent, and under gVisor each touch is a trap: seeding took 38 ms of a
+    do-nothing run there, and saving the tiny weights 25 ms (measured, docs/sandbox.md). The
+    same steps done once here touch those pages; `run_once` seeds again, so the run is
+    unchanged.
+    """
+    seed_run(seed)
+    state_to_bytes(net.state_dict())
 
 
 def run_once(
