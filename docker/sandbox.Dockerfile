@@ -1,6 +1,6 @@
 # The sandbox image: Python, torch, torchvision, numpy, safetensors and the harness's
-# in-container runner (harness/{errors,models,checkpoint}.py, harness/runs/protocol.py,
-# harness/runs/sandbox/{job,runner}.py). Nothing else: no scorer, no reference outputs, no test data, no api/worker code.
+# in-container runner (harness/{errors,models,checkpoint}.py, harness/data/batches.py,
+# harness/runs/{protocol,contract}.py, harness/runs/sandbox/{job,runner,isolation}.py). Nothing else: no scorer, no reference outputs, no test data, no api/worker code.
 #
 # Production (a registry is reachable), from the repository root:
 #   scripts/stage_sandbox_context.sh CTX && docker build -f CTX/sandbox.Dockerfile -t IMAGE CTX

@@ -2,9 +2,16 @@
 
     load_dataset(DatasetConfig) -> LabelledData      (embedded, CIFAR-10 dir, organizer's set)
     make_splits(LabelledData, SplitConfig, split)    -> Splits (train/val/test, forget/retain)
+    batches.make_loader(SplitData, interface=...)    -> DataLoader (a submission's batches)
+    batches.shuffled_loader(tensors, ...)            -> DataLoader (the reference training's)
 
-Every loader returns the same small `LabelledData` (float32 inputs, int64 labels, optional
-group ids, optional predefined test mask); nothing is ever downloaded at run time.
+base.py     LabelledData          loaders.py  LOADERS, the data sets
+splits.py   the seeded splits     batches.py  INTERFACES (the batches' shapes), the loaders
+
+Every data set loader returns the same small `LabelledData` (float32 inputs, int64 labels,
+optional group ids, optional predefined test mask); nothing is ever downloaded at run time.
+`batches.py` imports torch only: the reference and runs stages both deal their batches
+through it, and the sandbox image holds a copy of it.
 
 The names below load on first use: importing a light module of this package
 (`harness.data.secrecy`, which the API process uses) must not load torch with `splits`.

@@ -6,11 +6,12 @@ Each replica's parameters and buffers are stacked along a new first axis; one
 ``functional_call`` of the architecture runs under ``vmap`` over that axis, so R replicas
 take one forward and one backward per step instead of R (convolutions become one grouped
 convolution; BatchNorm's running statistics are stacked buffers that each replica updates
-with its own batch). Every replica keeps what ``train.train_model`` gives it alone: the
-initial weights of its seed (``init_state``), its seed's batch order (read from a loader
-built like the real one), the same loss (class-weighted mean cross-entropy) and an
-element-wise optimizer (SGD or Adam over the stacked tensors equals R optimizers), so the
-results agree with one-at-a-time training up to float rounding (tests/harness/test_train.py).
+with its own batch). Every replica keeps what ``train.train_model`` gives it alone, through
+the pieces both take from ``recipe.py``: the initial weights of its seed (``init_state``),
+its seed's batch order (read from a loader built like the real one), the same loss
+(class-weighted mean cross-entropy) and an element-wise optimizer (SGD or Adam over the
+stacked tensors equals R optimizers), so the results agree with one-at-a-time training up
+to float rounding (tests/harness/test_train.py).
 
 Used by ``train.train_replicas`` for the CNN and the ResNet; the MLP has its own stacked
 path (``train._train_stacked_mlp``, batched matmuls). Measured in bench/bench_train.py.
@@ -24,18 +25,18 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
+from harness.data.batches import shuffled_loader
 from harness.models import ModelSpec, build_model
 from harness.phase import TrainRecipe
-from harness.reference.train import (
+from harness.reference.recipe import (
     TrainData,
-    _optimizer,
-    _scheduler,
-    _steps_per_epoch,
     class_weights,
     epoch_order,
     init_state,
+    make_optimizer,
+    make_scheduler,
+    steps_per_epoch,
 )
-from harness.runs.protocol import shuffled_loader
 
 __all__ = ["train_vmapped"]
 
@@ -86,9 +87,9 @@ def train_vmapped(
         )
         for seed in seeds
     ]
-    optimizer = _optimizer(list(params.values()), recipe, fused=True)
-    scheduler = _scheduler(
-        optimizer, recipe, recipe.epochs * _steps_per_epoch(n, recipe.batch_size)
+    optimizer = make_optimizer(list(params.values()), recipe, fused=True)
+    scheduler = make_scheduler(
+        optimizer, recipe, recipe.epochs * steps_per_epoch(n, recipe.batch_size)
     )
     for _ in range(recipe.epochs):
         order = torch.stack([epoch_order(loader) for loader in index_loaders]).to(device)

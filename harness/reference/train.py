@@ -6,30 +6,37 @@
 A model's initialisation and data order are functions of its seed alone, so a replica
 trained alone and the same replica trained in a stacked ensemble see the same numbers.
 `train_model` reads its batches through the same kind of loader a submission receives
-(`protocol.shuffled_loader`), which makes its wall time the fair "one retraining" of the
+(`harness.data.batches.shuffled_loader`), which makes its wall time the fair "one retraining" of the
 efficiency gate. `train_replicas` trains MLP replicas as one stacked ensemble (weights
 [R, in, out], batched matmuls; Adam and SGD act element-wise, so this equals R separate
 trainings up to float rounding) and other architectures (CNN, ResNet) as one vmapped
-ensemble (`harness.reference.ensemble`, same equivalence).
+ensemble (`harness.reference.ensemble`, same equivalence). What the three ways share
+(initial weights, batch order, loss weights, optimizer, schedule) is in `recipe.py`.
 Measured speed-ups are in docs/benchmarks.md (bench/bench_train.py).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
+from harness.data.batches import shuffled_loader
 from harness.models import ModelSpec, build_model
 from harness.phase import TrainRecipe
-from harness.runs.protocol import shuffled_loader
+from harness.reference.ensemble import train_vmapped
+from harness.reference.recipe import (
+    TrainData,
+    class_weights,
+    epoch_order,
+    init_state,
+    make_optimizer,
+    make_scheduler,
+    steps_per_epoch,
+)
 
 __all__ = [
     "Progress",
@@ -48,77 +55,6 @@ STACK_CHUNK = 64  # replicas per stacked ensemble: bounds memory on big data set
 VMAP_CHUNK = {"resnet18": 16}  # 11M parameters each: fewer per vmapped ensemble
 
 
-@dataclass(frozen=True)
-class TrainData:
-    """Inputs float32 [n, *input_shape] and labels int64 [n] on CPU, plus the class count."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    num_classes: int
-
-
-def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Inverse class frequency, n / (K * n_k), as sklearn's "balanced"; absent classes get 0."""
-    counts = torch.bincount(y, minlength=num_classes).to(torch.float32)
-    weights = len(y) / (num_classes * counts.clamp(min=1))
-    return torch.where(counts > 0, weights, torch.zeros_like(weights))
-
-
-def init_state(spec: ModelSpec, seed: int) -> dict[str, torch.Tensor]:
-    """The initial weights of the model seeded `seed`, leaving torch's global RNG untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_model(spec).state_dict()
-
-
-def epoch_order(index_loader: DataLoader[Any]) -> torch.Tensor:
-    """The next epoch's example order of a `shuffled_loader` over `(torch.arange(n),)`.
-
-    Reading the order from a loader built like the real one (same generator, same sampler)
-    keeps stacked training on exactly the order `train_model` sees, whatever the sampler's
-    internal draws are.
-    """
-    return torch.cat([batch[0] for batch in index_loader])
-
-
-def _optimizer(
-    params: Sequence[torch.Tensor], recipe: TrainRecipe, *, fused: bool = False
-) -> torch.optim.Optimizer:
-    """The recipe's optimizer. `fused`: one kernel per tensor (the batched ensembles).
-
-    An ensemble's stacked tensors hold R models' parameters, so the optimizer's element-wise
-    passes over them were 40% of the embedded default's reference training; the fused
-    kernel does them in one pass (same update rule, last-bit rounding differences). One
-    model alone (the original, the timed retraining) keeps the default implementation, so
-    the efficiency gate's unit is unchanged.
-    """
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(
-            params,
-            lr=recipe.lr,
-            momentum=recipe.momentum,
-            weight_decay=recipe.weight_decay,
-            fused=fused or None,
-        )
-    return torch.optim.Adam(
-        params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=fused or None
-    )
-
-
-def _scheduler(
-    optimizer: torch.optim.Optimizer, recipe: TrainRecipe, total_steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    if recipe.schedule == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-        )
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-
-
-def _steps_per_epoch(n: int, batch_size: int) -> int:
-    return -(-n // batch_size)
-
-
 def train_model(
     spec: ModelSpec,
     recipe: TrainRecipe,
@@ -135,9 +71,9 @@ def train_model(
     weight = class_weights(data.y, data.num_classes).to(device) if recipe.class_weighted else None
     generator = torch.Generator().manual_seed(seed)
     loader = shuffled_loader((data.x, data.y), batch_size=recipe.batch_size, generator=generator)
-    optimizer = _optimizer(list(model.parameters()), recipe)
-    scheduler = _scheduler(
-        optimizer, recipe, recipe.epochs * _steps_per_epoch(len(data.y), recipe.batch_size)
+    optimizer = make_optimizer(list(model.parameters()), recipe)
+    scheduler = make_scheduler(
+        optimizer, recipe, recipe.epochs * steps_per_epoch(len(data.y), recipe.batch_size)
     )
     started = time.perf_counter()
     for epoch in range(recipe.epochs):
@@ -195,9 +131,9 @@ def _train_stacked_mlp(
         )
         for seed in seeds
     ]
-    optimizer = _optimizer([*weights, *biases], recipe, fused=True)
-    scheduler = _scheduler(
-        optimizer, recipe, recipe.epochs * _steps_per_epoch(n, recipe.batch_size)
+    optimizer = make_optimizer([*weights, *biases], recipe, fused=True)
+    scheduler = make_scheduler(
+        optimizer, recipe, recipe.epochs * steps_per_epoch(n, recipe.batch_size)
     )
     for _ in range(recipe.epochs):
         order = torch.stack([epoch_order(loader) for loader in index_loaders]).to(device)  # [R, n]
@@ -257,10 +193,6 @@ def train_replicas(
             progress(done, total)
 
     if stacked is not False and spec.name != "mlp":
-        from harness.reference.ensemble import (
-            train_vmapped,  # it builds on this module's helpers
-        )
-
         vmapped: list[dict[str, torch.Tensor]] = []
         chunk_size = VMAP_CHUNK.get(spec.name, STACK_CHUNK)
         for start in range(0, len(seeds), chunk_size):

@@ -9,7 +9,7 @@ Contract (as in the 2023 starting kit, checked statically by `harness.runs.contr
 
 `net` is a `torch.nn.Module` on the run's device, in train mode, changed in place (or a
 model of the same architecture is returned); each loader is a `DataLoader` whose batches
-follow the phase's interface (`harness.runs.interfaces`). One run = fresh copy of the
+follow the phase's interface (`harness.data.batches`). One run = fresh copy of the
 original weights + `seed_run(seed)` + loaders whose shuffling follows that seed + one call
 of `unlearning`.
 """
@@ -31,11 +31,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import DataLoader
 
+from harness.checkpoint import state_to_bytes
+from harness.data.batches import (
+    DEFAULT_INTERFACE,
+    INTERFACES,
+    SplitData,
+    make_loader,
+    shuffled_loader,  # re-exported: its home was here
+)
 from harness.errors import InvalidSubmission, SubmissionCrashed
 from harness.runs.contract import ENTRY_POINT, check_entry_point
-from harness.runs.interfaces import DEFAULT_INTERFACE, INTERFACES, SplitData, make_loader
 
 __all__ = [
     "ENTRY_POINT",
@@ -45,6 +52,7 @@ __all__ = [
     "device_arguments",
     "load_submission",
     "make_loaders",
+    "rehearse",
     "ReturnedModelIgnored",
     "run_once",
     "seed_run",
@@ -153,7 +161,7 @@ def make_loaders(
 ) -> Loaders:
     """Shuffled DataLoaders whose order is a function of `seed` alone (one generator each).
 
-    Batches follow `interface` (`harness.runs.interfaces`); `ids` are the examples' indices in
+    Batches follow `interface` (`harness.data.batches`); `ids` are the examples' indices in
     the whole data set (default: 0..n-1 per split), `groups` their group ids where the data
     set has them. `fast=False` reads items one by one as a participant's own loader would:
     same batches, slower.
@@ -177,21 +185,6 @@ def make_loaders(
     )
 
 
-def shuffled_loader(
-    tensors: tuple[torch.Tensor, ...], *, batch_size: int, generator: torch.Generator
-) -> DataLoader[Any]:
-    """A shuffling loader of `(inputs, targets)` batches whose order follows `generator` only.
-
-    It yields exactly the batches of `DataLoader(TensorDataset(*tensors), batch_size,
-    shuffle=True, generator=generator)` (same generator draws, same order), but indexes
-    whole batches at once instead of collating single examples: about twice as fast on
-    small tensors, which matters because runs are timed against a retraining.
-    """
-    dataset = TensorDataset(*tensors)
-    sampler = BatchSampler(RandomSampler(dataset, generator=generator), batch_size, False)
-    return DataLoader(dataset, sampler=sampler, batch_size=None, generator=generator)
-
-
 def warm_up() -> None:
     """Pay torch's one-off lazy set-up before any run is timed.
 
@@ -213,6 +206,20 @@ def warm_up() -> None:
         loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
         optimizer.step()
     _text_progress_bars()
+
+
+def rehearse(net: torch.nn.Module, seed: int) -> None:
+    """Pay, before a forked run's clock starts, the first-call costs of the harness's own
+    steps around `unlearning()`: seeding and reading the weights out.
+
+    A child forked from a warmed-up process still pays for the first touch of every page it
+    shares with its parent, and under gVisor each touch is a trap: seeding took 38 ms of a
+    do-nothing run there, and saving the tiny weights 25 ms (measured, docs/sandbox.md). The
+    same steps done once here touch those pages; `run_once` seeds again, so the run is
+    unchanged.
+    """
+    seed_run(seed)
+    state_to_bytes(net.state_dict())
 
 
 def run_once(

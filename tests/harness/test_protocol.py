@@ -10,11 +10,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from harness.data.batches import shuffled_loader
 from harness.errors import BadOutput, SubmissionCrashed
 from harness.models import ModelSpec
 from harness.reference.train import init_state
 from harness.runs.execute import efficiency_gate, validated_states
-from harness.runs.protocol import ReturnedModelIgnored, shuffled_loader
+from harness.runs.protocol import ReturnedModelIgnored
 from harness.runs.sandbox.base import Job
 from harness.runs.sandbox.local import LocalRunner
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harness.data.batches import shuffled_loader
 from harness.models import ModelSpec, build_model
 from harness.phase import TrainRecipe
 from harness.reference.train import (
@@ -15,7 +16,6 @@ from harness.reference.train import (
     train_model,
     train_replicas,
 )
-from harness.runs.protocol import shuffled_loader
 
 SPEC = ModelSpec("mlp", num_classes=3, input_shape=(6,), hidden=(16, 16))
 

@@ -15,4 +15,9 @@ from tests.api.conftest import (  # noqa: F401
     settings,
     world,
 )
-from tests.sandbox.conftest import make_job, sandbox_image, test_settings  # noqa: F401
+from tests.sandbox.conftest import (  # noqa: F401
+    make_job,
+    runsc_settings,
+    sandbox_image,
+    test_settings,
+)

@@ -11,9 +11,11 @@ submission that caches work in module globals or scratch files behaves the same 
 the server (each run starts cold). The interface's scratch folders (kaggle2023:
 /kaggle/tmp, /kaggle/working) exist only in the sandbox: this runner makes nothing outside
 its own temporary folders, so where they are missing here a warning says so once. A run is
-killed at `job.time_limit_s`. Where a fork is impossible (no fork on this OS, or CUDA
-already initialised in this process, which a fork cannot inherit) the seeds run in this
-process one after another, and a warning says so.
+killed at `job.time_limit_s`. A run's time is the parent's measurement of its child from
+the hand-over (model and loaders built, the submission not yet imported) to its exit, as in
+the sandbox: the fork, that set-up and the clean-up after it are not charged. Where a fork
+is impossible (no fork on this OS, or CUDA already initialised in this process, which a
+fork cannot inherit) the seeds run in this process one after another, and a warning says so.
 
 `capture_output=True` (the worker's embedded mode) keeps what each run prints to stdout and
 stderr, its last `CAPTURE_CHARS` characters, as the outcome's `log_excerpt`; off by default
@@ -48,6 +50,7 @@ import torch
 from safetensors.torch import load
 
 from harness.checkpoint import MAX_WEIGHTS_BYTES, state_to_bytes
+from harness.data.batches import INTERFACES
 from harness.errors import (
     BadOutput,
     InvalidSubmission,
@@ -57,12 +60,13 @@ from harness.errors import (
     TimeLimitExceeded,
 )
 from harness.models import build_model
-from harness.runs.interfaces import INTERFACES
 from harness.runs.protocol import (
+    Loaders,
     ReturnedModelIgnored,
     check_source,
     load_submission,
     make_loaders,
+    rehearse,
     run_once,
     warm_up,
 )
@@ -190,7 +194,11 @@ def _can_fork(job: Job) -> bool:
     return not (job.device.startswith("cuda") and initialised)
 
 
-def _run_seed(job: Job, fn: Any, seed: int) -> RunOutcome:
+SeedInputs = tuple[torch.nn.Module, Loaders]
+"""What a run is handed: a fresh model with the original weights on its device, its loaders."""
+
+
+def _seed_inputs(job: Job, seed: int) -> SeedInputs:
     net = build_model(job.spec)
     net.load_state_dict({name: t.clone() for name, t in job.original.items()})
     net.to(job.device)
@@ -204,6 +212,11 @@ def _run_seed(job: Job, fn: Any, seed: int) -> RunOutcome:
         ids=job.ids,
         groups=job.groups,
     )
+    return net, loaders
+
+
+def _run_seed(job: Job, fn: Any, seed: int, inputs: SeedInputs | None = None) -> RunOutcome:
+    net, loaders = inputs if inputs is not None else _seed_inputs(job, seed)
     submission_dir = Path(job.submission)
     submission_dir = submission_dir if submission_dir.is_dir() else submission_dir.parent
     try:
@@ -216,12 +229,13 @@ def _run_seed(job: Job, fn: Any, seed: int) -> RunOutcome:
     return RunOutcome(seed, state, seconds)
 
 
-def _child_body(job: Job, seed: int) -> tuple[Claim, bytes | None]:
-    """One seed in a forked child: load the submission fresh, run it, send the weights."""
+def _child_body(job: Job, seed: int, inputs: SeedInputs) -> tuple[Claim, bytes | None]:
+    """One seed in a forked child, once its clock has started: load the submission fresh
+    (its import is its own work), run it on the prepared inputs, send the weights."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReturnedModelIgnored)
         try:
-            outcome = _run_seed(job, load_submission(Path(job.submission)), seed)
+            outcome = _run_seed(job, load_submission(Path(job.submission)), seed, inputs)
         except SubmissionError as error:
             outcome = RunOutcome(seed, None, 0.0, error, error.log_excerpt)
     returned = [str(w.message) for w in caught if issubclass(w.category, ReturnedModelIgnored)]
@@ -239,12 +253,15 @@ def _forked_seed(job: Job, capture: bool, seed: int) -> RunOutcome:
     """Run `seed` in a child with a private TMPDIR; its outcome, built from what it sent."""
     scratch = tempfile.mkdtemp(prefix=f"unlearn-run-{seed}-")
 
-    def prepare() -> None:
+    def prepare() -> SeedInputs:  # before the clock starts: the same for every submission
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         torch.set_num_threads(job.threads)
         os.environ["TMPDIR"] = tempfile.tempdir = scratch
         if job.device.startswith("cuda"):
             torch.zeros(1, device=job.device)
+        inputs = _seed_inputs(job, seed)
+        rehearse(inputs[0], seed)
+        return inputs
 
     _warn_missing_scratch(INTERFACES[job.interface].scratch_folders)
 

@@ -22,7 +22,9 @@ only this process holds, and are written to /out after the last child is gone:
 
 Per seed it prints `runner: seed <seed> <outcome> in <seconds> s` on its own stdout, the
 container log, which no child can write (their stdout and stderr are capture pipes): the
-time from the child's ready byte to its exit and the sweep, on this process's clock. The
+time from the child's ready byte (its model and loaders built, the submission not yet
+imported) to its exit, on this process's clock; the fork, that set-up and the sweep after
+the run are the harness's own, and not charged. The
 trusted side reconciles these with the container's wall time it measured itself
 (`outputs.run_seconds`). Outcome: `done`, `timeout` (killed at the job's per-seed limit),
 `out_of_memory` (the cgroup's OOM killer struck), `oversized` (sent more than the cap).
@@ -55,13 +57,15 @@ from pathlib import Path
 import torch
 
 from harness.checkpoint import MAX_WEIGHTS_BYTES, state_to_bytes
+from harness.data.batches import INTERFACES
 from harness.errors import InvalidSubmission, SubmissionCrashed, SubmissionError
 from harness.models import build_model
-from harness.runs.interfaces import INTERFACES
 from harness.runs.protocol import (
+    Loaders,
     check_source,
     load_submission,
     make_loaders,
+    rehearse,
     run_once,
     submission_traceback,
     warm_up,
@@ -106,8 +110,11 @@ def _failed(error: SubmissionError) -> SeedStatus:
     )
 
 
-def _run_seed(fn: object, files: JobFiles, seed: int) -> tuple[SeedStatus, bytes | None]:
-    """One run of `fn` on a fresh model: its status and the weights as safetensors bytes."""
+SeedInputs = tuple[torch.nn.Module, Loaders]
+"""What a run is handed: a fresh model with the original weights on its device, its loaders."""
+
+
+def _seed_inputs(files: JobFiles, seed: int) -> SeedInputs:
     net = build_model(files.spec)
     net.load_state_dict(files.original)
     net.to(files.config.device)
@@ -121,6 +128,15 @@ def _run_seed(fn: object, files: JobFiles, seed: int) -> tuple[SeedStatus, bytes
         ids=files.ids,
         groups=files.groups,
     )
+    return net, loaders
+
+
+def _run_seed(
+    fn: object, files: JobFiles, seed: int, inputs: SeedInputs | None = None
+) -> tuple[SeedStatus, bytes | None]:
+    """One run of `fn` on a fresh model (`inputs`, else built here): its status and the
+    weights as safetensors bytes."""
+    net, loaders = inputs if inputs is not None else _seed_inputs(files, seed)
     try:
         seconds = run_once(fn, net, loaders, seed=seed, submission_dir=files.submission_dir)  # type: ignore[arg-type]
     except SubmissionError as error:
@@ -139,28 +155,33 @@ def _run_seed(fn: object, files: JobFiles, seed: int) -> tuple[SeedStatus, bytes
     return SeedStatus(ok=True, seconds=seconds), weights
 
 
-def _child_body(files: JobFiles, seed: int) -> tuple[Claim, bytes | None]:
-    """What a seed's child runs: load the submission fresh, run the seed once."""
+def _child_body(files: JobFiles, seed: int, inputs: SeedInputs) -> tuple[Claim, bytes | None]:
+    """What a seed's child runs once its clock has started: load the submission fresh (its
+    import is its own work), run the seed once on the prepared model and loaders."""
     try:
         fn = load_submission(files.submission_dir)
     except SubmissionError as error:
         status, weights = _failed(error), None
     else:
-        status, weights = _run_seed(fn, files, seed)
+        status, weights = _run_seed(fn, files, seed, inputs)
     if status.log_excerpt:  # the traceback joins the run's captured output
         sys.stderr.write(status.log_excerpt)
     return asdict(status), weights
 
 
-def _prepare(device: str, interface: str) -> None:
-    """Set up the child before its clock starts (trusted code only): the interface's scratch
-    folders (/kaggle/... links to /tmp/kaggle in the image, emptied with /tmp after each
-    run), and the device."""
-    for folder in INTERFACES[interface].scratch_folders:
+def _prepare(files: JobFiles, seed: int) -> SeedInputs:
+    """Set up the child before its clock starts (trusted code only, the same for every
+    submission): the interface's scratch folders (/kaggle/... links to /tmp/kaggle in the
+    image, emptied with /tmp after each run), the device, the seed's model and loaders, and
+    a rehearsal of the steps around the call (`protocol.rehearse`)."""
+    for folder in INTERFACES[files.config.interface].scratch_folders:
         with contextlib.suppress(OSError):  # no /kaggle link: the runner run on a host
             os.makedirs(os.path.realpath(folder), exist_ok=True)  # through the link
-    if device.startswith("cuda"):
-        torch.zeros(1, device=device)
+    if files.config.device.startswith("cuda"):
+        torch.zeros(1, device=files.config.device)
+    inputs = _seed_inputs(files, seed)
+    rehearse(inputs[0], seed)
+    return inputs
 
 
 # ---- the sweep --------------------------------------------------------------------------
@@ -321,7 +342,7 @@ def _run_one(
         functools.partial(_child_body, files, seed),
         limits=limits,
         sweep=sweep,
-        prepare=functools.partial(_prepare, files.config.device, files.config.interface),
+        prepare=functools.partial(_prepare, files, seed),
     )
     outcome = "done"
     if result.timed_out:

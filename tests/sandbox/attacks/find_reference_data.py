@@ -17,7 +17,8 @@ DATA_KEYS = {
     f"{split}_{part}" for split in ("retain", "forget", "val") for part in ("inputs", "targets")
 }
 SUSPICIOUS = ("test", "retrain", "reference", "score", "label", "logit", "secret")
-HARNESS = {"__init__.py", "errors.py", "models.py", "checkpoint.py", "runs"}
+HARNESS = {"__init__.py", "errors.py", "models.py", "checkpoint.py", "data", "runs"}
+HARNESS_DATA = {"__init__.py", "batches.py"}  # the batch interfaces only: no data set loader
 
 
 def probe():
@@ -32,6 +33,9 @@ def probe():
     modules = {name for name in os.listdir("/opt/sandbox/harness") if name != "__pycache__"}
     if modules - HARNESS:
         escapes.append(f"unexpected harness code in the image: {sorted(modules - HARNESS)}")
+    data = {name for name in os.listdir("/opt/sandbox/harness/data") if name != "__pycache__"}
+    if data - HARNESS_DATA:
+        escapes.append(f"unexpected data code in the image: {sorted(data - HARNESS_DATA)}")
     for root in ("/job", "/opt/sandbox", "/out", "/tmp", "/mnt", "/media", "/srv", "/opt"):
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if d not in ("venv", "__pycache__")]

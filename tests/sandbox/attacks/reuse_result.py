@@ -11,9 +11,9 @@ _real_run_seed = runner._run_seed
 _first = []
 
 
-def _reuse(fn, files, seed):
+def _reuse(fn, files, seed, *inputs):
     if not _first:
-        _first.append(_real_run_seed(fn, files, seed))
+        _first.append(_real_run_seed(fn, files, seed, *inputs))
     return _first[0]
 
 

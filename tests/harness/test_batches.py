@@ -1,12 +1,13 @@
-"""Interfaces: real DataLoaders whose items have the interface's shape, seeded, and fast."""
+"""Batches (`harness.data.batches`): real DataLoaders whose items have the interface's shape,
+seeded, and fast."""
 
 from __future__ import annotations
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
-from harness.runs.interfaces import INTERFACES
-from harness.runs.protocol import make_loaders, shuffled_loader
+from harness.data.batches import INTERFACES, shuffled_loader
+from harness.runs.protocol import make_loaders
 
 
 def _parts(n: int = 50) -> dict:
@@ -76,3 +77,13 @@ def test_a_tuple_batch_indexed_like_a_dict_gets_a_hint_naming_the_interface() ->
         hint = INTERFACES["tuple"].hint(exc)
     assert hint is not None and "interface is `tuple`" in hint
     assert INTERFACES["tuple"].hint(RuntimeError("shape mismatch")) is None
+
+
+def test_the_former_homes_of_the_batch_interfaces_still_give_the_same_objects() -> None:
+    # Code written against harness.runs.interfaces and protocol.shuffled_loader keeps working.
+    from harness.data import batches
+    from harness.runs import interfaces, protocol
+
+    for name in interfaces.__all__:
+        assert getattr(interfaces, name) is getattr(batches, name)
+    assert protocol.shuffled_loader is batches.shuffled_loader
