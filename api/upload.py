@@ -27,6 +27,7 @@ import hashlib
 import io
 import stat
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -87,8 +88,11 @@ class ValidatedUpload:
     python_files: dict[str, str] = field(repr=False)  # path -> source text
 
 
-def validate_upload(filename: str, data: bytes, limits: UploadLimits) -> ValidatedUpload:
-    """Validate an upload by name and content; raise `UploadRejected` with every problem found."""
+def validate_upload(
+    filename: str, data: bytes, limits: UploadLimits, *, filled: Collection[str] = ()
+) -> ValidatedUpload:
+    """Validate an upload by name and content; raise `UploadRejected` with every problem found.
+    `filled`: the parameters of unlearning() the phase's interface fills (its device)."""
     if len(data) > limits.max_upload_bytes:
         raise UploadRejected(
             [
@@ -117,7 +121,7 @@ def validate_upload(filename: str, data: bytes, limits: UploadLimits) -> Validat
         except SyntaxError as exc:
             problems.append(UploadProblem(f"syntax error: {exc.msg}", path, exc.lineno, exc.offset))
     if ENTRY_FILE in trees:
-        problems.extend(_check_entry_function(files[ENTRY_FILE]))
+        problems.extend(_check_entry_function(files[ENTRY_FILE], filled))
     if problems:
         raise UploadRejected(problems)
     return ValidatedUpload(kind, hashlib.sha256(data).hexdigest(), len(data), files)
@@ -270,9 +274,9 @@ def _read_python_members(
     return files
 
 
-def _check_entry_function(source: str) -> list[UploadProblem]:
+def _check_entry_function(source: str, filled: Collection[str]) -> list[UploadProblem]:
     """The harness's own contract check (`harness.runs.contract`), as the dry-run runs it."""
     return [
         UploadProblem(p.message, p.file, p.line, p.column)
-        for p in check_entry_point(source, filename=ENTRY_FILE)
+        for p in check_entry_point(source, filename=ENTRY_FILE, filled=filled)
     ]

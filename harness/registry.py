@@ -2,7 +2,7 @@
 
     DATASETS    data set kind -> DatasetEntry (its loader, whether it needs a folder, ...)
     MODELS      model name    -> builder(ModelSpec) -> torch module      (harness.models)
-    INTERFACES  interface     -> Interface, the batches' shape           (harness.data.batches)
+    INTERFACES  interface     -> Interface, the batches' shape           (harness.data.interfaces)
 
 This module is the one list of names. It imports nothing but the standard library, so the
 phase model (`harness.phase`) and the API process validate a phase without loading torch:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from harness.data.base import LabelledData
-    from harness.data.batches import Interface
+    from harness.data.interfaces import Interface
     from harness.models import ModelSpec
     from harness.phase import DatasetConfig
 
@@ -134,7 +134,7 @@ DEFAULT_INTERFACE = "tuple"  # a phase that names none: (inputs, targets) batche
 INTERFACES: Registry[Interface] = Registry(
     "interface",
     {
-        "tuple": "harness.data.batches:TUPLE",
-        "kaggle2023": "harness.data.batches:KAGGLE2023",
+        "tuple": "harness.data.interfaces:TUPLE",
+        "kaggle2023": "harness.data.interfaces:KAGGLE2023",
     },
 )

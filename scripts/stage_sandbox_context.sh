@@ -10,7 +10,7 @@ ctx=${1:?usage: stage_sandbox_context.sh CTX}
 mkdir -p "$ctx/harness/runs/sandbox" "$ctx/harness/data"
 cp docker/sandbox.Dockerfile docker/requirements-sandbox.txt "$ctx/"
 cp harness/errors.py harness/registry.py harness/models.py harness/checkpoint.py "$ctx/harness/"
-cp harness/data/batches.py "$ctx/harness/data/"
+cp harness/data/batches.py harness/data/interfaces.py "$ctx/harness/data/"
 cp harness/runs/protocol.py harness/runs/contract.py "$ctx/harness/runs/"
 cp harness/runs/sandbox/job.py harness/runs/sandbox/runner.py harness/runs/sandbox/isolation.py \
     "$ctx/harness/runs/sandbox/"

@@ -44,6 +44,7 @@ from api.visibility import sight
 from competition.artifacts import ArtifactStore
 from competition.models import Submission, SubmissionStatus, User, utcnow
 from competition.queue import EvaluationQueue
+from harness.registry import INTERFACES
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def submit(
     data = read_upload(request, file, settings)
     filename = file.filename or "submission.py"
     phase = crud.get_phase(session, phase_id)
-    upload = validate_upload(filename, data, _limits(settings))
+    upload = validate_upload(filename, data, _limits(settings), filled=_filled(phase.interface))
     submission = crud.create_submission(
         session, store, phase=phase, user=user, filename=filename, upload=upload, data=data
     )
@@ -131,17 +132,33 @@ def upload_submission(
     return sight(user, submission, utcnow()).submission_view()
 
 
+def _filled(interface: str) -> tuple[str, ...]:
+    """The parameters of unlearning() that `interface` fills by keyword (the run's device)."""
+    return INTERFACES[interface].device_parameters if interface in INTERFACES else ()
+
+
 @router.post(
     "/submissions/validate",
     response_model=ValidationReport,
 )
 def validate_only(
-    request: Request, file: UploadFileDep, settings: SettingsDep, _user: CurrentUser
+    request: Request,
+    file: UploadFileDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    _user: CurrentUser,
+    phase_id: Annotated[
+        int | None, Query(ge=1, description="check as this phase's interface calls it")
+    ] = None,
 ) -> ValidationReport:
-    """Run the static checks only: no quota spent, nothing stored."""
+    """Run the static checks only: no quota spent, nothing stored. With `phase_id`, the
+    parameters that phase's interface fills (its device) count as given."""
     data = read_upload(request, file, settings)
+    filled = _filled(crud.get_phase(session, phase_id).interface) if phase_id else ()
     try:
-        upload = validate_upload(file.filename or "submission.py", data, _limits(settings))
+        upload = validate_upload(
+            file.filename or "submission.py", data, _limits(settings), filled=filled
+        )
     except UploadRejected as exc:
         return ValidationReport(
             valid=False,

@@ -5,8 +5,10 @@
     batches.make_loader(SplitData, interface=...)    -> DataLoader (a submission's batches)
     batches.shuffled_loader(tensors, ...)            -> DataLoader (the reference training's)
 
-base.py     LabelledData          loaders.py  LOADERS, the data sets
-splits.py   the seeded splits     batches.py  INTERFACES (the batches' shapes), the loaders
+base.py     LabelledData          loaders.py     LOADERS, the data sets
+splits.py   the seeded splits     interfaces.py  the batches' shapes (no torch)
+secrecy.py  the private split's   batches.py     the loaders that deal them
+            secrecy check
 
 Every data set loader returns the same small `LabelledData` (float32 inputs, int64 labels,
 optional group ids, optional predefined test mask); nothing is ever downloaded at run time.

@@ -1,6 +1,6 @@
 """The submission contract, checked statically: one AST-only checker for upload and dry-run.
 
-    check_entry_point(source, filename="submission.py") -> [ContractProblem]   [] when fine
+    check_entry_point(source, filename="submission.py", filled=()) -> [ContractProblem]
 
 Both `api/upload.py` (at upload) and `harness.runs.protocol.load_submission` (in the dry-run
 and inside the sandbox) call this, so a submission gets the same answer everywhere. Nothing
@@ -10,6 +10,8 @@ What is accepted, as Python itself would call `unlearning(net, retain, forget, v
 - `def unlearning(net, retain_loader, forget_loader, val_loader)`, with any names;
 - extra positional parameters with defaults (`lr=0.1`), `*args`, `**kwargs`, and
   keyword-only parameters with defaults;
+- extra parameters without a default that the phase's interface fills (`filled`: under
+  `kaggle2023`, `device` or `DEVICE`, given the run's device, as 2023 notebooks did);
 - an entry point bound by assignment (`unlearning = my_method`, followed through further
   assignments to a top-level def or lambda) or decorated (`@torch.no_grad()`).
 
@@ -22,6 +24,7 @@ The last top-level binding of the name wins, as it does in Python.
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from dataclasses import dataclass
 
 __all__ = ["ENTRY_POINT", "PARAMETERS", "ContractProblem", "check_entry_point"]
@@ -91,9 +94,16 @@ def _resolve(name: str, bound: dict[str, ast.AST]) -> ast.AST | None:
     return node
 
 
-def _check_arguments(args: ast.arguments, *, file: str, line: int) -> list[ContractProblem]:
+def _check_arguments(
+    args: ast.arguments, *, file: str, line: int, filled: Collection[str]
+) -> list[ContractProblem]:
     positional = args.posonlyargs + args.args
     required = len(positional) - len(args.defaults)
+    # Required parameters past the four that the interface fills by keyword count as given.
+    while required > len(PARAMETERS) and positional[required - 1].arg in filled:
+        if positional[required - 1] in args.posonlyargs:
+            break  # positional-only: the harness fills by keyword, so it cannot reach it
+        required -= 1
     problems = []
     if len(positional) < len(PARAMETERS) and args.vararg is None:
         problems.append(
@@ -117,7 +127,9 @@ def _check_arguments(args: ast.arguments, *, file: str, line: int) -> list[Contr
             )
         )
     required_kwonly = [
-        a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
+        a.arg
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        if d is None and a.arg not in filled
     ]
     if required_kwonly:
         problems.append(
@@ -131,8 +143,12 @@ def _check_arguments(args: ast.arguments, *, file: str, line: int) -> list[Contr
     return problems
 
 
-def check_entry_point(source: str, *, filename: str = "submission.py") -> list[ContractProblem]:
-    """Problems that stop the harness calling `unlearning(net, retain, forget, val)`."""
+def check_entry_point(
+    source: str, *, filename: str = "submission.py", filled: Collection[str] = ()
+) -> list[ContractProblem]:
+    """Problems that stop the harness calling `unlearning(net, retain, forget, val)`, with
+    the parameters named in `filled` (the phase's interface's device parameters) given by
+    keyword."""
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as exc:
@@ -156,9 +172,9 @@ def check_entry_point(source: str, *, filename: str = "submission.py") -> list[C
     if isinstance(node, ast.FunctionDef):
         if node.decorator_list:
             return []  # a decorator may change the signature: the sanity run decides
-        return _check_arguments(node.args, file=filename, line=node.lineno)
+        return _check_arguments(node.args, file=filename, line=node.lineno, filled=filled)
     if isinstance(node, ast.Lambda):
-        return _check_arguments(node.args, file=filename, line=node.lineno)
+        return _check_arguments(node.args, file=filename, line=node.lineno, filled=filled)
     if isinstance(node, ast.Constant):
         return [
             ContractProblem(

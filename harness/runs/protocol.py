@@ -24,7 +24,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,23 +66,27 @@ Loader = DataLoader[Any]
 UnlearningFn = Callable[[torch.nn.Module, Loader, Loader, Loader], object]
 
 
-def check_source(source: str, *, filename: str = "submission.py") -> None:
+def check_source(
+    source: str, *, filename: str = "submission.py", filled: Collection[str] = ()
+) -> None:
     """The static contract check (`harness.runs.contract`): raise its first problem."""
-    problems = check_entry_point(source, filename=filename)
+    problems = check_entry_point(source, filename=filename, filled=filled)
     if problems:
         raise InvalidSubmission(str(problems[0]))
 
 
-def load_submission(path: Path) -> UnlearningFn:
+def load_submission(path: Path, *, filled: Collection[str] = ()) -> UnlearningFn:
     """Import the submission at `path` (a .py file, or a folder holding submission.py).
 
-    The folder is put on sys.path so helper modules next to submission.py import.
+    The folder is put on sys.path so helper modules next to submission.py import. `filled`:
+    the parameters the phase's interface fills by keyword (`Interface.device_parameters`).
     """
     path = Path(path)
     file = path / "submission.py" if path.is_dir() else path
     if not file.is_file():
         raise InvalidSubmission(f"submission file not found: {file}")
-    check_source(file.read_text(encoding="utf-8", errors="replace"), filename=file.name)
+    source = file.read_text(encoding="utf-8", errors="replace")
+    check_source(source, filename=file.name, filled=filled)
     _text_progress_bars()
     folder = str(file.parent.resolve())
     if folder not in sys.path:
@@ -103,7 +107,9 @@ def load_submission(path: Path) -> UnlearningFn:
         raise InvalidSubmission(f"{file.name}: `{ENTRY_POINT}` is not a function after import")
     try:
         # The sanity check for what the static check could not decide (decorated, imported).
-        inspect.signature(fn).bind(None, None, None, None)
+        signature = inspect.signature(fn)
+        given = {name: None for name in filled if name in signature.parameters}
+        signature.bind(None, None, None, None, **given)
     except ValueError:
         pass  # no signature to read (a builtin or C callable): the call itself will tell
     except TypeError as exc:

@@ -78,3 +78,40 @@ def test_contract_imports_no_torch() -> None:
     code = "import sys, harness.runs.contract, api.upload; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+KAGGLE_FILLS = ("device", "DEVICE")  # harness.data.interfaces.KAGGLE2023.device_parameters
+NEEDS_ITS_DEVICE = {
+    "required device": "def unlearning(net, r, f, v, device):\n    pass\n",
+    "required keyword-only DEVICE": "def unlearning(net, r, f, v, *, DEVICE):\n    pass\n",
+    "both": "def unlearning(net, r, f, v, device, lr=0.1, *, DEVICE):\n    pass\n",
+}
+
+
+@pytest.mark.parametrize("source", NEEDS_ITS_DEVICE.values(), ids=NEEDS_ITS_DEVICE.keys())
+def test_a_required_device_parameter_is_accepted_where_the_interface_fills_it(
+    source: str, tmp_path: Path
+) -> None:
+    """As a 2023 notebook's own caller passed the device: under an interface that fills it,
+    the parameter counts as given, at upload, in the dry-run and inside the sandbox."""
+    assert check_entry_point(source, filled=KAGGLE_FILLS) == []
+    validate_upload("s.py", source.encode(), UploadLimits(), filled=KAGGLE_FILLS)
+    path = tmp_path / "submission.py"
+    path.write_text(source)
+    assert callable(load_submission(path, filled=KAGGLE_FILLS))
+    # Control: an interface that fills nothing refuses the same code, saying what to change.
+    problems = check_entry_point(source)
+    assert problems and all("default" in p.message for p in problems)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def unlearning(net, r, f, v, device, /):\n    pass\n",  # cannot be passed by keyword
+        "def unlearning(net, r, f, v, device, lr):\n    pass\n",  # lr is not filled
+    ],
+    ids=["positional-only", "another required"],
+)
+def test_filled_names_do_not_excuse_what_the_harness_cannot_pass(source: str) -> None:
+    [problem] = check_entry_point(source, filled=KAGGLE_FILLS)
+    assert "required" in problem.message

@@ -296,6 +296,18 @@ def test_kaggle2023_fills_device_parameters_with_the_runs_device(tmp_path: Path)
     assert outcome.ok and outcome.log_excerpt == "cpu cpu\n", outcome.log_excerpt
 
 
+NEEDS_ITS_DEVICE = "def unlearning(net, retain, forget, val, device):\n    print(device)\n"
+
+
+def test_kaggle2023_fills_a_required_device_parameter(tmp_path: Path) -> None:
+    job = replace(_job(tmp_path, NEEDS_ITS_DEVICE, [0]), interface="kaggle2023")
+    [outcome] = LocalRunner(capture_output=True).run(job)
+    assert outcome.ok and outcome.log_excerpt == "cpu\n", outcome.log_excerpt
+    # Control: the tuple interface fills nothing, so the same code is refused before it runs.
+    [refused] = LocalRunner(capture_output=True).run(_job(tmp_path, NEEDS_ITS_DEVICE, [0]))
+    assert refused.error is not None and "device=None" in refused.error.message
+
+
 def test_control_the_tuple_interface_leaves_device_parameters_alone(tmp_path: Path) -> None:
     [outcome] = LocalRunner(capture_output=True).run(_job(tmp_path, PRINTS_ITS_DEVICE, [0]))
     assert outcome.ok and outcome.log_excerpt == "None None\n", outcome.log_excerpt

@@ -34,6 +34,7 @@ def unlearning(net, retain_loader, forget_loader, val_loader):
     ("name", "interface"),
     [
         ("kaggle_dicts.py", "kaggle2023"),
+        ("kaggle_device_argument.py", "kaggle2023"),
         ("rebuilt_loaders.py", "tuple"),
         ("returns_model.py", "tuple"),
         ("keyword_defaults.py", "tuple"),

@@ -134,7 +134,11 @@ class LocalRunner(Runner):
             try:
                 if not file.is_file():
                     raise InvalidSubmission(f"submission file not found: {file}")
-                check_source(file.read_text(encoding="utf-8", errors="replace"), filename=file.name)
+                check_source(
+                    file.read_text(encoding="utf-8", errors="replace"),
+                    filename=file.name,
+                    filled=_filled(job),
+                )
             except SubmissionError as error:
                 # A submission that cannot load fails every seed the same way.
                 return [RunOutcome(seed, None, 0.0, error, error.log_excerpt) for seed in job.seeds]
@@ -166,7 +170,7 @@ class LocalRunner(Runner):
 
     def _in_process(self, job: Job, on_seed_done: SeedProgress | None) -> list[RunOutcome]:
         try:
-            fn = load_submission(Path(job.submission))
+            fn = load_submission(Path(job.submission), filled=_filled(job))
         except SubmissionError as error:
             return [RunOutcome(seed, None, 0.0, error, error.log_excerpt) for seed in job.seeds]
         outcomes = []
@@ -235,7 +239,9 @@ def _child_body(job: Job, seed: int, inputs: SeedInputs) -> tuple[Claim, bytes |
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReturnedModelIgnored)
         try:
-            outcome = _run_seed(job, load_submission(Path(job.submission)), seed, inputs)
+            outcome = _run_seed(
+                job, load_submission(Path(job.submission), filled=_filled(job)), seed, inputs
+            )
         except SubmissionError as error:
             outcome = RunOutcome(seed, None, 0.0, error, error.log_excerpt)
     returned = [str(w.message) for w in caught if issubclass(w.category, ReturnedModelIgnored)]
@@ -310,6 +316,11 @@ def _forked_seed(job: Job, capture: bool, seed: int) -> RunOutcome:
     trace = str(claim.get("log_excerpt", ""))
     error.log_excerpt = trace
     return RunOutcome(seed, None, seconds, error, _joined(printed, trace) if capture else trace)
+
+
+def _filled(job: Job) -> tuple[str, ...]:
+    """The parameters of unlearning() the job's interface fills by keyword (its device)."""
+    return INTERFACES[job.interface].device_parameters
 
 
 @functools.cache

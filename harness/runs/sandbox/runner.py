@@ -159,7 +159,9 @@ def _child_body(files: JobFiles, seed: int, inputs: SeedInputs) -> tuple[Claim, 
     """What a seed's child runs once its clock has started: load the submission fresh (its
     import is its own work), run the seed once on the prepared model and loaders."""
     try:
-        fn = load_submission(files.submission_dir)
+        fn = load_submission(
+            files.submission_dir, filled=INTERFACES[files.config.interface].device_parameters
+        )
     except SubmissionError as error:
         status, weights = _failed(error), None
     else:
@@ -295,7 +297,10 @@ def run_job(
     try:
         if not submission.is_file():
             raise InvalidSubmission(f"submission file not found: {submission.name}")
-        check_source(submission.read_text(encoding="utf-8", errors="replace"))
+        check_source(
+            submission.read_text(encoding="utf-8", errors="replace"),
+            filled=INTERFACES[files.config.interface].device_parameters,
+        )
     except SubmissionError as error:
         write_status(out, {seed: _failed(error) for seed in files.config.seeds})
         sys.stderr.write(f"runner: {error.message}\n")
@@ -401,7 +406,9 @@ def _copy_fd(source: int, offset: int, length: int, target: Path) -> None:
 def _run_shared(files: JobFiles, out: Path, scratch: Path | None) -> int:
     """The behaviour before per-run isolation: one import, every seed in this process."""
     try:
-        fn = load_submission(files.submission_dir)
+        fn = load_submission(
+            files.submission_dir, filled=INTERFACES[files.config.interface].device_parameters
+        )
     except SubmissionError as error:
         write_status(out, {seed: _failed(error) for seed in files.config.seeds})
         sys.stderr.write(f"runner: {error.message}\n")

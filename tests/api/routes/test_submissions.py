@@ -204,6 +204,36 @@ def test_validate_only_spends_nothing(client, world):
     assert client.get("/api/v1/submissions", headers=world.alice.headers).json()["count"] == 0
 
 
+NEEDS_ITS_DEVICE = b"def unlearning(net, retain, forget, val, device):\n    pass\n"
+
+
+def test_a_required_device_parameter_is_accepted_where_the_phases_interface_fills_it(
+    client, world, session
+):
+    """A 2023 notebook's `unlearning(..., device)`: the kaggle2023 interface fills it, so the
+    upload is taken; under the tuple interface (filling nothing) it is refused, quota kept."""
+    phase = crud.get_phase(session, world.phase_id)
+    assert phase.interface == "tuple"
+    refused = upload(client, world.alice, world.phase_id, NEEDS_ITS_DEVICE)
+    assert refused.status_code == 422 and "device=None" in refused.text
+    checked = client.post(
+        f"/api/v1/submissions/validate?phase_id={world.phase_id}",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", NEEDS_ITS_DEVICE)},
+    )
+    assert checked.json()["valid"] is False
+    phase.interface = "kaggle2023"
+    session.commit()
+    checked = client.post(
+        f"/api/v1/submissions/validate?phase_id={world.phase_id}",
+        headers=world.alice.headers,
+        files={"file": ("submission.py", NEEDS_ITS_DEVICE)},
+    )
+    assert checked.json()["valid"] is True, checked.text
+    taken = upload(client, world.alice, world.phase_id, NEEDS_ITS_DEVICE)
+    assert taken.status_code == 201, taken.text
+
+
 # Permission matrix ---------------------------------------------------------------------------
 
 READ_ROUTES = ["", "/events", "/code", "/logs", "/results"]
