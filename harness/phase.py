@@ -162,6 +162,7 @@ class PhaseConfig:
     recipe: TrainRecipe = field(default_factory=TrainRecipe)
     replicas: int = 64
     original_seed: int = 1_000_003  # outside 0..replicas-1, the retrained models' seeds
+    originals: int = 1  # original models, seeds original_seed + k; run i starts from i mod K
     run_batch_size: int = 64  # batch size of the loaders a submission receives
     max_run_fraction: float = 0.2  # efficiency gate: one run / one retraining
     estimator: str = "neurips2023"
@@ -172,6 +173,8 @@ class PhaseConfig:
             raise ConfigError(f"replicas must be at least 2, got {self.replicas}")
         if self.max_run_fraction <= 0:
             raise ConfigError("max_run_fraction must be positive")
+        if not 1 <= self.originals <= self.replicas:
+            raise ConfigError(f"originals must lie in 1..replicas, got {self.originals}")
         from harness.runs.interfaces import INTERFACES  # torch loads only with a phase
 
         if self.interface not in INTERFACES:
@@ -183,6 +186,8 @@ class PhaseConfig:
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
         raw["hidden"] = list(self.hidden)
+        if self.originals == 1:  # the 2023 rule: a phase's hash stays what it was before K
+            del raw["originals"]
         return raw
 
     def to_json(self) -> str:

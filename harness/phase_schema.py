@@ -124,6 +124,7 @@ class PhaseSchema(BaseModel):
     recipe: PresetName | RecipeSchema = "cpu-default"
     replicas: int = Field(default=64, ge=2, le=10_000)
     original_seed: int = 1_000_003
+    originals: int = Field(default=1, ge=1, le=10_000)
     run_batch_size: int = Field(default=64, ge=1)
     max_run_fraction: float = Field(default=0.2, gt=0)
     estimator: EstimatorName = "neurips2023"
@@ -149,6 +150,7 @@ class PhaseSchema(BaseModel):
             recipe=recipe,
             replicas=self.replicas,
             original_seed=self.original_seed,
+            originals=self.originals,
             run_batch_size=self.run_batch_size,
             max_run_fraction=self.max_run_fraction,
             estimator=self.estimator,
@@ -189,7 +191,7 @@ def check_server_secrecy(config: PhaseConfig) -> None:
 
 
 # The server's phase row keeps a few phase-level fields inside `recipe` (historical layout).
-PHASE_LEVEL_FIELDS = ("hidden", "run_batch_size", "original_seed")
+PHASE_LEVEL_FIELDS = ("hidden", "run_batch_size", "original_seed", "originals")
 
 
 def server_fields(

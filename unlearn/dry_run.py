@@ -1,6 +1,7 @@
 """`unlearn dry-run`: evaluate a submission locally, with progress bars, a table and files.
 
     unlearn dry-run SUBMISSION.py [--dataset mnist1d] [--replicas 64] [--estimator ...]
+                    [--originals K]
                     [--interface tuple|kaggle2023] [--device cpu|cuda]
                     [--sandbox local|docker] [--out DIR] [--plots]
     unlearn dry-run SUBMISSION.py --phase ID [--server URL]    the server's phase, exactly
@@ -56,6 +57,7 @@ DEFAULT_CACHE_DIR = (
 STAGE_LABELS = {
     "data": "loading data",
     "original": "training the original model (epochs)",
+    "originals": "training the other originals (model-epochs)",
     "retrain-timing": "timing one retraining (epochs)",
     "reference": "training the retrained reference (model-epochs)",
     "reference-eval": "evaluating the reference models",
@@ -188,6 +190,9 @@ def dry_run(
     estimator: Annotated[
         str, typer.Option(help="neurips2023, calibrated or pooled")
     ] = "neurips2023",
+    originals: Annotated[
+        int, typer.Option(help="original models K; run i unlearns from original i mod K")
+    ] = 1,
     forget_fraction: Annotated[
         float, typer.Option(help="share of the train split to forget (a phase's split_spec)")
     ] = SplitConfig.forget_fraction,
@@ -264,6 +269,7 @@ def dry_run(
                 "recipe": {"preset": recipe},
                 "max_run_fraction": max_run_fraction,
                 "estimator": estimator,
+                "originals": originals,
                 "interface": interface,
                 "split": {"forget_fraction": forget_fraction}
                 | ({} if dev_seed is None else {"dev_seed": dev_seed}),

@@ -33,6 +33,7 @@ from harness.evaluate import Evaluation
 from harness.phase import SplitName
 from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
 from harness.reference.cache import Prepared
+from harness.report.build import originals_report
 from harness.report.plots import write_plots
 from harness.report.record import Record
 from harness.report.secondary import secondary_report
@@ -234,6 +235,7 @@ class HarnessBackend:
                 # Beside the score, never part of it.
                 "mia": attacks,
                 "secondary": secondary_report(unlearned, compared.reference, attacks=attacks),
+                "originals": originals_report(compared, unlearned, seeds=arrays.seeds),
             }
             if split == "public":  # the private split's plots would reveal its forget set
                 plots.update(_plots(result.epsilons, unlearned, prepared))

@@ -12,13 +12,15 @@ mia.{lira, population} (beside the score, never part of it; see
 `harness.scoring.mia.secondary_attacks`; each None when unavailable), and
 secondary.{tow, klom_forget, klom_retain, retain_drift, lira_auc, population}, each
 {label, value, interval, reading} (beside the score; value None when unavailable; see
-`harness.report.secondary`).
+`harness.report.secondary`), and originals (None under one original; with `originals: K`
+each original's score and their range and sd, `harness.scoring.originals`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +35,12 @@ from harness.runs.execute import Efficiency
 from harness.runs.sandbox.base import Runner
 from harness.scoring import ScoreReport
 from harness.scoring.mia import secondary_attacks
+from harness.scoring.originals import per_original
 
 if TYPE_CHECKING:
     from harness.reference.cache import Prepared
 
-__all__ = ["build_report", "failure_report", "summary_rows", "write_report"]
+__all__ = ["build_report", "failure_report", "originals_report", "summary_rows", "write_report"]
 
 
 def _file_sha256(path: Path) -> str:
@@ -55,6 +58,25 @@ def _mean_accuracies(evaluation: Evaluation) -> dict[str, float]:
         "forget": float(np.mean(evaluation.forget_acc)),
         "test": float(np.mean(evaluation.test_acc)),
     }
+
+
+def originals_report(
+    prepared: Prepared, unlearned: Evaluation, *, seeds: Sequence[int] | np.ndarray
+) -> dict[str, Any] | None:
+    """Each original's score and their spread (`harness.scoring.originals`); None when the
+    phase has one original. `seeds`: the run seed of each unlearned row."""
+    retrained = prepared.reference.evaluation
+    return per_original(
+        seeds=seeds,
+        originals=prepared.phase.originals,
+        unlearned_confs=unlearned.forget_confs,
+        retrained_confs=retrained.forget_confs,
+        unlearned_retain_acc=unlearned.retain_acc,
+        retrained_retain_acc=retrained.retain_acc,
+        unlearned_test_acc=unlearned.test_acc,
+        retrained_test_acc=retrained.test_acc,
+        estimator=prepared.phase.estimator,
+    )
 
 
 def build_report(
@@ -103,6 +125,7 @@ def build_report(
         # Beside the score, never part of it.
         "mia": attacks,
         "secondary": secondary_report(unlearned, reference, attacks=attacks),
+        "originals": originals_report(prepared, unlearned, seeds=range(unlearned.n_models)),
         "score_details": {k: v for k, v in scored.items() if k not in ("epsilons", "points")},
         "phase": prepared.phase.to_dict(),
         "split": prepared.splits.split,
@@ -178,6 +201,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             ("passed" if eff["passed"] else "FAILED") + f" (limit {pct(eff['max_fraction'])})",
         ),
         ("reference", "cached" if report["reference"]["cached"] else "trained now"),
+        *_originals_rows(report.get("originals")),
         (
             "population attack accuracy unlearned / retrained (beside the score, 0.5 = no trace)",
             _population_text((report.get("mia") or {}).get("population")),
@@ -194,6 +218,22 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             if not row[0].startswith(("Per-example LiRA", "Population MIA"))  # shown above
         ),
     ]
+
+
+def _originals_rows(originals: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """One row under K originals: each original's final score, their range and sd."""
+    if not originals:
+        return []
+    scores = ", ".join(
+        "-" if row["final_score"] is None else f"{row['final_score']:.3f}"
+        for row in originals["scores"]
+    )
+    spread = originals["range"]
+    text = scores if spread is None else f"{scores} (range {spread[0]:.3f}-{spread[1]:.3f}"
+    if spread is not None:
+        text += "" if originals["sd"] is None else f", sd {originals['sd']:.3f}"
+        text += ")"
+    return [(f"score per original ({originals['count']} originals, N/K runs each)", text)]
 
 
 def _population_text(population: dict[str, Any] | None) -> str:
