@@ -8,9 +8,10 @@ Knowledge present: the phase's original models (`harness.reference.originals`: t
 of train, the forget set included; the same cache as a phase with `originals: K`, so a lab
 run after such a phase trains nothing new for them). Knowledge absent: retrained replicas
 held out from the reference, trained on the retain set with seeds after the reference's
-(N, N + 1, ...), so none of them is among the models a metric compares with. Both are
-trained like the reference (the phase's recipe, batched), and both are kept as weights,
-because the robustness probes change weights:
+(N, N + 1, ...), so none of them is among the models a metric compares with; they are kept
+beside the reference (`held-out/<seed>.safetensors`), so a second lab run trains nothing.
+Both are trained like the reference (the phase's recipe, batched), and both are kept as
+weights, because the robustness probes change weights:
 
 * relearning: `steps` optimizer steps of the phase's recipe (optimizer, learning rate, batch
   size) on the forget set alone, seeded per model; one pass over the forget set by default.
@@ -24,6 +25,7 @@ because the robustness probes change weights:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from harness.checkpoint import load_weights, save_weights
 from harness.data import Splits
 from harness.models import ModelSpec, build_model
 from harness.phase import TrainRecipe
@@ -77,16 +80,29 @@ def populations(
     )
     first = prepared.reference.evaluation.n_models  # the reference holds seeds 0..N-1
     seeds = list(range(first, first + count))
-    retain = TrainData(*splits.tensors("retain"), splits.data.num_classes)
-    held_out = train_replicas(
-        prepared.spec,
-        phase.recipe,
-        retain,
-        seeds=seeds,
-        device=device,
-        progress=lambda done, total: report("held-out", done, total),
+    # Kept beside the reference (whose key covers everything they depend on but the seed).
+    folder = prepared.reference.directory / "held-out"
+    paths = {seed: folder / f"{seed}.safetensors" for seed in seeds}
+    held = {seed: load_weights(path) for seed, path in paths.items() if path.is_file()}
+    missing = [seed for seed in seeds if seed not in held]
+    if missing:
+        retain = TrainData(*splits.tensors("retain"), splits.data.num_classes)
+        trained = train_replicas(
+            prepared.spec,
+            phase.recipe,
+            retain,
+            seeds=missing,
+            device=device,
+            progress=lambda done, total: report("held-out", done, total),
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        for seed, state in zip(missing, trained, strict=True):
+            save_weights(state, folder / f".{seed}.tmp")
+            os.replace(folder / f".{seed}.tmp", paths[seed])
+            held[seed] = state
+    return Populations(
+        originals=originals, held_out=[held[seed] for seed in seeds], held_out_seeds=seeds
     )
-    return Populations(originals=originals, held_out=held_out, held_out_seeds=seeds)
 
 
 def relearn_steps(splits: Splits, recipe: TrainRecipe) -> int:
