@@ -199,6 +199,12 @@ class PhaseConfig(BaseModel):
         default=64, ge=2, le=10_000, description="unlearning runs (and retrained models) N"
     )
     original_seed: int = 1_000_003  # outside 0..replicas-1, the retrained models' seeds
+    originals: int = Field(
+        default=1,
+        ge=1,
+        description="original models, seeds original_seed + k; run i starts from original "
+        "i mod K (1: the 2023 rule)",
+    )
     run_batch_size: int = Field(default=64, ge=1)  # batch size of a submission's loaders
     max_run_fraction: float = Field(
         default=0.2,
@@ -245,6 +251,8 @@ class PhaseConfig(BaseModel):
                 f"replicas: the {self.estimator!r} estimator needs at least {minimum} models "
                 f"per side, got {self.replicas}"
             )
+        if self.originals > self.replicas:
+            raise ValueError(f"originals must lie in 1..replicas, got {self.originals}")
         if self.racing is not None and self.racing.first_round >= self.replicas:
             raise ValueError(
                 f"racing.first_round ({self.racing.first_round}) must be below replicas "
@@ -256,6 +264,8 @@ class PhaseConfig(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """JSON-able fields; `racing` only when set (hashes of phases without it stand)."""
         raw = self.model_dump(mode="json", exclude={"racing"} if self.racing is None else None)
+        if self.originals == 1:  # the 2023 rule: a phase's hash stays what it was before K
+            del raw["originals"]
         return raw
 
     def to_json(self) -> str:

@@ -92,7 +92,7 @@ def check_server_secrecy(config: PhaseConfig) -> None:
 
 
 # The server's phase row keeps a few phase-level fields inside `recipe` (historical layout).
-PHASE_LEVEL_FIELDS = ("hidden", "run_batch_size", "original_seed")
+PHASE_LEVEL_FIELDS = ("hidden", "run_batch_size", "original_seed", "originals")
 
 
 def server_fields(

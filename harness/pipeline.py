@@ -31,6 +31,7 @@ from harness.reference.cache import (
     model_spec_for,
     prepare_reference,
 )
+from harness.reference.originals import original_index
 from harness.report.build import build_report, dry_run_provenance
 from harness.report.schema import EvaluationReport
 from harness.runs.execute import (
@@ -104,28 +105,22 @@ def run_seeds(
     progress: Progress | None = None,
     time_floor_s: float = TIME_LIMIT_FLOOR_S,
 ) -> list[RunOutcome]:
-    """Run the submission once per seed from the original weights; outcomes in seed order.
+    """Run the submission once per seed from its original's weights (seed mod K, one job per
+    original); outcomes in seed order.
 
     Each seed may run `seed_time_limit` seconds (from the phase's gate and retrain time, at
     least `time_floor_s`); the sandbox stops it there and reports a timeout.
     """
     report = progress or _quiet
-    job = build_job(
-        submission,
-        spec=prepared.spec,
-        original=prepared.reference.original,
-        splits=prepared.splits,
-        seeds=seeds,
-        batch_size=prepared.phase.run_batch_size,
-        threads=threads,
-        device=device,
-        time_limit_s=seed_time_limit(
-            retrain_seconds=prepared.reference.retrain_seconds,
-            max_run_fraction=prepared.phase.max_run_fraction,
-            floor_s=time_floor_s,
-        ),
-        interface=prepared.phase.interface,
+    time_limit_s = seed_time_limit(
+        retrain_seconds=prepared.reference.retrain_seconds,
+        max_run_fraction=prepared.phase.max_run_fraction,
+        floor_s=time_floor_s,
     )
+    # One job per original the seeds start from (run i: original i mod K); K = 1 is one job.
+    groups: dict[int, list[int]] = {}
+    for seed in seeds:
+        groups.setdefault(original_index(seed, len(prepared.reference.originals)), []).append(seed)
     done = 0
 
     def seed_done(_: int) -> None:
@@ -134,7 +129,22 @@ def run_seeds(
         report("runs", done, len(seeds))
 
     report("runs", 0, len(seeds))
-    return run_submission(runner, job, on_seed_done=seed_done)
+    outcomes: dict[int, RunOutcome] = {}
+    for group in groups.values():
+        job = build_job(
+            submission,
+            spec=prepared.spec,
+            original=prepared.reference.original_for(group[0]),
+            splits=prepared.splits,
+            seeds=group,
+            batch_size=prepared.phase.run_batch_size,
+            threads=threads,
+            device=device,
+            time_limit_s=time_limit_s,
+            interface=prepared.phase.interface,
+        )
+        outcomes.update((o.seed, o) for o in run_submission(runner, job, on_seed_done=seed_done))
+    return [outcomes[seed] for seed in seeds]
 
 
 def evaluate_weights(

@@ -1,6 +1,7 @@
 """`unlearn dry-run`: evaluate a submission locally, with progress bars, a table and files.
 
     unlearn dry-run SUBMISSION.py [--dataset mnist1d] [--replicas 64] [--estimator ...]
+                    [--originals K]
                     [--interface tuple|kaggle2023] [--device cpu|cuda]
                     [--sandbox local|docker] [--out DIR] [--plots]
     unlearn dry-run SUBMISSION.py --phase ID [--server URL]    the server's phase, exactly
@@ -57,6 +58,7 @@ DEFAULT_CACHE_DIR = (
 STAGE_LABELS = {
     "data": "loading data",
     "original": "training the original model (epochs)",
+    "originals": "training the other originals (model-epochs)",
     "retrain-timing": "timing one retraining (epochs)",
     "reference": "training the retrained reference (model-epochs)",
     "reference-eval": "evaluating the reference models",
@@ -202,6 +204,10 @@ def dry_run(
     estimator: Annotated[
         str | None, typer.Option(help=_one_of(ESTIMATORS, DEFAULTS.estimator))
     ] = None,
+    originals: Annotated[
+        int | None,
+        typer.Option(help="original models K; run i unlearns from original i mod K (default 1)"),
+    ] = None,
     forget_fraction: Annotated[
         float | None,
         typer.Option(
@@ -294,6 +300,7 @@ def dry_run(
                 "recipe": recipe,
                 "max_run_fraction": max_run_fraction,
                 "estimator": estimator,
+                "originals": originals,
                 "interface": interface,
                 "split": {
                     name: value

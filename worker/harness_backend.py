@@ -234,6 +234,7 @@ class HarnessBackend:
                 unlearned=unlearned,
                 result=result,
                 efficiency=gate,
+                seeds=arrays.seeds,
                 provenance=Provenance(device=self.device),
             )
             if split == "public":  # the private split's plots would reveal its forget set

@@ -2,21 +2,22 @@
 
     prepare_reference(phase, splits, cache_dir=...) -> Reference
 
-The original model (one checkpoint per phase, trained on all of train) is keyed by what it
-depends on: data content, train/val/test cut, architecture, recipe and seed; it does not
-depend on the forget split, so the public and private leaderboards share it. The reference
+The original models (one per phase under the 2023 rule, K with `originals: K`; trained on all
+of train by `originals.py`) are keyed by what they depend on: data content, train/val/test
+cut, architecture, recipe and seed; they do not depend on the forget split, so the public
+and private leaderboards share them. The reference
 (N models retrained from scratch on retain, seeds 0..N-1) is reduced to what scoring needs:
 forget-set logits and confidences in the fixed order, retain/forget/test accuracy per
 model, the wall time of one retraining (the efficiency gate's unit) and, once computed,
-the noise floor of each estimator. The original model's own evaluation on the same split
-(one model: its retain-sample margins and test losses, for the retain-set drift reported
+the noise floor of each estimator. The originals' own evaluation on the same split (one
+row per original: retain-sample margins and test losses, for the retain-set drift reported
 beside the score) is kept beside it; a reference cached before it was kept gets it on its
 next load (one forward pass, no training). A second evaluation on the same phase trains
 nothing.
 
 Layout under cache_dir:
     originals/<key>/original.safetensors, meta.json
-    references/<key>/reference.npz, original.npz, meta.json, noise_floor.json
+    references/<key>/reference.npz, original.npz (original-<k>.npz), meta.json, noise_floor.json
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.checkpoint import load_weights, save_weights
 from harness.data import LabelledData, Splits
 from harness.evaluate import Evaluation, evaluate_states
 from harness.models import ModelSpec
 from harness.phase import PhaseConfig, stable_hash
+from harness.reference.originals import CACHE_VERSION, original_index, prepare_originals
 from harness.reference.train import TrainData, train_model, train_replicas
 from harness.scoring import get_estimator
 from harness.scoring import noise_floor as estimator_noise_floor
@@ -57,8 +58,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # bump when training or evaluation code changes what a key produces
-# 2: the batched reference ensembles step with the fused optimizers (rounding differs)
 
 StageProgress = Callable[[str, int, int], None]
 """Called with (stage, done, total): stages "original", "retrain-timing", "reference",
@@ -98,7 +97,14 @@ class Reference:
     retrain_seconds: float  # one retraining, timed alone with the runs' thread count
     meta: dict[str, Any]
     cached: bool  # True when nothing had to be trained
-    original_evaluation: Evaluation | None = None  # of the original model, on this split
+    original_evaluation: Evaluation | None = None  # of the K originals (rows), on this split
+    originals: tuple[dict[str, torch.Tensor], ...] = ()  # K >= 1; `original` is the first
+
+    def original_for(self, seed: int) -> dict[str, torch.Tensor]:
+        """The weights run `seed` unlearns from: original seed mod K (the 2023 rule: one)."""
+        if not self.originals:
+            return self.original
+        return self.originals[original_index(seed, len(self.originals))]
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,17 +129,6 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
     _atomic_write(path, json.dumps(value, indent=2, sort_keys=True).encode())
 
 
-def _original_key(phase: PhaseConfig, splits: Splits) -> str:
-    return stable_hash(
-        {
-            "version": CACHE_VERSION,
-            "phase": phase.original_key(),
-            "data": splits.data.fingerprint(),
-            "train": stable_hash(splits.train.tolist()),
-        }
-    )
-
-
 def _reference_key(phase: PhaseConfig, splits: Splits) -> str:
     return stable_hash(
         {
@@ -144,57 +139,35 @@ def _reference_key(phase: PhaseConfig, splits: Splits) -> str:
     )
 
 
-def _original(
-    phase: PhaseConfig,
-    splits: Splits,
-    spec: ModelSpec,
-    *,
-    cache_dir: Path,
-    device: str,
-    progress: StageProgress,
-) -> tuple[dict[str, torch.Tensor], bool]:
-    directory = cache_dir / "originals" / _original_key(phase, splits)
-    weights = directory / "original.safetensors"
-    if weights.is_file():
-        return load_weights(weights), True
-    train = TrainData(*splits.tensors("train"), splits.data.num_classes)
-    state, seconds = train_model(
-        spec,
-        phase.recipe,
-        train,
-        seed=phase.original_seed,
-        device=device,
-        progress=lambda done, total: progress("original", done, total),
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    save_weights(state, directory / ".original.tmp")
-    os.replace(directory / ".original.tmp", weights)
-    _write_json(
-        directory / "meta.json",
-        {"phase": phase.original_key(), "spec": spec.to_json(), "train_seconds": seconds},
-    )
-    return state, False
-
-
 def _original_evaluation(
     directory: Path,
     spec: ModelSpec,
-    original: dict[str, torch.Tensor],
+    originals: Sequence[dict[str, torch.Tensor]],
     splits: Splits,
     *,
     device: str,
 ) -> Evaluation:
-    """The original model's evaluation on this split, cached in the reference's folder (the
-    reference key covers the original's key and the split)."""
-    path = directory / "original.npz"
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as arrays:
-            return Evaluation.from_arrays(dict(arrays))
-    evaluation = evaluate_states(spec, [original], splits, device=device)
-    buffer = io.BytesIO()
-    np.savez(buffer, **evaluation.to_arrays())  # type: ignore[arg-type]
-    _atomic_write(path, buffer.getvalue())
-    return evaluation
+    """The originals' evaluation on this split, one row per original, each cached in the
+    reference's folder (`original.npz` for original 0, `original-<k>.npz` after it; the
+    reference key covers the original's key and the split, and original k's seed follows)."""
+    rows = []
+    for index, state in enumerate(originals):
+        path = directory / ("original.npz" if index == 0 else f"original-{index}.npz")
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as arrays:
+                rows.append(Evaluation.from_arrays(dict(arrays)))
+            continue
+        evaluation = evaluate_states(spec, [state], splits, device=device)
+        buffer = io.BytesIO()
+        np.savez(buffer, **evaluation.to_arrays())  # type: ignore[arg-type]
+        _atomic_write(path, buffer.getvalue())
+        rows.append(evaluation)
+    if len(rows) == 1:
+        return rows[0]
+    arrays = [row.to_arrays() for row in rows]
+    return Evaluation.from_arrays(
+        {name: np.concatenate([a[name] for a in arrays]) for name in arrays[0]}
+    )
 
 
 def prepare_reference(
@@ -210,7 +183,7 @@ def prepare_reference(
     report: StageProgress = progress or (lambda stage, done, total: None)
     spec = model_spec_for(phase, splits.data)
     cache_dir = Path(cache_dir)
-    original, _ = _original(
+    originals, _ = prepare_originals(
         phase, splits, spec, cache_dir=cache_dir, device=device, progress=report
     )
     key = _reference_key(phase, splits)
@@ -222,12 +195,13 @@ def prepare_reference(
         return Reference(
             key,
             directory,
-            original,
+            originals[0],
             evaluation,
             float(meta["retrain_seconds"]),
             meta,
             True,
-            _original_evaluation(directory, spec, original, splits, device=device),
+            _original_evaluation(directory, spec, originals, splits, device=device),
+            tuple(originals),
         )
 
     retain = TrainData(*splits.tensors("retain"), splits.data.num_classes)
@@ -278,12 +252,13 @@ def prepare_reference(
     return Reference(
         key,
         directory,
-        original,
+        originals[0],
         evaluation,
         retrain_seconds,
         meta,
         False,
-        _original_evaluation(directory, spec, original, splits, device=device),
+        _original_evaluation(directory, spec, originals, splits, device=device),
+        tuple(originals),
     )
 
 

@@ -9,7 +9,8 @@
 
 `build_report` is the one builder: `harness.pipeline.dry_run`, the worker's scoring
 (`worker.harness_backend`) and `starting_kit/make_baselines.py` call it. The shape is
-`harness.report.schema.EvaluationReport`.
+`harness.report.schema.EvaluationReport`. Under `originals: K` the report's `originals`
+section holds each original's score and their spread (`harness.scoring.originals`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import hashlib
 import json
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,6 +35,7 @@ from harness.report.schema import (
     EvaluationReport,
     FailureDetails,
     FailureReport,
+    Originals,
     Population,
     PopulationSide,
     Provenance,
@@ -44,6 +47,7 @@ from harness.runs.execute import Efficiency
 from harness.runs.sandbox.base import Runner
 from harness.scoring import ScoreReport
 from harness.scoring.mia import secondary_attacks
+from harness.scoring.originals import per_original
 
 if TYPE_CHECKING:
     from harness.reference.cache import Prepared
@@ -53,6 +57,7 @@ __all__ = [
     "code_version",
     "dry_run_provenance",
     "failure_report",
+    "originals_report",
     "summary_rows",
     "write_report",
 ]
@@ -93,6 +98,25 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def originals_report(
+    prepared: Prepared, unlearned: Evaluation, *, seeds: Sequence[int] | np.ndarray
+) -> dict[str, Any] | None:
+    """Each original's score and their spread (`harness.scoring.originals`); None when the
+    phase has one original. `seeds`: the run seed of each unlearned row."""
+    retrained = prepared.reference.evaluation
+    return per_original(
+        seeds=seeds,
+        originals=prepared.phase.originals,
+        unlearned_confs=unlearned.forget_confs,
+        retrained_confs=retrained.forget_confs,
+        unlearned_retain_acc=unlearned.retain_acc,
+        retrained_retain_acc=retrained.retain_acc,
+        unlearned_test_acc=unlearned.test_acc,
+        retrained_test_acc=retrained.test_acc,
+        estimator=prepared.phase.estimator,
+    )
+
+
 def build_report(
     *,
     prepared: Prepared,
@@ -101,10 +125,13 @@ def build_report(
     efficiency: Efficiency,
     provenance: Provenance | None = None,
     with_attacks: bool = True,
+    seeds: Sequence[int] | np.ndarray | None = None,
 ) -> EvaluationReport:
     """The report of one split's scored runs: the score, accuracies (both sides), the gate,
     the attacks and secondary metrics beside the score (`with_attacks=False` skips them,
-    for a caller that only ranks), and `provenance` with the code version filled in.
+    for a caller that only ranks), each original's score under `originals: K` (`seeds`: the
+    run seed of each unlearned row, default 0..n-1), and `provenance` with the code version
+    filled in.
 
     `prepared` is the phase as scored: its reference cut to the runs' number of models."""
     reference = prepared.reference
@@ -128,6 +155,9 @@ def build_report(
         replicas=prepared.phase.replicas,
         mia=attacks,
         secondary=secondary,
+        originals=originals_report(
+            prepared, unlearned, seeds=range(unlearned.n_models) if seeds is None else seeds
+        ),
         provenance=provenance.model_copy(update={"code": code_version()}),
     )
 
@@ -203,6 +233,7 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
         rows.append(
             ("efficiency gate", ("passed: " if gate.passed else "FAILED: ") + gate.verdict())
         )
+    rows += _originals_rows(report.originals)
     if report.provenance.reference is not None:
         rows.append(
             ("reference", "cached" if report.provenance.reference.cached else "trained now")
@@ -224,6 +255,22 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
         ),
     ]
     return rows
+
+
+def _originals_rows(originals: Originals | None) -> list[tuple[str, str]]:
+    """One row under K originals: each original's final score, their range and sd."""
+    if originals is None:
+        return []
+    scores = ", ".join(_three(row.final_score) for row in originals.scores)
+    if originals.range is not None:
+        low, high = originals.range
+        sd = "" if originals.sd is None else f", sd {originals.sd:.3f}"
+        scores += f" (range {low:.3f}-{high:.3f}{sd})"
+    return [(f"score per original ({originals.count} originals, N/K runs each)", scores)]
+
+
+def _three(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _four(value: float | None) -> str:

@@ -211,6 +211,26 @@ class ScoreAtN(_Section):
     final_score_ci: Interval | None
 
 
+class OriginalScore(_Section):
+    """One original's runs scored against as many retrained models."""
+
+    original: int
+    runs: int
+    final_score: float | None
+    forget_quality: float | None
+
+
+class Originals(_Section):
+    """Under `originals: K` (K > 1): each original's score and their spread
+    (`harness.scoring.originals`); beside the pooled score, never part of it."""
+
+    count: int
+    scores: list[OriginalScore]
+    range: Interval | None = None
+    sd: float | None = None
+    reading: str = ""
+
+
 class CodeVersion(_Section):
     harness: str
     git: str | None = None  # the commit, where the code runs from a git checkout
@@ -265,6 +285,7 @@ class EvaluationReport(_Section):
     mia: Attacks = Field(default_factory=Attacks)
     secondary: dict[str, Figure] = Field(default_factory=dict)
     figures: dict[str, Figure] = Field(default_factory=dict)
+    originals: Originals | None = None  # None under one original (the 2023 rule)
     racing: Racing | None = None
     predicted: bool = False
     score_at_n: ScoreAtN | None = None
@@ -280,6 +301,7 @@ class EvaluationReport(_Section):
         forget_accuracy: tuple[float, float] | None = None,
         mia: dict[str, Any] | None = None,
         secondary: dict[str, Any] | None = None,
+        originals: dict[str, Any] | None = None,
         provenance: Provenance | None = None,
     ) -> EvaluationReport:
         """The report of a scored evaluation, from the scorer's `ScoreReport` (with its mean
@@ -318,6 +340,7 @@ class EvaluationReport(_Section):
             efficiency=Gate.of(efficiency),
             mia=Attacks.model_validate(mia or {}),
             secondary={name: Figure.model_validate(e) for name, e in (secondary or {}).items()},
+            originals=Originals.model_validate(originals) if originals else None,
             provenance=provenance or Provenance(),
         )
 

@@ -237,15 +237,18 @@ def retain_drift(
     """Mean membership AUC (retain sample vs test) of the unlearned models minus the original's.
 
     Args:
-        original_retain_margins [R], original_test_losses [T]: the original model's.
+        original_retain_margins [R] or [K, R], original_test_losses [T] or [K, T]: the
+            original model's (K originals: one row each).
         unlearned_retain_margins [N, R], unlearned_test_losses [N, T]: per unlearned model.
         retrained_*: the same for the retrained models, for the reference drift.
     """
+    # K originals (rows): their mean AUC. Runs are spread evenly over them, so this is the
+    # mean of each run's drift from its own original.
     original = float(
         membership_auc(
-            losses_from_confidences(np.ravel(original_retain_margins)),
-            np.ravel(original_test_losses),
-        )[0]
+            losses_from_confidences(np.atleast_2d(original_retain_margins)),
+            np.atleast_2d(original_test_losses),
+        ).mean()
     )
     aucs = membership_auc(
         losses_from_confidences(np.atleast_2d(unlearned_retain_margins)),

@@ -106,3 +106,34 @@ def test_sharded_pipeline_score_equals_the_dry_run(
         manifest = read_record(data).manifest
         assert manifest["split"]["name"] == split and manifest["score"]["final_score"] == score
         assert manifest["submission"]["sha256"] == submission.sha256
+
+
+def test_several_originals_score_through_the_server_as_in_the_dry_run(
+    harness_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """`originals: 2` set in the phase row's recipe: shards of 4 seeds each run from both
+    originals (seed mod 2), and the stored score and per-original spread are the dry-run's."""
+    pipeline = harness_pipeline
+    phase_id = pipeline.phase(
+        replicas=8,
+        dataset="mnist1d",
+        recipe={"epochs": 1, "hidden": [16], "batch_size": 256, "originals": 2},
+        split_spec={"forget_fraction": 0.02},
+    )
+    submission_id = pipeline.submit(phase_id, SUBMISSION)
+    start_evaluation.delay(submission_id=submission_id)
+    submission = pipeline.submission(submission_id)
+    assert submission.status == SubmissionStatus.FINISHED, submission.failure_message
+    with pipeline.sessions() as session:
+        config = phase_config(phase_info(session.get(Phase, phase_id)))
+        stored = session.scalars(
+            select(Result).where(Result.submission_id == submission_id, Result.split == "public")
+        ).one()
+    assert config.originals == 2
+    code = tmp_path / "submission.py"
+    code.write_text(SUBMISSION)
+    report, *_ = dry_run(code, config, runner=LocalRunner(), cache_dir=pipeline.data_dir / "cache")
+    assert submission.public_score == report.final_score
+    assert report.originals is not None
+    assert stored.report["originals"] == report.originals.model_dump(mode="json")
+    assert [row.runs for row in report.originals.scores] == [4, 4]
