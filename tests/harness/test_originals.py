@@ -32,7 +32,7 @@ def test_one_original_keeps_the_phase_hash_and_the_cache_keys(tmp_path: Path) ->
     assert "originals" not in PhaseConfig().to_dict()
     assert PhaseConfig(originals=2).content_hash() != PhaseConfig().content_hash()
     assert PhaseConfig(originals=2).reference_key("dev") == PhaseConfig().reference_key("dev")
-    phase = PhaseConfig(dataset=DatasetConfig("digits"), recipe=TrainRecipe(epochs=1), replicas=4)
+    phase = PhaseConfig(dataset=DatasetConfig(kind="digits"), recipe=TrainRecipe(epochs=1), replicas=4)
     prepared = prepare_phase(phase, split="dev", cache_dir=tmp_path)
     assert [p.name for p in (tmp_path / "originals").iterdir()] == [
         "f3a9e832ed59b587e037c68ccfe9ada947d71c7bba3b467c8dbd6a53fc667826"
@@ -55,7 +55,8 @@ def test_originals_setting_is_checked_where_a_phase_enters() -> None:
         estimator="neurips2023",
         split_spec={},
         recipe={"originals": 2},
-        efficiency_gate=0.2,
+        max_run_fraction=0.2,
+        interface="tuple",
     )
     assert config.originals == 2 and config.recipe.epochs == 40
     with pytest.raises(ConfigError, match="originals"):
