@@ -176,9 +176,9 @@ def dry_run(
     model: Annotated[
         str, typer.Option(help="architecture: mlp, cnn, resnet18, resnet18-small")
     ] = "mlp",
-    recipe: Annotated[str, typer.Option(help="training preset: cpu-default, competition")] = (
-        "cpu-default"
-    ),
+    recipe: Annotated[
+        str, typer.Option(help="training preset: cpu-default, competition, resnet-fast")
+    ] = ("cpu-default"),
     epochs: Annotated[
         int | None, typer.Option(help="override the recipe's training epochs")
     ] = None,
