@@ -22,6 +22,7 @@ import pytest
 
 from api import crud
 from competition.models import Role, utcnow
+from harness.presets import PHASE_PRESETS
 from tests.e2e.test_pipeline import _participant, _status, _wait_api
 from tests.worker.cluster import cluster
 from tests.worker.services import wait_for
@@ -90,6 +91,7 @@ def _create_phase(client: httpx.Client, headers: dict[str, str], *, preset: str,
     assert created.status_code == 201, created.text
     phase = created.json()
     assert (phase["model"], phase["interface"]) == ("resnet18", "kaggle2023")
+    assert phase["recipe"] == {"preset": PHASE_PRESETS[preset].recipe, "epochs": 1}
     assert phase["split_spec"]["forget_mode"] == "groups"
     return int(phase["id"])
 
