@@ -41,7 +41,7 @@ from harness.data import LabelledData, Splits
 from harness.evaluate import Evaluation, evaluate_states
 from harness.models import ModelSpec
 from harness.phase import PhaseConfig, stable_hash
-from harness.reference.train import TrainData, train_model, train_replicas
+from harness.reference.train import TrainData, replica_trainer, train_model, train_replicas
 from harness.scoring import get_estimator
 from harness.scoring import noise_floor as estimator_noise_floor
 
@@ -134,12 +134,16 @@ def _original_key(phase: PhaseConfig, splits: Splits) -> str:
     )
 
 
-def _reference_key(phase: PhaseConfig, splits: Splits) -> str:
+def _reference_key(phase: PhaseConfig, splits: Splits, *, trainer: str) -> str:
+    # The trainer enters the key only where it is the one added last (`alone`), so that the
+    # keys of references trained stacked or vmapped stay what they were.
+    how = {"trainer": trainer} if trainer == "alone" else {}
     return stable_hash(
         {
             "version": CACHE_VERSION,
             "phase": phase.reference_key(splits.split),
             "splits": splits.fingerprint(),
+            **how,
         }
     )
 
@@ -213,7 +217,7 @@ def prepare_reference(
     original, _ = _original(
         phase, splits, spec, cache_dir=cache_dir, device=device, progress=report
     )
-    key = _reference_key(phase, splits)
+    key = _reference_key(phase, splits, trainer=replica_trainer(spec, device))
     directory = cache_dir / "references" / key
     if (directory / "reference.npz").is_file() and (directory / "meta.json").is_file():
         with np.load(directory / "reference.npz", allow_pickle=False) as arrays:
