@@ -19,6 +19,7 @@ from competition.pipeline_models import PreparationState
 from harness.errors import ConfigError
 from harness.phase import PhaseConfig, SplitConfig
 from harness.phase_schema import SERVER_FIELDS, check_server_secrecy, explain, server_phase
+from harness.presets import PHASE_PRESETS, phase_preset
 from harness.scoring.racing import RacingConfig
 
 T = TypeVar("T")
@@ -176,7 +177,48 @@ class PhaseBase(BaseModel):
         return self
 
 
+def preset_row(name: str) -> dict[str, Any]:
+    """A phase preset (`harness.presets`) as the phase row's fields; ConfigError if unknown."""
+    preset = phase_preset(name)
+    return {
+        "model": preset.model,
+        "recipe": {"preset": preset.recipe},
+        "split_spec": dict(preset.split),
+        "replicas": preset.replicas,
+        "estimator": preset.estimator,
+        "interface": preset.interface,
+        "efficiency_gate": preset.max_run_fraction,
+    }
+
+
 class PhaseCreate(PhaseBase):
+    preset: str | None = Field(
+        default=None,
+        exclude=True,  # not a column: it only fills the fields below
+        description="start from a named phase preset "
+        f"({', '.join(PHASE_PRESETS)}; see docs/evaluation.md): it fills model, recipe, "
+        "split_spec, replicas, estimator, interface and efficiency_gate; fields given beside "
+        "it win, key by key inside recipe and split_spec",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or raw.get("preset") is None:
+            return raw
+        if not isinstance(raw["preset"], str):
+            return raw  # the field's own check refuses it
+        try:
+            merged = preset_row(raw["preset"])
+        except ConfigError as error:
+            raise ValueError(f"preset: {error}") from None
+        for key, value in raw.items():
+            if key in ("recipe", "split_spec") and isinstance(value, dict):
+                merged[key] = {**merged[key], **value}  # one epoch count can be changed
+            else:
+                merged[key] = value
+        return merged
+
     @field_validator("split_spec")
     @classmethod
     def _no_leaderboard_seeds(cls, spec: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from harness.evaluate import Evaluation, evaluate_states
 from harness.models import ModelSpec
 from harness.phase import PhaseConfig, stable_hash
 from harness.reference.originals import CACHE_VERSION, original_index, prepare_originals
-from harness.reference.train import TrainData, train_model, train_replicas
+from harness.reference.train import TrainData, replica_trainer, train_model, train_replicas
 from harness.scoring import get_estimator
 from harness.scoring import noise_floor as estimator_noise_floor
 
@@ -129,12 +129,16 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
     _atomic_write(path, json.dumps(value, indent=2, sort_keys=True).encode())
 
 
-def _reference_key(phase: PhaseConfig, splits: Splits) -> str:
+def _reference_key(phase: PhaseConfig, splits: Splits, *, trainer: str) -> str:
+    # The trainer enters the key only where it is the one added last (`alone`), so that the
+    # keys of references trained stacked or vmapped stay what they were.
+    how = {"trainer": trainer} if trainer == "alone" else {}
     return stable_hash(
         {
             "version": CACHE_VERSION,
             "phase": phase.reference_key(splits.split),
             "splits": splits.fingerprint(),
+            **how,
         }
     )
 
@@ -186,7 +190,7 @@ def prepare_reference(
     originals, _ = prepare_originals(
         phase, splits, spec, cache_dir=cache_dir, device=device, progress=report
     )
-    key = _reference_key(phase, splits)
+    key = _reference_key(phase, splits, trainer=replica_trainer(spec, device))
     directory = cache_dir / "references" / key
     if (directory / "reference.npz").is_file() and (directory / "meta.json").is_file():
         with np.load(directory / "reference.npz", allow_pickle=False) as arrays:

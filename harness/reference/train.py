@@ -43,6 +43,7 @@ __all__ = [
     "TrainData",
     "class_weights",
     "epoch_order",
+    "replica_trainer",
     "init_state",
     "train_model",
     "train_replicas",
@@ -53,6 +54,9 @@ Progress = Callable[[int, int], None]
 
 STACK_CHUNK = 64  # replicas per stacked ensemble: bounds memory on big data sets
 VMAP_CHUNK = {"resnet18": 16}  # 11M parameters each: fewer per vmapped ensemble
+# Vmapped ResNets ran 2.5x slower than one model after another on CPU (bench/bench_train.py
+# --presets, docs/benchmarks.md "Training at hardware speed"): on CPU they train one at a time.
+ALONE_ON_CPU = frozenset({"resnet18", "resnet18-small"})
 
 
 def train_model(
@@ -168,6 +172,17 @@ def _train_stacked_mlp(
     return out
 
 
+def replica_trainer(spec: ModelSpec, device: str) -> str:
+    """How `train_replicas` trains several `spec` models on `device` by default: `stacked`
+    (MLPs), `vmapped` (other architectures), or `alone` (ResNets on CPU, one after another).
+    The reference cache keys on it where it is `alone`, the path added last."""
+    if spec.name == "mlp":
+        return "stacked"
+    if spec.name in ALONE_ON_CPU and not device.startswith("cuda"):
+        return "alone"
+    return "vmapped"
+
+
 def train_replicas(
     spec: ModelSpec,
     recipe: TrainRecipe,
@@ -178,11 +193,14 @@ def train_replicas(
     stacked: bool | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, torch.Tensor]]:
-    """Train one model per seed, batched unless `stacked=False`; CPU weights out.
+    """Train one model per seed; CPU weights out. `stacked`: True batches, False trains one
+    at a time, None (the default) does what `replica_trainer` says for `spec` and `device`.
 
     Batched: MLPs as a stacked ensemble (batched matmuls), other architectures vmapped
     (``harness.reference.ensemble``); both agree with one-at-a-time training up to float rounding.
     """
+    if stacked is None:
+        stacked = replica_trainer(spec, device) != "alone"
     total = len(seeds) * recipe.epochs
     done = 0
 
@@ -192,7 +210,7 @@ def train_replicas(
         if progress is not None:
             progress(done, total)
 
-    if stacked is not False and spec.name != "mlp":
+    if stacked and spec.name != "mlp":
         vmapped: list[dict[str, torch.Tensor]] = []
         chunk_size = VMAP_CHUNK.get(spec.name, STACK_CHUNK)
         for start in range(0, len(seeds), chunk_size):
@@ -205,7 +223,7 @@ def train_replicas(
                 progress=advance,
             )
         return vmapped
-    if stacked is not False:
+    if stacked:
         states: list[dict[str, torch.Tensor]] = []
         for start in range(0, len(seeds), STACK_CHUNK):
             chunk = list(seeds[start : start + STACK_CHUNK])

@@ -52,7 +52,7 @@ def test_metric_lab_on_a_small_real_phase(tmp_path: Path) -> None:
     AUCs in [0, 1], and the 2023 estimator tells the originals from retrained models better
     than chance."""
     phase = PhaseConfig(
-        dataset=DatasetConfig("digits"),
+        dataset=DatasetConfig(kind="digits"),
         split=SplitConfig(forget_fraction=0.1),
         hidden=(64,),
         recipe=TrainRecipe(epochs=10),

@@ -32,7 +32,9 @@ def test_one_original_keeps_the_phase_hash_and_the_cache_keys(tmp_path: Path) ->
     assert "originals" not in PhaseConfig().to_dict()
     assert PhaseConfig(originals=2).content_hash() != PhaseConfig().content_hash()
     assert PhaseConfig(originals=2).reference_key("dev") == PhaseConfig().reference_key("dev")
-    phase = PhaseConfig(dataset=DatasetConfig(kind="digits"), recipe=TrainRecipe(epochs=1), replicas=4)
+    phase = PhaseConfig(
+        dataset=DatasetConfig(kind="digits"), recipe=TrainRecipe(epochs=1), replicas=4
+    )
     prepared = prepare_phase(phase, split="dev", cache_dir=tmp_path)
     assert [p.name for p in (tmp_path / "originals").iterdir()] == [
         "f3a9e832ed59b587e037c68ccfe9ada947d71c7bba3b467c8dbd6a53fc667826"

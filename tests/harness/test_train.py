@@ -13,6 +13,7 @@ from harness.reference.train import (
     class_weights,
     epoch_order,
     init_state,
+    replica_trainer,
     train_model,
     train_replicas,
 )
@@ -107,7 +108,7 @@ def test_vmapped_replicas_equal_models_trained_alone(spec: ModelSpec, recipe: Tr
     data = _images(
         spec.input_shape[0], spec.input_shape[1], n=32 if spec.name == "resnet18" else 48
     )
-    batched = train_replicas(spec, recipe, data, seeds=[3, 8])
+    batched = train_replicas(spec, recipe, data, seeds=[3, 8], stacked=True)
     assert len(batched) == 2
     for seed, state in zip([3, 8], batched, strict=True):
         alone, _ = train_model(spec, recipe, data, seed=seed)
@@ -131,3 +132,26 @@ def test_training_learns_the_task(data: TrainData) -> None:
 def test_class_weights_are_inverse_frequency() -> None:
     weights = class_weights(torch.tensor([0, 0, 0, 1]), 3)
     assert weights.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
+
+
+def test_replica_trainer_trains_resnets_alone_on_cpu_only() -> None:
+    image = (3, 32, 32)
+    assert replica_trainer(SPEC, "cpu") == "stacked"
+    assert replica_trainer(ModelSpec("cnn", 10, image), "cpu") == "vmapped"
+    for name in ("resnet18", "resnet18-small"):
+        assert replica_trainer(ModelSpec(name, 10, image), "cpu") == "alone"
+        assert replica_trainer(ModelSpec(name, 10, image), "cuda") == "vmapped"
+
+
+def test_reference_key_changes_only_for_references_trained_alone() -> None:
+    from harness.data import load_dataset, make_splits
+    from harness.phase import DatasetConfig, PhaseConfig
+    from harness.reference.cache import _reference_key
+
+    phase = PhaseConfig(dataset=DatasetConfig("digits"), model="resnet18-small")
+    splits = make_splits(load_dataset(phase.dataset), phase.split)
+    stacked, vmapped, alone = (
+        _reference_key(phase, splits, trainer=how) for how in ("stacked", "vmapped", "alone")
+    )
+    assert stacked == vmapped  # the keys of existing references are unchanged
+    assert alone != vmapped  # models trained another way never answer for them

@@ -226,3 +226,55 @@ def test_editing_the_experiment_prepares_again_and_is_refused_once_submitted(cli
     refused = client.patch(url, json={"dataset": "mnist1d"}, headers=org)
     assert refused.status_code == 409 and "cannot change now" in refused.text
     assert client.get(url).json()["dataset"] == "digits"
+
+
+def _preset_body(name: str, **overrides):
+    body = phase_body(name=name, dataset="folder:/srv/faces")
+    for field in ("split_spec", "model", "recipe", "replicas", "estimator"):
+        body.pop(field)  # the preset fills them
+    return {**body, **overrides}
+
+
+def test_create_phase_from_the_competition_preset_fills_the_2023_setting(client, world):
+    body = _preset_body("faces", preset="competition")
+    created = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
+    assert created.status_code == 201, created.text
+    phase = created.json()
+    assert "preset" not in phase  # it filled the fields; nothing else remembers it
+    assert (phase["model"], phase["recipe"], phase["replicas"]) == (
+        "resnet18",
+        {"preset": "competition"},
+        512,
+    )
+    assert (phase["estimator"], phase["interface"], phase["efficiency_gate"]) == (
+        "neurips2023",
+        "kaggle2023",
+        0.2,
+    )
+    spec = phase["split_spec"]
+    assert (spec["forget_mode"], spec["forget_count"]) == ("groups", 15)
+
+
+def test_create_phase_from_a_preset_keeps_given_fields_key_by_key(client, world):
+    body = _preset_body(
+        "faces fast",
+        preset="competition-fast",
+        replicas=4,
+        efficiency_gate=10,
+        recipe={"epochs": 1},
+        split_spec={"val_fraction": 0.2},
+    )
+    created = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
+    assert created.status_code == 201, created.text
+    phase = created.json()
+    assert phase["recipe"] == {"preset": "resnet-fast", "epochs": 1}
+    assert (phase["replicas"], phase["efficiency_gate"]) == (4, 10)
+    assert phase["split_spec"]["val_fraction"] == 0.2
+    assert phase["split_spec"]["forget_mode"] == "groups"
+
+
+def test_create_phase_refuses_an_unknown_preset_naming_the_choices(client, world):
+    body = _preset_body("typo", preset="competiton")
+    refused = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
+    assert refused.status_code == 422
+    assert "competition, competition-fast" in refused.text
