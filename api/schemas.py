@@ -187,7 +187,7 @@ def preset_row(name: str) -> dict[str, Any]:
         "replicas": preset.replicas,
         "estimator": preset.estimator,
         "interface": preset.interface,
-        "efficiency_gate": preset.max_run_fraction,
+        "max_run_fraction": preset.max_run_fraction,
     }
 
 
@@ -197,7 +197,7 @@ class PhaseCreate(PhaseBase):
         exclude=True,  # not a column: it only fills the fields below
         description="start from a named phase preset "
         f"({', '.join(PHASE_PRESETS)}; see docs/evaluation.md): it fills model, recipe, "
-        "split_spec, replicas, estimator, interface and efficiency_gate; fields given beside "
+        "split_spec, replicas, estimator, interface and max_run_fraction; fields given beside "
         "it win, key by key inside recipe and split_spec",
     )
 

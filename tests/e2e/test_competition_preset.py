@@ -83,7 +83,7 @@ def _create_phase(client: httpx.Client, headers: dict[str, str], *, preset: str,
         # What a test cuts; the rest (model, recipe, forget subjects, interface) is the preset's.
         "replicas": 4,
         "recipe": {"epochs": 1},
-        "efficiency_gate": 10,  # a one-epoch retraining is shorter than a container's start
+        "max_run_fraction": 10,  # a one-epoch retraining is shorter than a container's start
         "starts_at": (now - timedelta(days=1)).isoformat(),
         "ends_at": (now + timedelta(days=1)).isoformat(),
     }

@@ -148,7 +148,7 @@ def test_reference_key_changes_only_for_references_trained_alone() -> None:
     from harness.phase import DatasetConfig, PhaseConfig
     from harness.reference.cache import _reference_key
 
-    phase = PhaseConfig(dataset=DatasetConfig("digits"), model="resnet18-small")
+    phase = PhaseConfig(dataset=DatasetConfig(kind="digits"), model="resnet18-small")
     splits = make_splits(load_dataset(phase.dataset), phase.split)
     stacked, vmapped, alone = (
         _reference_key(phase, splits, trainer=how) for how in ("stacked", "vmapped", "alone")

@@ -246,7 +246,7 @@ def test_create_phase_from_the_competition_preset_fills_the_2023_setting(client,
         {"preset": "competition"},
         512,
     )
-    assert (phase["estimator"], phase["interface"], phase["efficiency_gate"]) == (
+    assert (phase["estimator"], phase["interface"], phase["max_run_fraction"]) == (
         "neurips2023",
         "kaggle2023",
         0.2,
@@ -260,7 +260,7 @@ def test_create_phase_from_a_preset_keeps_given_fields_key_by_key(client, world)
         "faces fast",
         preset="competition-fast",
         replicas=4,
-        efficiency_gate=10,
+        max_run_fraction=10,
         recipe={"epochs": 1},
         split_spec={"val_fraction": 0.2},
     )
@@ -268,7 +268,7 @@ def test_create_phase_from_a_preset_keeps_given_fields_key_by_key(client, world)
     assert created.status_code == 201, created.text
     phase = created.json()
     assert phase["recipe"] == {"preset": "resnet-fast", "epochs": 1}
-    assert (phase["replicas"], phase["efficiency_gate"]) == (4, 10)
+    assert (phase["replicas"], phase["max_run_fraction"]) == (4, 10)
     assert phase["split_spec"]["val_fraction"] == 0.2
     assert phase["split_spec"]["forget_mode"] == "groups"
 
