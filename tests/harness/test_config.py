@@ -62,7 +62,7 @@ def test_original_key_ignores_the_forget_split_but_reference_key_does_not() -> N
         ({"split": {"public_seed": 3, "private_seed": 3}}, "different seeds"),
         ({"split": {"forget_mode": "half"}}, "split.forget_mode"),
         ({"recipe": {"optimizer": "lion"}}, "recipe.optimizer"),
-        ({"recipe": "fastest"}, "'cpu-default' or 'competition'"),
+        ({"recipe": "fastest"}, "'cpu-default', 'competition' or 'resnet-fast'"),
         ({"replicas": 1}, "replicas"),
         ({"replicas": 4, "estimator": "calibrated"}, "needs at least 8"),
         ({"max_run_fraction": 0}, "max_run_fraction"),

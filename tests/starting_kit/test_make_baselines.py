@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from starting_kit.make_baselines import measure, write_outputs
 def test_measure_and_write_a_small_baseline_table(tmp_path: Path) -> None:
     phase = PhaseConfig(
         dataset=DatasetConfig(kind="digits"),
-        recipe=dataclasses.replace(RECIPES["cpu-default"], epochs=2),
+        recipe=RECIPES["cpu-default"].model_copy(update={"epochs": 2}),
         replicas=16,
     )
     results = measure(

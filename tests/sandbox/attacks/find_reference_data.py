@@ -17,8 +17,10 @@ DATA_KEYS = {
     f"{split}_{part}" for split in ("retain", "forget", "val") for part in ("inputs", "targets")
 }
 SUSPICIOUS = ("test", "retrain", "reference", "score", "label", "logit", "secret")
-HARNESS = {"__init__.py", "errors.py", "models.py", "checkpoint.py", "data", "runs"}
-HARNESS_DATA = {"__init__.py", "batches.py"}  # the batch interfaces only: no data set loader
+# registry.py: the registries' names only (each entry's home is imported on first use).
+HARNESS = {"__init__.py", "errors.py", "registry.py", "models.py", "checkpoint.py", "data", "runs"}
+# The batch interfaces and loaders only: no data set loader.
+HARNESS_DATA = {"__init__.py", "batches.py", "interfaces.py"}
 
 
 def probe():

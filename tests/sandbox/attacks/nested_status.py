@@ -10,5 +10,8 @@ import os
 def unlearning(net, retain_loader, forget_loader, val_loader):
     with open("/out/status.json", "w") as handle:
         handle.write("[" * 100_000 + "]" * 100_000)
-    os.write(3, b"[" * 100_000 + b"]" * 100_000 + b"\n")  # fd 3: the run's result pipe
+    # fd 3: the run's result pipe; a whole frame (8-byte big-endian length, then the claim
+    # line), so that the claim itself is read and parsed, not refused as a short frame.
+    line = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    os.write(3, len(line).to_bytes(8, "big") + line)
     os._exit(0)
