@@ -3,15 +3,20 @@
 # `unlearn score` and `unlearn dry-run` without Celery, Redis, psycopg, SQLAlchemy or FastAPI.
 #
 #   scripts/check_bare_install.sh [VENV_DIR]     (default: a temporary folder, removed after)
-# Run by .ci/run. Measured here (2 cores): about 2 min, most of it pip copying torch.
+# Run by .ci/run beside the test suite. Measured here (2 cores): about 1.6 min, most of it
+# pip copying torch. It installs from a copy of the tree, so that setuptools' in-tree build
+# folder never appears in the checkout the tests are reading.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-$(mktemp -d)/bare-venv}
 work=$(mktemp -d)
-trap 'rm -rf "$work" "$venv" build' EXIT  # build/: setuptools' in-tree build folder
+trap 'rm -rf "$work" "$venv"' EXIT
 
+mkdir "$work/src"
+tar --exclude=./.venv --exclude=./.git --exclude=./node_modules --exclude=./runs \
+    --exclude=./build -cf - . | tar -xf - -C "$work/src"
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check . 2>&1 \
+"$venv/bin/pip" install -q --disable-pip-version-check "$work/src" 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 for module in celery kombu redis psycopg sqlalchemy fastapi alembic; do
