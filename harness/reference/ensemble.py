@@ -32,6 +32,7 @@ from harness.reference.recipe import (
     TrainData,
     class_weights,
     epoch_order,
+    has_batch_norm,
     init_state,
     make_optimizer,
     make_scheduler,
@@ -79,6 +80,7 @@ def train_vmapped(
         return F.cross_entropy(logits, targets, weight=weight)
 
     ensemble_loss = vmap(replica_loss, in_dims=(0, 0, 0, 0))
+    skip_single = has_batch_norm(skeleton)
     index_loaders = [
         shuffled_loader(
             (torch.arange(n),),
@@ -95,6 +97,8 @@ def train_vmapped(
         order = torch.stack([epoch_order(loader) for loader in index_loaders]).to(device)
         for start in range(0, n, recipe.batch_size):
             index = order[:, start : start + recipe.batch_size]  # [R, B]
+            if skip_single and index.shape[1] == 1:
+                continue
             losses = ensemble_loss(params, buffers, x[index], y[index])  # [R]
             optimizer.zero_grad(set_to_none=True)
             # Replicas share no parameter: gradients stay apart (torch leaves it untyped).

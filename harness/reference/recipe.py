@@ -106,3 +106,10 @@ def make_scheduler(
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return -(-n // batch_size)
+
+
+def has_batch_norm(model: torch.nn.Module) -> bool:
+    """Whether `model` normalises over the batch in training: such a model cannot take a
+    batch of one example (BatchNorm has no spread to divide by), so the trainers skip a last
+    batch of one, which an epoch leaves when the train set is one past a whole batch."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())

@@ -32,6 +32,7 @@ from harness.reference.recipe import (
     TrainData,
     class_weights,
     epoch_order,
+    has_batch_norm,
     init_state,
     make_optimizer,
     make_scheduler,
@@ -79,9 +80,12 @@ def train_model(
     scheduler = make_scheduler(
         optimizer, recipe, recipe.epochs * steps_per_epoch(len(data.y), recipe.batch_size)
     )
+    skip_single = has_batch_norm(model)
     started = time.perf_counter()
     for epoch in range(recipe.epochs):
         for inputs, targets in loader:
+            if skip_single and len(targets) == 1:
+                continue
             inputs, targets = inputs.to(device), targets.to(device)
             loss = F.cross_entropy(model(inputs), targets, weight=weight)
             optimizer.zero_grad(set_to_none=True)
