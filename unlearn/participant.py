@@ -317,6 +317,12 @@ def _report_lines(report: EvaluationReport) -> list[str]:
         ]
     if report.efficiency is not None:
         lines.append(f"efficiency: {report.efficiency.verdict()}")
+    if report.originals is not None:
+        scores = ", ".join(
+            "-" if row.final_score is None else f"{row.final_score:.3f}"
+            for row in report.originals.scores
+        )
+        lines.append(f"score per original model ({report.originals.count}): {scores}")
     population, lira = report.mia.population, report.mia.lira
     if population is not None or lira is not None:
         lines.append("membership-inference attacks (beside the score, not part of it):")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.pages.words import estimator_words
-from harness.report.schema import EvaluationReport, Population
+from harness.report.schema import EvaluationReport, Originals, Population
 
 __all__ = [
     "ReportRow",
@@ -136,7 +136,25 @@ def report_rows(report: EvaluationReport) -> list[ReportRow]:
                 f"examples, scored with {estimator_words(report.estimator)}",
             )
         )
+    if report.originals is not None:
+        rows.append(_originals_row(report.originals))
     return rows
+
+
+def _originals_row(originals: Originals) -> ReportRow:
+    """Under several original models: each one's score and their spread, beside the score."""
+    scores = ", ".join(score(row.final_score, 3) for row in originals.scores)
+    spread = ""
+    if originals.range is not None:
+        spread = f" (range {interval(*originals.range, 3)}"
+        spread += "" if originals.sd is None else f", sd {score(originals.sd, 3)}"
+        spread += ")"
+    return ReportRow(
+        "Original models",
+        f"K = {originals.count}",
+        f"score per original {scores}{spread}: the runs are spread over {originals.count} "
+        "models trained with their own seeds, so the score does not rest on one of them",
+    )
 
 
 def _interval_note(bounds: tuple[float, float] | None) -> str:

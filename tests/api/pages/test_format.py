@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.pages import format as fmt
+from harness.report.schema import Originals
 from tests.api.factories import report
 
 
@@ -94,3 +95,21 @@ def test_secondary_rows_show_extra_figures_after_the_metrics():
         "ToW",
         "Spread between originals",
     ]
+
+
+def test_report_rows_show_each_originals_score_and_their_spread():
+    one = report(0.5)
+    assert "Original models" not in {row.label for row in fmt.report_rows(one)}
+    spread = {
+        "count": 2,
+        "scores": [
+            {"original": 0, "runs": 4, "final_score": 0.41, "forget_quality": 0.5},
+            {"original": 1, "runs": 4, "final_score": 0.47, "forget_quality": 0.6},
+        ],
+        "range": [0.41, 0.47],
+        "sd": 0.0424,
+    }
+    two = one.model_copy(update={"originals": Originals.model_validate(spread)})
+    [row] = [row for row in fmt.report_rows(two) if row.label == "Original models"]
+    assert row.value == "K = 2"
+    assert "0.410, 0.470 (range [0.410, 0.470], sd 0.042)" in row.note
