@@ -99,7 +99,9 @@ def run_once(
     if done.returncode != 0:
         raise SystemExit(f"dry-run in {tree} exited {done.returncode}:\n{done.stdout[-3000:]}")
     report = json.loads((out / "report.json").read_text())
-    stages = {k: round(v, 2) for k, v in report["provenance"]["timings_s"].items()}
+    # The stage timings sit under `provenance` since the typed report; at the top before it.
+    timings = report.get("provenance", report)["timings_s"]
+    stages = {k: round(v, 2) for k, v in timings.items()}
     own = report["efficiency"]["run_seconds_mean"] * report["replicas"] / _processes()
     return {
         "wall_s": round(wall, 2),
