@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from harness.scoring.estimators import get_estimator
+from harness.scoring.submission import score_submission
 
 __all__ = ["per_original"]
 
@@ -63,21 +64,25 @@ def per_original(
         if n < minimum or n > np.shape(retrained_confs)[0]:
             rows.append({"original": index, "runs": n, "final_score": None, "forget_quality": None})
             continue
-        result = chosen(
-            np.asarray(unlearned_confs)[mine], np.asarray(retrained_confs)[:n], seed=seed
-        )
-        # The final score's rule (harness.scoring.submission): F x retain ratio x test ratio.
-        utility = (
-            np.mean(np.asarray(unlearned_retain_acc)[mine])
-            / np.mean(np.asarray(retrained_retain_acc)[:n])
-            * np.mean(np.asarray(unlearned_test_acc)[mine])
-            / np.mean(np.asarray(retrained_test_acc)[:n])
+        # The final score's own rule (F x retain ratio x test ratio), on this original's runs
+        # against as many retrained models; no intervals, no noise floor (0: not computed).
+        result = score_submission(
+            unlearned_confs=np.asarray(unlearned_confs)[mine],
+            retrained_confs=np.asarray(retrained_confs)[:n],
+            unlearned_retain_acc=np.asarray(unlearned_retain_acc)[mine],
+            retrained_retain_acc=np.asarray(retrained_retain_acc)[:n],
+            unlearned_test_acc=np.asarray(unlearned_test_acc)[mine],
+            retrained_test_acc=np.asarray(retrained_test_acc)[:n],
+            estimator=estimator,
+            n_bootstrap=0,
+            noise_floor=0.0,
+            seed=seed,
         )
         rows.append(
             {
                 "original": index,
                 "runs": n,
-                "final_score": float(result.forget_quality * utility),
+                "final_score": float(result.final_score),
                 "forget_quality": float(result.forget_quality),
             }
         )
