@@ -11,20 +11,35 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticUndefined
 
-from competition.models import FailureCategory, Role, SubmissionStatus
+from competition.models import FailureCategory, Phase, Role, SubmissionStatus, stored_experiment
 from competition.pipeline_models import PreparationState
 from harness.errors import ConfigError
 from harness.phase import PhaseConfig, SplitConfig
-from harness.phase_schema import SERVER_FIELDS, check_server_secrecy, explain, server_phase
+from harness.phase_schema import (
+    FLAT_FIELDS,
+    LEADERBOARD_SEEDS,
+    check_server_secrecy,
+    explain,
+    flat_fields,
+    flat_phase,
+)
 from harness.presets import PHASE_PRESETS, phase_preset
 from harness.scoring.racing import RacingConfig
 
 T = TypeVar("T")
 # Never accepted from, nor shown to, anyone but the server and its organizers.
-HIDDEN_SEED_KEYS = frozenset({"public_seed", "private_seed"})
+HIDDEN_SEED_KEYS = LEADERBOARD_SEEDS
 Split = Literal["public", "private"]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -234,11 +249,13 @@ class PhaseCreate(PhaseBase):
             raise ValueError(f"split_spec: {explain(error)}") from None
         return spec
 
+    _config: PhaseConfig = PrivateAttr()
+
     @model_validator(mode="after")
     def _experiment(self) -> PhaseCreate:
         """The harness's phase schema, built from its registries: 422 naming field and choices."""
         try:
-            config = server_phase(
+            config = flat_phase(
                 dataset=self.dataset,
                 model=self.model,
                 replicas=self.replicas,
@@ -252,7 +269,13 @@ class PhaseCreate(PhaseBase):
             check_server_secrecy(config)
         except ConfigError as error:
             raise ValueError(str(error)) from None
+        self._config = config
         return self
+
+    @property
+    def config(self) -> PhaseConfig:
+        """The validated experiment these fields describe (what `Phase.config` stores)."""
+        return self._config
 
 
 class PhaseUpdate(BaseModel):
@@ -286,15 +309,46 @@ class PhaseUpdate(BaseModel):
 
 # What the reference models are trained from: an edit of one of them prepares the phase again.
 TRAINING_FIELDS = ("dataset", "model", "recipe", "replicas", "split_spec")
-# The experiment's fields an edit may change (`harness.phase_schema.SERVER_FIELDS`, checked
+# The experiment's fields an edit may change (`harness.phase_schema.FLAT_FIELDS`, checked
 # together against the phase model by `PhaseCreate._experiment`).
-EXPERIMENT_FIELDS = tuple(f for f in SERVER_FIELDS if f in PhaseUpdate.model_fields)
+EXPERIMENT_FIELDS = tuple(f for f in FLAT_FIELDS if f in PhaseUpdate.model_fields)
 
 
 class PhasePublic(PhaseBase):
+    """A phase as anyone reads it: its flat experiment fields (`harness.phase_schema.
+    flat_fields`, the short way) and the whole experiment in `experiment`."""
+
     model_config = ConfigDict(from_attributes=True)
     id: int
     archived: bool = False
+    experiment: dict[str, Any] = Field(
+        description="the phase's experiment, every field of `harness.phase.PhaseConfig` "
+        "but the leaderboards' seeds: what `unlearn dry-run --phase` evaluates on"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, raw: Any) -> Any:
+        if not isinstance(raw, Phase):
+            return raw
+        config = raw.config
+        operational = {name: getattr(raw, name) for name in PHASE_COLUMNS}
+        return {**operational, **flat_fields(config), "experiment": stored_experiment(config)}
+
+
+# The phase row's operational columns a `PhasePublic` shows beside its experiment.
+PHASE_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "starts_at",
+    "ends_at",
+    "daily_quota",
+    "max_in_flight",
+    "show_logs",
+    "sanity_check_required",
+    "archived",
+)
 
 
 class SplitPreparationPublic(BaseModel):

@@ -49,6 +49,7 @@ from api import crud  # noqa: E402
 from api.security import hash_password  # noqa: E402
 from competition import db  # noqa: E402
 from competition.models import Phase, Role, Submission, SubmissionStatus, Team, TokenKind, User  # noqa: E402
+from harness.phase import PhaseConfig  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "UNLEARN_TEST_PG_URL", "postgresql+psycopg://unlearn:unlearn@127.0.0.1:5432/unlearn_test"
@@ -88,15 +89,10 @@ def seed(url: str, *, submissions: int, teams: int) -> tuple[int, str]:
     with db.make_sessionmaker(engine)() as session:
         phase = Phase(
             name="bench",
-            dataset="mnist1d",
-            model="mlp",
-            replicas=8,
-            estimator="neurips2023",
+            experiment=PhaseConfig(dataset={"kind": "mnist1d"}, model="mlp", replicas=8),
             starts_at=now - timedelta(days=30),
             ends_at=now + timedelta(days=30),
             daily_quota=1_000_000,
-            split_spec={},
-            recipe={},
         )
         session.add(phase)
         session.flush()

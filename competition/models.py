@@ -38,9 +38,17 @@ from sqlalchemy import (
     event,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    validates,
+)
 
 from harness.phase import PhaseConfig
+from harness.phase_schema import LEADERBOARD_SEEDS, validate_phase
 
 
 def utcnow() -> datetime:
@@ -194,19 +202,10 @@ class Phase(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    dataset: Mapped[str] = mapped_column(String(100))
-    split_spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    model: Mapped[str] = mapped_column(String(100))
-    recipe: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    replicas: Mapped[int] = mapped_column(Integer)
-    estimator: Mapped[str] = mapped_column(String(50))
-    # The efficiency gate: a submission whose median run takes more than this fraction of one
-    # retraining fails as too slow. The default is the phase model's (harness.phase).
-    max_run_fraction: Mapped[float] = mapped_column(
-        Float, default=PhaseConfig.model_fields["max_run_fraction"].default
-    )
-    # What the submission's batches look like (harness.runs.interfaces): tuple, kaggle2023.
-    interface: Mapped[str] = mapped_column(String(32), default="tuple", server_default="tuple")
+    # The experiment: one `harness.phase.PhaseConfig`, stored as its JSON without the
+    # leaderboard seeds (those are `hidden_seeds`). Written only through `config` or
+    # `Phase(experiment=...)`, both validated by `_valid_experiment`.
+    experiment: Mapped[dict[str, Any]] = mapped_column()
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     daily_quota: Mapped[int] = mapped_column(Integer, default=5)
@@ -216,9 +215,6 @@ class Phase(Base):
     sanity_check_required: Mapped[bool] = mapped_column(Boolean, default=True)
     # Hidden from the phase list and closed to uploads; kept with its submissions.
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Racing settings (`harness.scoring.racing.RacingConfig.to_dict()`); None: every
-    # submission runs the full N (the 2023 rule).
-    racing: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # The leaderboard splits' seeds: a table of their own, so that no schema built from a
@@ -227,11 +223,33 @@ class Phase(Base):
         back_populates="phase", cascade="all, delete-orphan", uselist=False
     )
 
+    @validates("experiment")
+    def _valid_experiment(self, _key: str, value: PhaseConfig | dict[str, Any]) -> dict[str, Any]:
+        config = value if isinstance(value, PhaseConfig) else validate_phase(value)
+        return stored_experiment(config)
+
+    @property
+    def config(self) -> PhaseConfig:
+        """The published experiment; its leaderboard seeds are the model's placeholders (the
+        real ones: `hidden_seeds`, filled in by `worker.phases.phase_info`). ConfigError if
+        the stored experiment no longer passes the registries' checks."""
+        return validate_phase(self.experiment)
+
+    @config.setter
+    def config(self, config: PhaseConfig) -> None:
+        self.experiment = stored_experiment(config)
+
     def is_open(self, now: datetime) -> bool:
         return not self.archived and self.starts_at <= now < self.ends_at
 
     def has_ended(self, now: datetime) -> bool:
         return now >= self.ends_at
+
+
+def stored_experiment(config: PhaseConfig) -> dict[str, Any]:
+    """`config` as `Phase.experiment` holds it and `PhasePublic.experiment` shows it: its
+    JSON less the leaderboard seeds, which are never stored with the experiment."""
+    return config.model_dump(mode="json", exclude={"split": set(LEADERBOARD_SEEDS)})
 
 
 # Seeds are drawn below 2**62: they fit a signed 64-bit column and numpy's generators.

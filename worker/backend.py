@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from harness.phase import PhaseConfig
 from harness.report.schema import EvaluationReport
 
 __all__ = [
@@ -46,31 +47,12 @@ def shard_key(submission_id: int, attempt: int, shard: int) -> str:
 class PhaseInfo:
     """A server phase as an evaluation needs it (`worker.phases.phase_info` makes it).
 
-    `experiment`: the `Phase` row's experiment fields (`harness.phase_schema.SERVER_FIELDS`),
-    its split spec with the hidden leaderboard seeds filled in; `worker.phases.phase_config`
-    validates them into the harness's `PhaseConfig`.
+    `config`: the phase's experiment (`competition.models.Phase.config`) with its hidden
+    leaderboard seeds filled in.
     """
 
     id: int
-    experiment: dict[str, Any]
-
-    @property
-    def replicas(self) -> int:
-        return int(self.experiment["replicas"])
-
-    @property
-    def estimator(self) -> str:
-        return str(self.experiment["estimator"])
-
-    @property
-    def max_run_fraction(self) -> float:
-        return float(self.experiment["max_run_fraction"])
-
-    @property
-    def racing(self) -> dict[str, Any] | None:
-        """`RacingConfig.to_dict()`; None: every submission runs the full N."""
-        racing: dict[str, Any] | None = self.experiment.get("racing")
-        return racing
+    config: PhaseConfig
 
 
 @dataclass

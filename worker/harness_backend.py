@@ -200,7 +200,7 @@ class HarnessBackend:
             retrained_retain_acc=reference.retain_acc,
             unlearned_test_acc=runs.test_acc,
             retrained_test_acc=reference.test_acc,
-            estimator=phase.estimator,
+            estimator=phase.config.estimator,
             confidence=confidence,
             predict=predict,
         ).to_dict()
@@ -213,7 +213,7 @@ class HarnessBackend:
             prepared = self.prepared(phase, split)
             unlearned = Evaluation.from_arrays(arrays.evaluation_arrays)
             compared = _first(prepared, unlearned.n_models)
-            result = score(compared, unlearned, estimator=phase.estimator)
+            result = score(compared, unlearned, estimator=phase.config.estimator)
             record = scored_record(
                 compared,
                 arrays=arrays,

@@ -283,7 +283,7 @@ def private_runs(session: Session, *, submission_id: int, attempt: int) -> int:
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise ValueError(f"no submission {submission_id}")
-    return submission.phase.replicas
+    return submission.phase.config.replicas
 
 
 class Periodic:

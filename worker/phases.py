@@ -1,15 +1,12 @@
 """From the server's phase row to the harness's `PhaseConfig`, and the phase's reference cache
 shared through the artifact store.
 
-    phase_info(Phase row)   -> PhaseInfo     (its experiment fields, hidden seeds filled in)
-    phase_config(PhaseInfo) -> PhaseConfig   (validated; ConfigError says what to fix)
+    phase_info(Phase row)   -> PhaseInfo     (its PhaseConfig, hidden seeds filled in)
+    phase_config(PhaseInfo) -> PhaseConfig   (what the harness runs)
 
-Mapping: `Phase.dataset` is a dataset kind (`mnist1d`, `digits`, ...) or `kind:/path` for
-data on the workers' disk (`cifar10:/srv/unlearn/datasets/cifar10`); `split_spec` holds
-`SplitConfig` fields; `recipe` holds `TrainRecipe` fields, or `{"preset": "competition",
-...overrides}`, plus the model's `hidden` sizes and `run_batch_size` if wanted;
-`max_run_fraction` the efficiency gate's limit; `interface` the batch shape. The field list
-(`SERVER_FIELDS`), the mapping and its validation live in `harness.phase_schema`.
+The row stores its experiment as one `PhaseConfig` (`Phase.config`, validated when written;
+reading it again raises ConfigError if a registry no longer has a name it uses), without
+the leaderboard seeds, which live in `PhaseSecrets` and are filled in here only.
 
 Reference cache (`pull_cache`, `push_cache`): the original model and the retrained
 reference are trained once (`worker.tasks.provision`) and kept under
@@ -26,7 +23,6 @@ from pathlib import Path
 from competition.artifacts import ArtifactStore
 from competition.models import Phase
 from harness.phase import PhaseConfig
-from harness.phase_schema import SERVER_FIELDS, server_phase
 from worker.backend import PhaseInfo
 
 logger = logging.getLogger(__name__)
@@ -40,20 +36,18 @@ CACHED_FOLDERS = ("originals", "references")
 def phase_info(phase: Phase) -> PhaseInfo:
     """The phase as an evaluation needs it, with its hidden leaderboard seeds filled in.
 
-    Fails closed: a phase without server-made seeds is never evaluated on default ones.
+    Fails closed: a phase without server-made seeds is never evaluated on placeholder ones.
     """
     if phase.hidden_seeds is None:
         raise RuntimeError(f"phase {phase.id} has no leaderboard seeds; run the migrations")
-    experiment = {name: getattr(phase, name) for name in SERVER_FIELDS}
-    experiment["split_spec"] = {**(phase.split_spec or {}), **phase.hidden_seeds.split_seeds()}
-    experiment["recipe"] = dict(phase.recipe or {})
-    experiment["racing"] = dict(phase.racing) if phase.racing else None
-    return PhaseInfo(id=phase.id, experiment=experiment)
+    published = phase.config
+    split = {**published.split.model_dump(), **phase.hidden_seeds.split_seeds()}
+    return PhaseInfo(id=phase.id, config=published.with_(split=split))
 
 
 def phase_config(phase: PhaseInfo) -> PhaseConfig:
-    """The harness configuration of a server phase; `ConfigError` says what to fix."""
-    return server_phase(**phase.experiment)
+    """The harness configuration of a server phase, leaderboard seeds included."""
+    return phase.config
 
 
 def pull_cache(store: ArtifactStore, cache_dir: Path) -> int:

@@ -48,7 +48,7 @@ __all__ = [
 
 def config_of(phase: PhaseInfo) -> RacingConfig | None:
     """The phase's racing settings, or None when every submission runs the full N."""
-    return RacingConfig.from_dict(phase.racing) if phase.racing else None
+    return phase.config.racing
 
 
 def _shards(session: Session, submission_id: int, attempt: int) -> list[Any]:
@@ -176,7 +176,7 @@ def score_public_round(
         backend.score_round(
             phase=phase,
             runs=public,
-            confidence=config.confidence(phase.replicas),
+            confidence=config.confidence(phase.config.replicas),
             predict=config.rule == "predicted",
         )
     )
@@ -200,11 +200,11 @@ def race_round(
     round n is to be sent, "stop" when the race ends at n (n < N: provisional, the reason
     from `decide`; n == N: the full evaluation, reason "full").
     """
-    rounds = config.rounds(phase.replicas)
+    rounds = config.rounds(phase.config.replicas)
     done, running = current_round(
         session, submission_id=submission_id, attempt=attempt, rounds=rounds
     )
-    if done == phase.replicas:
+    if done == phase.config.replicas:
         return "stop", done, "full"
     if done == 0 or round_shards(session, submission_id=submission_id, attempt=attempt, n=done):
         return "waiting", running, ""
@@ -223,7 +223,7 @@ def race_round(
     elif _started(session, submission_id=submission_id, attempt=attempt, lo=done, hi=running):
         return "waiting", running, ""  # this round was scored and the next one sent
     board = board_profiles(session, phase_id=phase.id, exclude=submission_id)
-    decision = decide(config, current=profile[done], n_total=phase.replicas, board=board)
+    decision = decide(config, current=profile[done], n_total=phase.config.replicas, board=board)
     logger.info(
         "submission %d attempt %d round %d: %s (cut %s)",
         submission_id,

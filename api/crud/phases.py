@@ -3,9 +3,11 @@
 A new phase gets its leaderboard seeds from `competition.models.PhaseSecrets` (made on
 flush, stored apart), a published `dev_seed` for the development split when the organizer
 gave none, and pending preparation rows (`competition.preparation`): the caller then asks
-the queue to prepare it. An edit of what the references are trained from is allowed only
-while nobody has submitted, is checked against the registries like a new phase, and puts
-the preparation back to pending.
+the queue to prepare it. The experiment is stored as one `PhaseConfig` (`Phase.config`),
+built from the body's flat fields by `PhaseCreate`. An edit of the experiment is allowed
+only while no submission was scored under it, is checked against the registries like a new
+phase, and when it changes what the references are trained from, puts the preparation back
+to pending.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from api import schemas
 from competition import preparation
 from competition.errors import Conflict
 from competition.models import FailureCategory, Phase, PhaseSecrets, QuotaCounter, Submission
+from harness.phase import SplitConfig
+from harness.phase_schema import FLAT_FIELDS, flat_fields
 
 __all__ = [
     "archive_phase",
@@ -35,8 +39,10 @@ __all__ = [
 
 
 def create_phase(session: Session, data: schemas.PhaseCreate) -> Phase:
-    phase = Phase(**data.model_dump())
-    phase.split_spec = {"dev_seed": secrets.randbelow(2**31), **phase.split_spec}
+    config = data.config
+    if "dev_seed" not in data.split_spec:
+        config = config.with_(split={**config.split.model_dump(), "dev_seed": _dev_seed()})
+    phase = Phase(**data.model_dump(exclude=set(FLAT_FIELDS)), experiment=config)
     phase.hidden_seeds = PhaseSecrets.generate()
     session.add(phase)
     try:
@@ -49,6 +55,15 @@ def create_phase(session: Session, data: schemas.PhaseCreate) -> Phase:
     return phase
 
 
+def _dev_seed() -> int:
+    """A published development seed, apart from the placeholder leaderboard seeds that a
+    stored experiment is read back with (the model refuses equal seeds)."""
+    placeholders = {SplitConfig().public_seed, SplitConfig().private_seed}
+    while (seed := secrets.randbelow(2**31)) in placeholders:
+        pass
+    return seed
+
+
 def update_phase(session: Session, phase: Phase, data: schemas.PhaseUpdate) -> bool:
     """Apply the edit; True when the phase must be prepared again (the caller asks the queue).
 
@@ -57,26 +72,28 @@ def update_phase(session: Session, phase: Phase, data: schemas.PhaseUpdate) -> b
     """
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
     experiment = {k: v for k, v in changes.items() if k in schemas.EXPERIMENT_FIELDS}
-    retrain = any(
-        getattr(phase, key) != value
-        for key, value in changes.items()
-        if key in schemas.TRAINING_FIELDS
-    )
+    retrain = False
     if experiment:
+        before = flat_fields(phase.config)
+        if "split_spec" in experiment:  # keep the published development seed
+            dev_seed = before["split_spec"]["dev_seed"]
+            experiment["split_spec"] = {"dev_seed": dev_seed, **experiment["split_spec"]}
+            changes["split_spec"] = experiment["split_spec"]
         count = submission_count(session, phase, scored_only=True)
-        if count and any(getattr(phase, k) != v for k, v in experiment.items()):
+        if count and any(before[k] != v for k, v in experiment.items()):
             raise Conflict(
                 f"phase {phase.name!r} has {count} submissions scored under its current "
                 f"settings; {', '.join(sorted(experiment))} cannot change now (archive it and "
                 "create a new phase)"
             )
-        if "split_spec" in experiment:  # keep the published development seed
-            dev_seed = phase.split_spec.get("dev_seed")
-            changes["split_spec"] = {"dev_seed": dev_seed, **experiment["split_spec"]}
         current = schemas.PhasePublic.model_validate(phase).model_dump()
-        schemas.PhaseCreate.model_validate({**current, **changes})  # raises ValidationError
+        edited = schemas.PhaseCreate.model_validate({**current, **changes})  # or raises
+        after = flat_fields(edited.config)  # both the short way: equal settings compare equal
+        retrain = any(after[k] != before[k] for k in schemas.TRAINING_FIELDS)
+        phase.config = edited.config
     for key, value in changes.items():
-        setattr(phase, key, value)
+        if key not in schemas.EXPERIMENT_FIELDS:
+            setattr(phase, key, value)
     if phase.ends_at <= phase.starts_at:
         session.rollback()
         raise Conflict("ends_at must be after starts_at")

@@ -54,7 +54,7 @@ def submission_progress(
         )
         if shard.split in splits
     ]
-    total = submission.phase.replicas
+    total = submission.phase.config.replicas
     done = {split: 0 for split in splits}
     for shard in shards:
         # A finished shard counts all its seeds; a running one those it reported.

@@ -36,6 +36,7 @@ from api.deps import PathId, SessionDep, SettingsDep
 from api.errors import APIError
 from api.schemas import PhasePublic
 from competition.models import Phase
+from harness.phase_schema import flat_fields
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -87,7 +88,9 @@ class KitCommands:
         self.install = f"cd {self.folder} && {INSTALL_COMMAND}"
         self.dry_run = ".venv/bin/unlearn dry-run submission.py --phase-file phase.json"
         self.submit = f".venv/bin/unlearn submit submission.py --phase {phase.id} --wait"
-        self.first_submission = FIRST_SUBMISSION.get(phase.interface, FIRST_SUBMISSION["tuple"])
+        self.first_submission = FIRST_SUBMISSION.get(
+            phase.config.interface, FIRST_SUBMISSION["tuple"]
+        )
         # Every file a page quotes, relative to the kit's folder (a test checks each exists).
         self.quoted_files = (
             "README.md",
@@ -141,6 +144,7 @@ def _repository_members(root: Path) -> tuple[tuple[str, bytes], ...]:
 
 
 def _readme(phase: Phase, kit: KitCommands) -> str:
+    fields = flat_fields(phase.config)
     return f"""# Starting kit for {phase.name}
 
 Everything you need to take part in this phase from your own machine (Python 3.11 or later).
@@ -166,8 +170,9 @@ Everything you need to take part in this phase from your own machine (Python 3.1
 
 What is here:
 
-- `phase.json`: this phase's public settings (dataset `{phase.dataset}`, model `{phase.model}`,
-  N = {phase.replicas} runs, estimator `{phase.estimator}`, batch interface `{phase.interface}`);
+- `phase.json`: this phase's public settings (dataset `{fields["dataset"]}`, model
+  `{fields["model"]}`, N = {fields["replicas"]} runs, estimator `{fields["estimator"]}`, batch
+  interface `{fields["interface"]}`);
 - `submission.py`: your submission, with
   `def unlearning(net, retain_loader, forget_loader, val_loader)`;
 - `starting_kit/`: the interface, ten baselines, examples and a notebook;

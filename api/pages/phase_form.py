@@ -28,6 +28,7 @@ from api.pages import words
 from competition.models import Phase
 from harness import phase as harness_phase
 from harness import registry
+from harness.phase_schema import flat_fields
 from harness.scoring import estimators, racing
 
 __all__ = [
@@ -207,7 +208,8 @@ def form_values(phase: Phase | None) -> dict[str, str]:
     if phase is None:
         return dict(NEW_PHASE_DEFAULTS)
     values: dict[str, str] = {}
-    nested = {"split_spec": phase.split_spec, "recipe": phase.recipe, "racing": phase.racing}
+    flat = flat_fields(phase.config)  # the experiment as the API's flat body writes it
+    nested = {name: flat[name] for name in ("split_spec", "recipe", "racing")}
     for field in FIELDS:
         if field.kind == "flag" and field.name != "racing_on":
             values[field.name] = "on" if getattr(phase, field.name) else ""
@@ -217,11 +219,12 @@ def form_values(phase: Phase | None) -> dict[str, str]:
             values[field.name] = (
                 getattr(phase, field.name).astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
             )
-    kind, _, path = phase.dataset.partition(":")
-    values.update(dataset=kind, dataset_path=path, racing_on="on" if phase.racing else "")
-    values["recipe_preset"] = phase.recipe.get("preset", RECIPE_DEFAULT_PRESET)
-    for name in ("name", "description", "model", "interface", "estimator", "replicas",
-                 "max_run_fraction", "daily_quota", "max_in_flight"):  # fmt: skip
+    kind, _, path = flat["dataset"].partition(":")
+    values.update(dataset=kind, dataset_path=path, racing_on="on" if flat["racing"] else "")
+    values["recipe_preset"] = flat["recipe"].get("preset", RECIPE_DEFAULT_PRESET)
+    for name in ("model", "interface", "estimator", "replicas", "max_run_fraction"):
+        values[name] = str(flat[name])
+    for name in ("name", "description", "daily_quota", "max_in_flight"):
         values[name] = str(getattr(phase, name))
     return values
 
@@ -265,7 +268,8 @@ def form_body(
     nested: dict[str, dict[str, Any]] = {"split_spec": {}, "recipe": {}, "racing": {}}
     if phase is not None:
         shown = {f.key for f in FIELDS if f.target == "recipe"}
-        nested["recipe"] = {k: v for k, v in phase.recipe.items() if k not in shown}
+        recipe = flat_fields(phase.config)["recipe"]
+        nested["recipe"] = {k: v for k, v in recipe.items() if k not in shown}
     for field in FIELDS:
         if editable is not None and field.body_field not in editable:
             continue

@@ -56,6 +56,7 @@ templates.env.globals.update(
     kit_for=kit_commands,
     event_words=words.event_words,
     split_spec_words=words.split_spec_words,
+    phase_fields=words.phase_fields,
     client_words=words.client_words(),
     notices=words.NOTICES,
     prepare_button=words.PREPARE_BUTTON,

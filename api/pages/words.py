@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from competition.models import Phase
+from harness.phase_schema import flat_fields
+
 __all__ = [
     "FORGET_MODE",
     "NOTICES",
@@ -26,6 +29,7 @@ __all__ = [
     "phase_state_words",
     "sentence",
     "preparation_words",
+    "phase_fields",
     "split_spec_words",
     "split_words",
     "stage_words",
@@ -194,6 +198,12 @@ def event_words(event: _Event, *, organizer: bool) -> str:
     else:
         text = status_words(to).capitalize()
     return f"{text} · {note}" if organizer and note else text
+
+
+def phase_fields(phase: Phase) -> dict[str, Any]:
+    """A phase's experiment the short way the API's flat body writes it (`dataset`,
+    `split_spec`, `recipe` as changes from the defaults, ...): what the phase page lists."""
+    return flat_fields(phase.config)
 
 
 def split_spec_words(spec: dict[str, Any]) -> list[str]:

@@ -90,7 +90,8 @@ def submit(
     data = read_upload(request, file, settings)
     filename = file.filename or "submission.py"
     phase = crud.get_phase(session, phase_id)
-    upload = validate_upload(filename, data, _limits(settings), filled=_filled(phase.interface))
+    filled = _filled(phase.config.interface)
+    upload = validate_upload(filename, data, _limits(settings), filled=filled)
     submission = crud.create_submission(
         session, store, phase=phase, user=user, filename=filename, upload=upload, data=data
     )
@@ -154,7 +155,7 @@ def validate_only(
     """Run the static checks only: no quota spent, nothing stored. With `phase_id`, the
     parameters that phase's interface fills (its device) count as given."""
     data = read_upload(request, file, settings)
-    filled = _filled(crud.get_phase(session, phase_id).interface) if phase_id else ()
+    filled = _filled(crud.get_phase(session, phase_id).config.interface) if phase_id else ()
     try:
         upload = validate_upload(
             file.filename or "submission.py", data, _limits(settings), filled=filled

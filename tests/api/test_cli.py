@@ -80,7 +80,7 @@ def test_create_phase_from_json_and_refuse_bad_fields(monkeypatch, tmp_path):
     assert "preparation sent" in result.output
     engine = db.make_engine(Settings().resolved_database_url)
     with db.make_sessionmaker(engine)() as session:
-        assert crud.get_phase(session, 1).replicas == 4
+        assert crud.get_phase(session, 1).config.replicas == 4
         assert preparation.readiness(session, 1).state == PreparationState.PENDING
     engine.dispose()
     spec.write_text(json.dumps({**PHASE, "name": "other", "replicas": 1}))

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 
 from competition import db
 from competition.models import Base
+from harness.phase_schema import flat_fields
 from tests.api.conftest import BACKENDS
 from tests.api.factories import PASSWORD, password_hash
 
@@ -111,8 +112,9 @@ def test_upgrade_from_previous_head_keeps_every_row(backend, empty_database_fact
             phase = session.get(Phase, 1)
             assert phase is not None and phase.max_in_flight == 0  # the new column's default
             # 0005 publishes a development split beside what the organizer wrote
-            assert phase.split_spec["forget_fraction"] == 0.02
-            assert set(phase.split_spec) <= {"forget_fraction", "dev_seed"}
+            split_spec = flat_fields(phase.config)["split_spec"]
+            assert split_spec["forget_fraction"] == 0.02
+            assert set(split_spec) <= {"forget_fraction", "dev_seed"}
             submission = session.get(Submission, 1)
             assert submission is not None and submission.status.value == "finished"
             assert (submission.public_score, submission.private_score) == (0.61, 0.42)
@@ -255,5 +257,92 @@ def test_report_shape_migration_rewrites_stored_reports_for_the_model(
         assert flat_again["run_fraction"] == 0.04 and flat_again["eligible"] is True
         assert flat_again["unlearned_retain_acc"] == 0.9
         assert flat_again["racing"] == FLAT_REPORT["racing"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_phase_experiment_migration_moves_the_columns_into_one_phase_config(
+    backend, empty_database_factory
+):
+    """0013 moves a phase's nine experiment columns into `experiment` (a PhaseConfig: the
+    phase-level fields out of `recipe`, the data set's path apart), keeps leaderboard seeds
+    out of it, and the downgrade writes the same columns back."""
+    import json
+
+    from competition.models import Phase
+    from harness.phase import PhaseConfig
+    from harness.phase_schema import validate_phase
+
+    url = empty_database_factory(backend)
+    command.upgrade(db.alembic_config(url), "0012_max_run_fraction")
+    engine = db.make_engine(url)
+    stamp = "2026-11-30 12:00:00.000000" + ("+00:00" if backend == "postgres" else "")
+    racing = {"top_k": 3, "first_round": 4, "error_rate": 0.05, "max_width": None, "rule": "both"}
+    old = {
+        "dataset": "folder:/srv/faces",
+        "split_spec": {"forget_mode": "random", "forget_fraction": 0.02, "dev_seed": 77},
+        "model": "mlp",
+        "recipe": {"preset": "resnet-fast", "epochs": 1, "hidden": [16], "run_batch_size": 32},
+        "replicas": 8,
+        "estimator": "neurips2023",
+        "max_run_fraction": 0.5,
+        "interface": "kaggle2023",
+        "racing": racing,
+    }
+    plain = {**old, "dataset": "mnist1d", "split_spec": {"dev_seed": 5}, "recipe": {},
+             "racing": None, "interface": "tuple"}  # fmt: skip
+    insert = sa.text(
+        "INSERT INTO phases (id, name, description, dataset, split_spec, model, recipe,"
+        " replicas, estimator, max_run_fraction, interface, racing, starts_at, ends_at,"
+        " daily_quota, max_in_flight, show_logs, sanity_check_required, archived, created_at)"
+        " VALUES (:id, :name, '', :dataset, :split_spec, :model, :recipe, :replicas,"
+        " :estimator, :max_run_fraction, :interface, :racing, :t, :t, 3, 0, :yes, :yes, :no,"
+        " :t)"
+    )
+    rows = {1: old, 2: plain}
+    try:
+        with engine.begin() as conn:
+            for row_id, row in rows.items():
+                values = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()}
+                values["racing"] = None if row["racing"] is None else values["racing"]
+                params = {"t": stamp, "yes": True, "no": False, "id": row_id, "name": str(row_id)}
+                conn.execute(insert, {**params, **values})
+        command.upgrade(db.alembic_config(url), "0013_phase_experiment")
+
+        with db.make_sessionmaker(engine)() as session:
+            moved = session.get(Phase, 1)
+            assert moved is not None
+            assert moved.config == validate_phase(
+                {
+                    "dataset": {"kind": "folder", "path": "/srv/faces"},
+                    "split": {"forget_fraction": 0.02, "dev_seed": 77},
+                    "model": "mlp",
+                    "hidden": [16],
+                    "run_batch_size": 32,
+                    "recipe": {"preset": "resnet-fast", "epochs": 1},
+                    "replicas": 8,
+                    "max_run_fraction": 0.5,
+                    "interface": "kaggle2023",
+                    "racing": racing,
+                }
+            )
+            assert moved.config.recipe.lr == 1e-3 and moved.config.recipe.epochs == 1
+            default = session.get(Phase, 2)
+            assert default is not None
+            assert default.config == PhaseConfig(
+                replicas=8, max_run_fraction=0.5, split={"dev_seed": 5}
+            )
+        with engine.connect() as conn:
+            names = {column["name"] for column in sa.inspect(conn).get_columns("phases")}
+        assert "experiment" in names and not names & set(old)
+
+        command.downgrade(db.alembic_config(url), "0012_max_run_fraction")
+        with engine.connect() as conn:
+            back = conn.execute(sa.text("SELECT * FROM phases ORDER BY id")).mappings().all()
+        for stored, row in zip(back, rows.values(), strict=True):
+            read = {k: json.loads(v) if isinstance(v, str) and k in (
+                "split_spec", "recipe", "racing") else v for k, v in stored.items()}  # fmt: skip
+            assert {k: read[k] for k in row} == row
     finally:
         engine.dispose()

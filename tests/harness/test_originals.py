@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from harness.errors import ConfigError
 from harness.phase import DatasetConfig, PhaseConfig, SplitConfig, TrainRecipe
-from harness.phase_schema import server_phase, validate_phase
+from harness.phase_schema import flat_phase, validate_phase
 from harness.pipeline import dry_run, prepare_phase
 from harness.reference.originals import original_index
 from harness.report.build import summary_rows
@@ -49,8 +49,8 @@ def test_one_original_keeps_the_phase_hash_and_the_cache_keys(tmp_path: Path) ->
 
 def test_originals_setting_is_checked_where_a_phase_enters() -> None:
     assert validate_phase({"originals": 4, "replicas": 8}).originals == 4
-    # The server keeps phase-level fields inside its recipe column.
-    config = server_phase(
+    # The API's flat phase body keeps phase-level fields inside its recipe.
+    config = flat_phase(
         dataset="mnist1d",
         model="mlp",
         replicas=8,

@@ -160,7 +160,7 @@ def test_worker_marks_a_private_split_crash_so_the_server_hides_its_text(tmp_pat
     celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
     try:
         pipeline = Pipeline(data_dir=tmp_path, sessions=ctx.sessions, store=ctx.store)
-        submission_id = pipeline.submit(pipeline.phase(replicas=2))
+        submission_id = pipeline.submit(pipeline.phase(replicas=4))
         start_evaluation.delay(submission_id=submission_id)
         failed = pipeline.submission(submission_id)
         assert (failed.failure_split, failed.failure_category) == ("private", "exception")

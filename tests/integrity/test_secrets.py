@@ -16,7 +16,8 @@ import pytest
 from competition.models import Phase
 from harness.data.loaders import load_dataset
 from harness.data.splits import make_splits
-from harness.phase import DatasetConfig, SplitConfig
+from harness.phase import DatasetConfig, PhaseConfig, SplitConfig
+from harness.phase_schema import flat_fields
 from tests.api.factories import VALID_SOURCE, finish, phase_body
 from worker.phases import phase_config, phase_info
 
@@ -127,10 +128,7 @@ def test_every_phase_gets_its_own_unguessable_seeds(session, world):
     made = [
         Phase(
             name=f"script-{i}",
-            dataset="mnist1d",
-            model="mlp",
-            replicas=4,
-            estimator="neurips2023",
+            experiment=PhaseConfig(dataset={"kind": "mnist1d"}, model="mlp", replicas=4),
             starts_at=template.starts_at,
             ends_at=template.ends_at,
         )
@@ -149,10 +147,7 @@ def test_every_phase_gets_its_own_unguessable_seeds(session, world):
 
 def test_worker_refuses_a_phase_without_server_seeds(session, world):
     phase = session.get(Phase, world.phase_id)
-    assert (
-        phase_info(phase).experiment["split_spec"]["private_seed"]
-        == phase.hidden_seeds.private_seed
-    )
+    assert phase_info(phase).config.split.private_seed == phase.hidden_seeds.private_seed
     session.delete(phase.hidden_seeds)
     session.commit()
     session.refresh(phase)
@@ -186,6 +181,7 @@ def test_migration_takes_published_seeds_out_of_existing_phases(backend, empty_d
     db.upgrade_to_head(url)
     with db.make_sessionmaker(engine)() as session:
         phase = session.scalars(sa.select(Phase)).one()
-        assert set(phase.split_spec) == {"forget_fraction", "dev_seed"}
+        assert "private_seed" not in phase.experiment["split"]  # never in the experiment
+        assert set(flat_fields(phase.config)["split_spec"]) == {"forget_fraction", "dev_seed"}
         assert phase.hidden_seeds is not None and phase.hidden_seeds.private_seed != 2
     engine.dispose()

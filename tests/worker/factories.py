@@ -20,6 +20,7 @@ from competition import lifecycle
 from competition.artifacts import ArtifactStore
 from competition.models import Phase, Role, Submission, User, utcnow
 from competition.pipeline_models import PhasePreparation, PreparationState
+from harness.phase_schema import flat_phase
 from worker import context
 
 FAKE_BACKEND = "tests.worker.pipeline_fakes:SleepyBackend"
@@ -45,7 +46,7 @@ class Pipeline:
         sanity: bool = True,
         name: str = "dev",
         max_run_fraction: float = TEST_EFFICIENCY_GATE,
-        dataset: str = "tiny",
+        dataset: str = "mnist1d",  # the fake backend never loads it; the real one would
         recipe: dict[str, Any] | None = None,
         split_spec: dict[str, Any] | None = None,
         prepared: bool = True,
@@ -54,19 +55,23 @@ class Pipeline:
         `worker.prepare_phase` (its backend then loads or trains them on first use)."""
         with self.sessions() as session:
             now = utcnow()
-            phase = Phase(
-                name=name,
+            experiment = flat_phase(
                 dataset=dataset,
                 recipe=recipe or {},
                 split_spec=split_spec or {},
                 model="mlp",
                 replicas=replicas,
                 estimator="neurips2023",
+                max_run_fraction=max_run_fraction,
+                interface="tuple",
+            )
+            phase = Phase(
+                name=name,
+                experiment=experiment,
                 starts_at=now - timedelta(days=1),
                 ends_at=now + timedelta(days=1),
                 daily_quota=100,
                 sanity_check_required=sanity,
-                max_run_fraction=max_run_fraction,
             )
             session.add(phase)
             session.flush()

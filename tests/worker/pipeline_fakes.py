@@ -41,12 +41,12 @@ class SleepyBackend:
         split: str,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> float | None:
-        dataset = str(phase.experiment["dataset"])
-        if dataset.startswith(UNPREPARABLE):  # data the workers do not have
-            raise FileNotFoundError(f"no dataset at {dataset.partition(':')[2]}")
-        for done in range(phase.replicas + 1):
+        dataset = phase.config.dataset
+        if f"{dataset.kind}:" == UNPREPARABLE:  # data the workers do not have
+            raise FileNotFoundError(f"no dataset at {dataset.path}")
+        for done in range(phase.config.replicas + 1):
             if progress is not None:
-                progress("reference", done, phase.replicas)
+                progress("reference", done, phase.config.replicas)
         with (Path(self.log.parent) / "preparations.log").open("a") as log:
             log.write(f"{phase.id} {split}\n")
         return RETRAIN_SECONDS
@@ -94,12 +94,12 @@ class SleepyBackend:
             reports[split] = scored_report(
                 value,
                 half_width=1.0,
-                estimator=phase.estimator,
+                estimator=phase.config.estimator,
                 n_models=len(arrays.seeds),
-                replicas=phase.replicas,
+                replicas=phase.config.replicas,
                 run_seconds=float(np.median(arrays.seconds)),
                 retrain_seconds=RETRAIN_SECONDS,
-                max_fraction=phase.max_run_fraction,
+                max_fraction=phase.config.max_run_fraction,
             )
         return Scored(reports=reports, plots={"confidences": b"\x89PNG fake"})
 
@@ -115,7 +115,7 @@ class SleepyBackend:
         """A racing round: the seeds' mean confidence, interval +- 1 / sqrt(n); predicted
         (rule ``predicted``): that mean minus 10, so a test can tell the two apart."""
         value, n = float(np.mean(runs.forget_confs)), len(runs.seeds)
-        value -= 10.0 if predict and n < phase.replicas else 0.0
+        value -= 10.0 if predict and n < phase.config.replicas else 0.0
         return {"n": n, "score": value, "low": value - n**-0.5, "high": value + n**-0.5}
 
 

@@ -57,7 +57,7 @@ def test_worker_killed_mid_shard_evaluation_finishes_with_one_result(cluster: Cl
 
 
 def test_redis_restart_with_submissions_queued_loses_none(cluster: Cluster) -> None:
-    phase = cluster.phase(replicas=2)
+    phase = cluster.phase(replicas=4)
     queued = [cluster.submit(phase) for _ in range(3)]
     for submission_id in queued:
         cluster.enqueue(submission_id)
@@ -88,7 +88,7 @@ def test_two_workers_share_the_shards_of_one_evaluation(cluster: Cluster) -> Non
 def test_phase_preparation_through_the_broker_gates_and_then_starts_submissions(
     cluster: Cluster,
 ) -> None:
-    ready_phase = cluster.phase(name="prepared-later", replicas=2, prepared=False)
+    ready_phase = cluster.phase(name="prepared-later", replicas=4, prepared=False)
     broken = cluster.phase(
         name="no-data", replicas=4, prepared=False, dataset=f"{UNPREPARABLE}/srv/absent"
     )

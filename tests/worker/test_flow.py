@@ -38,13 +38,13 @@ def test_start_evaluation_runs_every_shard_and_records_both_splits(pipeline) -> 
 
 
 def test_evaluation_stores_development_split_logs_per_seed_only(pipeline) -> None:
-    submission_id = pipeline.submit(pipeline.phase(replicas=3))
+    submission_id = pipeline.submit(pipeline.phase(replicas=4))
     start_evaluation.delay(submission_id=submission_id)
     submission = pipeline.submission(submission_id)
     assert submission.logs_key
     logs = pipeline.store.get_bytes(submission.logs_key).decode()
     assert logs == "".join(
-        f"== seed {seed} ==\nprinted by public seed {seed}\n" for seed in range(3)
+        f"== seed {seed} ==\nprinted by public seed {seed}\n" for seed in range(4)
     )
     assert "private" not in logs
     with pipeline.sessions() as session:
@@ -53,15 +53,15 @@ def test_evaluation_stores_development_split_logs_per_seed_only(pipeline) -> Non
 
 
 def test_start_evaluation_is_a_noop_when_delivered_twice(pipeline) -> None:
-    submission_id = pipeline.submit(pipeline.phase(replicas=3))
+    submission_id = pipeline.submit(pipeline.phase(replicas=4))
     assert start_evaluation.delay(submission_id=submission_id).get() == "sanity_check"
     assert start_evaluation.delay(submission_id=submission_id).get() == "skipped"
     log = (Path(pipeline.data_dir) / "executions.log").read_text().splitlines()
-    assert len(log) == 4  # per split, shards [0, 1] and [2], each executed once
+    assert len(log) == 4  # per split, shards [0, 1] and [2, 3], each executed once
 
 
 def test_finish_evaluation_replayed_keeps_one_result_per_split(pipeline) -> None:
-    submission_id = pipeline.submit(pipeline.phase(replicas=2))
+    submission_id = pipeline.submit(pipeline.phase(replicas=4))
     start_evaluation.delay(submission_id=submission_id)
     assert finish_evaluation.delay(submission_id=submission_id, attempt=1).get() == "skipped"
     with pipeline.sessions() as session:
@@ -79,20 +79,20 @@ def test_sanity_check_failure_fails_submission_before_any_shard(pipeline) -> Non
 
 
 def test_phase_without_sanity_check_goes_straight_to_shards(pipeline) -> None:
-    submission_id = pipeline.submit(pipeline.phase(replicas=2, sanity=False))
+    submission_id = pipeline.submit(pipeline.phase(replicas=4, sanity=False))
     assert start_evaluation.delay(submission_id=submission_id).get() == "running"
     assert pipeline.submission(submission_id).status == SubmissionStatus.FINISHED
 
 
 def test_runs_over_the_efficiency_gate_fail_as_too_slow_and_stay_off_the_board(pipeline) -> None:
     # The fake runs take 5% of a retraining; this phase allows 1%.
-    phase_id = pipeline.phase(replicas=2, max_run_fraction=0.01)
+    phase_id = pipeline.phase(replicas=4, max_run_fraction=0.01)
     submission_id = pipeline.submit(phase_id)
     start_evaluation.delay(submission_id=submission_id)
     submission = pipeline.submission(submission_id)
     assert submission.status == SubmissionStatus.FAILED
     assert submission.failure_category == FailureCategory.TOO_SLOW
-    assert "a run takes 0.05 s (median of 2), 5% of one retraining" in submission.failure_message
+    assert "a run takes 0.05 s (median of 4), 5% of one retraining" in submission.failure_message
     assert "over the gate of 1%: the competition rejects it" in submission.failure_message
     assert submission.failure_split == "public"  # both too slow: the public figures are shown
     assert submission.public_score is None
@@ -104,7 +104,7 @@ def _racing_phase(pipeline, *, name: str, top_k: int = 1, rule: str = "both") ->
     phase_id = pipeline.phase(replicas=8, name=name)
     with pipeline.sessions() as session:
         phase = session.get(Phase, phase_id)
-        phase.racing = {"top_k": top_k, "first_round": 2, "rule": rule}
+        phase.config = phase.config.with_(racing={"top_k": top_k, "first_round": 2, "rule": rule})
         session.commit()
     return phase_id
 

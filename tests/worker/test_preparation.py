@@ -44,7 +44,7 @@ def _preparations(pipeline) -> list[str]:
 
 
 def test_a_submission_waits_for_its_phase_and_runs_once_it_is_prepared(pipeline) -> None:
-    phase_id = pipeline.phase(replicas=3, prepared=False)
+    phase_id = pipeline.phase(replicas=4, prepared=False)
     assert _readiness(pipeline, phase_id).state == P.PENDING  # no rows yet: pending
     submission_id = pipeline.submit(phase_id)
     # The first start finds the phase unprepared: it sends the preparation, which starts the
@@ -53,11 +53,11 @@ def test_a_submission_waits_for_its_phase_and_runs_once_it_is_prepared(pipeline)
     ready = _readiness(pipeline, phase_id)
     assert ready.state == P.READY
     assert [s.retrain_seconds for s in ready.splits] == [RETRAIN_SECONDS, RETRAIN_SECONDS]
-    assert [(s.stage, s.done, s.total) for s in ready.splits] == [("reference", 3, 3)] * 2
+    assert [(s.stage, s.done, s.total) for s in ready.splits] == [("reference", 4, 4)] * 2
     assert sorted(_preparations(pipeline)) == [f"{phase_id} private", f"{phase_id} public"]
     submission = pipeline.submission(submission_id)
     assert submission.status == SubmissionStatus.FINISHED
-    assert submission.public_score == pytest.approx(expected_score(3))
+    assert submission.public_score == pytest.approx(expected_score(4))
     # A second delivery of a preparation finds the split ready and trains nothing.
     again = prepare_phase.delay(phase_id=phase_id, split="public").get()
     assert again["claim"].startswith("not claimed")

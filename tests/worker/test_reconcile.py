@@ -115,7 +115,7 @@ def test_stale_attempt_cannot_claim_or_finish_the_new_one(pipeline: Pipeline) ->
 
 
 def test_all_shards_done_but_callback_lost_resends_scoring(pipeline: Pipeline) -> None:
-    submission_id = _running(pipeline, replicas=2)
+    submission_id = _running(pipeline, replicas=4)
     with pipeline.sessions() as session:
         for shard in (0, 1):
             _claim(pipeline, submission_id, shard)

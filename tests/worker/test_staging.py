@@ -84,7 +84,7 @@ def test_an_archive_that_cannot_be_staged_fails_charged_and_unretried(
 ) -> None:
     # Through the worker's tasks: the sanity run (staged outside its backend call) or, with
     # no sanity check, the shards.
-    phase_id = pipeline.phase(replicas=2, sanity=sanity)
+    phase_id = pipeline.phase(replicas=4, sanity=sanity)
     submission_id = pipeline.submit(phase_id, archive=FILE_AND_FOLDER)
     start_evaluation.delay(submission_id=submission_id)
     submission = pipeline.submission(submission_id)

@@ -56,9 +56,9 @@ def start_evaluation(*, submission_id: int) -> str:
         phase = phase_info(submission.phase)
         config = racing.config_of(phase)
         shards = plan_shards(
-            phase.replicas,
+            phase.config.replicas,
             ctx.settings.shard_size,
-            rounds=config.rounds(phase.replicas) if config else (),
+            rounds=config.rounds(phase.config.replicas) if config else (),
         )
         leases.begin_attempt(
             session,
@@ -119,7 +119,7 @@ def dispatch_shards(*, submission_id: int, attempt: int) -> int:
                 session,
                 submission_id=submission_id,
                 attempt=attempt,
-                rounds=config.rounds(phase.replicas),
+                rounds=config.rounds(phase.config.replicas),
             )
             rows = [row for row in rows if max(row.seeds) < n]
     ids = {"submission_id": submission_id, "attempt": attempt}

@@ -124,7 +124,7 @@ def run_shard(*, submission_id: int, attempt: int, shard: int) -> dict[str, Any]
     # The chord's callback may be lost with the broker: send it ourselves. A racing round
     # (or a private stage cut at the race's n) may end at any shard; finish_evaluation finds
     # out which (cheap when it is not yet).
-    if done == total or phase.racing:
+    if done == total or phase.config.racing is not None:
         app.signature("worker.finish_evaluation", kwargs=ids).apply_async(queue="control")
     return {"shard": shard, "split": split, "key": key, "seeds": runs.seeds.tolist()}
 

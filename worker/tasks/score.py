@@ -61,7 +61,7 @@ def finish_evaluation(
             if done < total:
                 return f"waiting ({done}/{total} private shards)"
         else:
-            n_final, reason = phase.replicas, "full"
+            n_final, reason = phase.config.replicas, "full"
             if config is None:
                 done, total = leases.stage_progress(session, **ids, split=split)
                 if done < total:
@@ -107,7 +107,7 @@ def finish_evaluation(
                 if split == "public":
                     race = _race_report(ctx, phase, config, outputs, ids, n_final, reason)
                 report = report.with_racing(race)
-                if race and config.rule == "predicted" and n_final < phase.replicas:
+                if race and config.rule == "predicted" and n_final < phase.config.replicas:
                     report = _on_full_n_scale(ctx, phase, config, split, runs[split], report, race)
     except Exception as exc:
         return _scoring_failed(ids, exc)
@@ -239,7 +239,7 @@ def _race_report(
             outputs=outputs,
             **ids,
         )
-    return racing.racing_report(profile, n=n_final, n_total=phase.replicas, reason=reason)
+    return racing.racing_report(profile, n=n_final, n_total=phase.config.replicas, reason=reason)
 
 
 def _on_full_n_scale(
@@ -259,7 +259,7 @@ def _on_full_n_scale(
     predicted = ctx.backend.score_round(
         phase=phase,
         runs=runs,
-        confidence=config.confidence(phase.replicas),
+        confidence=config.confidence(phase.config.replicas),
         predict=True,
         split=split,
     )

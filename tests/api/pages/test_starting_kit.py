@@ -98,7 +98,7 @@ def test_starting_kit_phase_file_is_the_servers_phase(client, world, tmp_path):
 
 def test_starting_kit_gives_dict_batches_their_own_first_submission(client, world, session):
     phase = session.get(Phase, world.phase_id)
-    phase.interface = "kaggle2023"
+    phase.config = phase.config.with_(interface="kaggle2023")
     session.commit()
     kit = download(client, world.phase_id)
     source = kit.read(f"unlearning-kit-phase-{world.phase_id}/submission.py").decode()

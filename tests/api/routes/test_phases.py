@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from competition import preparation
+from harness.phase_schema import public_phase
 from tests.api.factories import VALID_SOURCE, phase_body
 
 
@@ -278,3 +279,14 @@ def test_create_phase_refuses_an_unknown_preset_naming_the_choices(client, world
     refused = client.post("/api/v1/phases", json=body, headers=world.organizer.headers)
     assert refused.status_code == 422
     assert "competition, competition-fast" in refused.text
+
+
+def test_a_phase_body_carries_its_whole_experiment_beside_the_flat_fields(client, world):
+    body = client.get(f"/api/v1/phases/{world.phase_id}").json()
+    experiment = body["experiment"]
+    assert not {"public_seed", "private_seed"} & set(experiment["split"])  # server-only
+    assert experiment["split"]["dev_seed"] == body["split_spec"]["dev_seed"]
+    assert (experiment["recipe"]["epochs"], experiment["replicas"]) == (3, 8)
+    assert experiment["dataset"] == {"kind": "mnist1d", "path": None}
+    flat = {key: value for key, value in body.items() if key != "experiment"}
+    assert public_phase(flat) == public_phase(body)  # a body saved from an older server

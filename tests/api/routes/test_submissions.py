@@ -213,7 +213,7 @@ def test_a_required_device_parameter_is_accepted_where_the_phases_interface_fill
     """A 2023 notebook's `unlearning(..., device)`: the kaggle2023 interface fills it, so the
     upload is taken; under the tuple interface (filling nothing) it is refused, quota kept."""
     phase = crud.get_phase(session, world.phase_id)
-    assert phase.interface == "tuple"
+    assert phase.config.interface == "tuple"
     refused = upload(client, world.alice, world.phase_id, NEEDS_ITS_DEVICE)
     assert refused.status_code == 422 and "device=None" in refused.text
     checked = client.post(
@@ -222,7 +222,7 @@ def test_a_required_device_parameter_is_accepted_where_the_phases_interface_fill
         files={"file": ("submission.py", NEEDS_ITS_DEVICE)},
     )
     assert checked.json()["valid"] is False
-    phase.interface = "kaggle2023"
+    phase.config = phase.config.with_(interface="kaggle2023")
     session.commit()
     checked = client.post(
         f"/api/v1/submissions/validate?phase_id={world.phase_id}",
