@@ -31,8 +31,7 @@ from harness.pipeline import dry_run
 from harness.runs.sandbox.local import LocalRunner
 from tests.worker.cluster import Cluster, cluster
 from tests.worker.services import wait_for
-from worker.phases import phase_config
-from worker.recovery import phase_info
+from worker.phases import phase_config, phase_info
 
 SUBMISSION = Path(__file__).resolve().parents[1] / "tests/sandbox/submissions/finetune.py"
 

@@ -1,10 +1,12 @@
 """Database models (SQLAlchemy 2, `Mapped[]`) and the submission state machine.
 
 Tables: users, teams, api_tokens, phases, phase_secrets, submissions, submission_events,
-results, leaderboard_snapshots, quota_counters, workers. The state machine is here in one
-place: `SubmissionStatus`, the `TRANSITIONS` table, and `transition()`, which every status
-change goes through; it refuses illegal moves and records a `SubmissionEvent` row with the
-time of the move.
+results, leaderboard_snapshots, quota_counters, workers. A phase keeps its experiment in one
+validated JSON column (`Phase.experiment`, read and written as `Phase.config`, a
+`harness.phase.PhaseConfig`) and its leaderboard seeds apart (`PhaseSecrets`). The state
+machine is here in one place: `SubmissionStatus`, the `TRANSITIONS` table, and
+`transition()`, which every status change goes through; it refuses illegal moves and records
+a `SubmissionEvent` row with the time of the move.
 
     received -> validated -> queued -> sanity_check -> running -> scoring -> finished
                                   \\______________(phase without sanity check)_/
