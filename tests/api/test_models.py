@@ -58,3 +58,25 @@ def test_transition_refuses_illegal_moves(client, world, session, target):
     with pytest.raises(IllegalTransition, match="cannot go from queued"):
         transition(session, submission, target)
     assert submission.status == S.QUEUED
+
+
+def test_phase_experiment_is_validated_when_written_and_read_back_as_the_model(session, world):
+    from competition.models import Phase
+    from harness.errors import ConfigError
+    from harness.phase import PhaseConfig
+
+    phase = session.get(Phase, world.phase_id)
+    stored = dict(phase.experiment)
+    with pytest.raises(ConfigError, match="resnet18-small"):
+        phase.experiment = {**stored, "model": "resnet999"}
+    with pytest.raises(ConfigError, match="replicas"):
+        phase.experiment = {**stored, "replicas": 1}
+    assert phase.experiment == stored  # a refused write leaves the row as it was
+    # Control: a valid one is taken, whole, and read back as the same model.
+    phase.config = phase.config.with_(replicas=16)
+    session.commit()
+    session.expire_all()
+    assert session.get(Phase, world.phase_id).config == PhaseConfig.model_validate(
+        {**stored, "replicas": 16}
+    )
+    assert set(phase.experiment) == set(PhaseConfig.model_fields)

@@ -8,6 +8,7 @@ reproduce the workers' forget set, and the organizer's route returns them.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -153,6 +154,23 @@ def test_worker_refuses_a_phase_without_server_seeds(session, world):
     session.refresh(phase)
     with pytest.raises(RuntimeError, match="no leaderboard seeds"):
         phase_info(phase)
+
+
+def test_the_stored_experiment_never_holds_the_leaderboard_seeds(session, world):
+    phase = session.get(Phase, world.phase_id)
+    evaluated = phase_info(phase).config  # the worker's view: the real seeds filled in
+    assert evaluated.split.private_seed == phase.hidden_seeds.private_seed  # control
+    phase.config = evaluated  # written back whole, by mistake
+    session.commit()
+    session.expire_all()
+    phase = session.get(Phase, world.phase_id)
+    assert not {"public_seed", "private_seed"} & set(phase.experiment["split"])
+    placeholders = SplitConfig()
+    assert (phase.config.split.public_seed, phase.config.split.private_seed) == (
+        placeholders.public_seed,
+        placeholders.private_seed,
+    )
+    assert str(phase.hidden_seeds.private_seed) not in json.dumps(phase.experiment)
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,9 @@ class Cluster(Pipeline):
 
 
 @contextmanager
-def cluster(tmp_path: Path, **overrides: str) -> Iterator[Cluster]:
+def cluster(
+    tmp_path: Path, *, seconds_per_seed: float = 1.0, **overrides: str
+) -> Iterator[Cluster]:
     redis = RedisServer(tmp_path / "redis")
     redis.start()
     database = PostgresDatabase()
@@ -132,7 +134,7 @@ def cluster(tmp_path: Path, **overrides: str) -> Iterator[Cluster]:
     }
     settings.update(overrides)
     env = child_env({f"UNLEARN_{k.upper()}": v for k, v in settings.items()})
-    env["UNLEARN_TEST_SECONDS_PER_SEED"] = "1"
+    env["UNLEARN_TEST_SECONDS_PER_SEED"] = str(seconds_per_seed)
     upgrade_to_head(database.url)
     engine = make_engine(database.url)
     cluster = Cluster(

@@ -28,9 +28,14 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture(name="cluster")
-def running_cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with cluster(tmp_path) as running:
+def running_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    seconds_per_seed = getattr(request, "param", 1.0)  # indirect: a test's own run time
+    with cluster(tmp_path, seconds_per_seed=seconds_per_seed) as running:
         yield running
+
+
+# Four runs, the estimator's minimum a phase may have, in the time two took at one second each.
+QUICK_RUNS = pytest.mark.parametrize("cluster", [0.5], indirect=True)
 
 
 def test_worker_killed_mid_shard_evaluation_finishes_with_one_result(cluster: Cluster) -> None:
@@ -56,6 +61,7 @@ def test_worker_killed_mid_shard_evaluation_finishes_with_one_result(cluster: Cl
     assert killed and len(executions) == 4 + len(killed)  # 2 shards per split + the killed
 
 
+@QUICK_RUNS
 def test_redis_restart_with_submissions_queued_loses_none(cluster: Cluster) -> None:
     phase = cluster.phase(replicas=4)
     queued = [cluster.submit(phase) for _ in range(3)]
@@ -85,6 +91,7 @@ def test_two_workers_share_the_shards_of_one_evaluation(cluster: Cluster) -> Non
     assert cluster.results(submission_id) == 2
 
 
+@QUICK_RUNS
 def test_phase_preparation_through_the_broker_gates_and_then_starts_submissions(
     cluster: Cluster,
 ) -> None:
