@@ -206,6 +206,24 @@ def test_score_submission_rejects_accuracies_of_the_wrong_length() -> None:
         )
 
 
+def test_noise_floor_scored_side_by_side_equals_one_split_after_another() -> None:
+    """The splits are drawn from one stream before any is scored, so the threads that score
+    them together give the mean of the same splits, scored one after another here."""
+    from harness.scoring.estimators import get_estimator
+
+    rng = np.random.default_rng(5)
+    retrained = rng.normal(size=(32, 40))
+    chosen = get_estimator("neurips2023")
+    assert chosen.threads_parallel  # the compiled kernel is installed: the threaded path
+    draws = np.random.default_rng(3)
+    values = []
+    for repeat in range(3):
+        order = draws.permutation(32)
+        first, second = retrained[order[:16]], retrained[order[16:32]]
+        values.append(chosen(first, second, seed=3 + repeat).forget_quality)
+    assert noise_floor(retrained, estimator="neurips2023", seed=3) == float(np.mean(values))
+
+
 def test_noise_floor_rejects_too_few_reference_models() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         noise_floor(np.zeros((12, 3)), estimator="calibrated")
