@@ -213,7 +213,7 @@ class HarnessBackend:
             prepared = self.prepared(phase, split)
             unlearned = Evaluation.from_arrays(arrays.evaluation_arrays)
             compared = _first(prepared, unlearned.n_models)
-            result = score(compared, unlearned, estimator=phase.estimator)
+            result = score(compared, unlearned, estimator=phase.estimator, seeds=arrays.seeds)
             record = scored_record(
                 compared,
                 arrays=arrays,
