@@ -52,6 +52,7 @@ __all__ = [
     "dry_run",
     "evaluate_weights",
     "prepare_phase",
+    "run_originals",
     "run_seeds",
     "score",
 ]
@@ -204,13 +205,15 @@ def score(
     return result
 
 
-def run_originals(prepared: Prepared, seeds: Sequence[int] | np.ndarray | None) -> list[int] | None:
+def run_originals(
+    prepared: Prepared, seeds: Sequence[int] | np.ndarray | None
+) -> np.ndarray | None:
     """The original each run started from (seed mod K), for the bootstrap; None for K = 1
     or when the seeds are not known."""
     count = len(prepared.reference.originals)
     if seeds is None or count <= 1:
         return None
-    return [original_index(seed, count) for seed in seeds]
+    return np.asarray([original_index(seed, count) for seed in seeds], dtype=np.int64)
 
 
 def dry_run(
