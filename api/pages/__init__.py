@@ -1,7 +1,8 @@
 """Server-rendered web pages (Jinja2): leaderboard, upload, a team's submissions and reports,
 login, and the organizer dashboard.
 
-Pages read through the same `crud` and `visibility` functions as the JSON API; small
+Pages call the same use-cases (`api.services`) and read through the same `crud` and
+`visibility` functions as the JSON API; small
 `static/app.js` polls the JSON API to refresh states and boards without reloads. Browsers
 authenticate with the `unlearn_session` cookie (HttpOnly, SameSite=Lax) set at login; the
 forms that set or end a session carry anti-CSRF tokens signed with the secret key
@@ -16,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api import crud
+from api import crud, services
 from api.deps import (
     SESSION_COOKIE,
     OptionalUser,
@@ -24,7 +25,6 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     StoreDep,
-    can_see_submission,
     request_token,
 )
 from api.errors import APIError
@@ -39,7 +39,6 @@ from api.pages.render import (
     render_anonymous_form,
     safe_next,
 )
-from api.routes.submissions import submit
 from api.upload import UploadRejected
 from api.visibility import can_see_private, sight
 from competition.models import Submission, SubmissionStatus, User, utcnow
@@ -190,15 +189,16 @@ def submit_upload(
         return login_redirect(request)
     phase = crud.get_phase(session, phase_id)
     try:
-        submission = submit(
-            request,
-            file,
-            session=session,
+        submission = services.submissions.submit(
+            session,
             settings=settings,
             store=store,
             queue=queue,
             user=user,
             phase_id=phase_id,
+            file=file.file,
+            filename=file.filename,
+            declared_bytes=request.headers.get("content-length"),
         )
     except UploadRejected as exc:
         return render(
@@ -254,15 +254,17 @@ def submission_page(
 ) -> Response:
     if user is None:
         return login_redirect(request)
-    submission = session.get(Submission, submission_id)
-    if submission is None or not can_see_submission(user, submission):
+    try:
+        submission = services.submissions.visible_submission(
+            session, viewer=user, submission_id=submission_id
+        )
+    except crud.NotFound:
         return render_error(
             request, user, 404, f"No submission {submission_id} among those you can see."
         )
-    view = sight(user, submission, utcnow())
-    logs = ""
-    if view.logs and submission.logs_key and store.exists(submission.logs_key):
-        logs = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
+    now = utcnow()
+    view = sight(user, submission, now)
+    logs = services.submissions.read_logs(store, viewer=user, submission=submission, now=now)
     results = crud.results_for(session, submission_id=submission.id, splits=view.splits)
     progress = crud.submission_progress(session, view)
     quota_left = None
@@ -280,8 +282,8 @@ def submission_page(
         phase=submission.phase,
         events=view.events_view(),
         results=results,
-        logs=logs,
-        logs_shown=view.logs,
+        logs=logs.text,
+        logs_shown=logs.shown,
         progress=progress,
         quota_left=quota_left,
         runs_done=bool(progress.splits)
