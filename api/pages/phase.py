@@ -1,4 +1,5 @@
-"""The phase page, where a competition lives: overview (the organizer's Markdown), rules with
+"""The phases in a browser: the home page lists them (organizers also see archived ones);
+the phase page is where a competition lives: overview (the organizer's Markdown), rules with
 a countdown, whether the phase is prepared (organizers also see why it failed, and prepare it
 again), data and starting kit (its download, the install command and the phase's own dry-run
 command), the public leaderboard, and the viewer's team's submissions with the quota left
@@ -28,6 +29,13 @@ def phase_state(phase: Phase, now: object) -> str:
     if now < phase.starts_at:  # type: ignore[operator]
         return "upcoming"
     return "ended" if phase.has_ended(now) else "open"  # type: ignore[arg-type]
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResponse:
+    organizer = user is not None and user.is_organizer
+    phases, _ = crud.list_phases(session, limit=100, offset=0, include_archived=organizer)
+    return render(request, "index.html", user, phases=phases, now=utcnow())
 
 
 @router.get("/phases/{phase_id}", response_class=HTMLResponse)

@@ -259,7 +259,7 @@ def test_control_a_policy_that_shows_everything_fails_the_walk(  # type: ignore[
         "api.visibility",
         "api.services.submissions",
         "api.routes.submissions",
-        "api.pages",
+        "api.pages.submissions",
         "api.pages.phase",
     ):
         monkeypatch.setattr(f"{module}.sight", everything, raising=False)
