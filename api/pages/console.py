@@ -90,7 +90,7 @@ async def create_phase(request: Request, session: SessionDep, user: OptionalUser
     if body is None or errors:
         return _form(request, user, phase=None, values=raw, errors=errors, status_code=422)
     try:
-        phase = services.phases.create(session, get_queue(request), body)
+        phase = services.phases.create(session, get_queue(request), body=body)
     except crud.CrudError as exc:
         errors = {"name": words.sentence(exc.message) + "."}
         return _form(request, user, phase=None, values=raw, errors=errors, status_code=409)
@@ -129,7 +129,7 @@ async def edit_phase(
     try:
         body = schemas.PhaseUpdate.model_validate(data)
         if not errors:
-            services.phases.edit(session, get_queue(request), phase, body)
+            services.phases.edit(session, get_queue(request), phase=phase, body=body)
     except ValidationError as exc:
         errors = {**phase_form.field_errors(exc), **errors}
     except crud.CrudError as exc:
@@ -163,7 +163,7 @@ def phase_action(
         elif action in ("archive", "unarchive"):
             crud.archive_phase(session, phase, archived=action == "archive")
         elif action == "prepare":
-            services.phases.prepare_again(session, get_queue(request), phase)
+            services.phases.prepare_again(session, get_queue(request), phase=phase)
             return RedirectResponse(f"/phases/{phase_id}#preparation", status_code=303)
         else:
             return render_error(request, user, 404, "No such phase action.", phase=phase)

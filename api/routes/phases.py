@@ -47,7 +47,7 @@ def create_phase(
     body: PhaseCreate, session: SessionDep, _organizer: Organizer, queue: QueueDep
 ) -> PhasePublic:
     """Create a phase; its preparation (the reference models) starts on the workers."""
-    phase = services.phases.create(session, queue, body)
+    phase = services.phases.create(session, queue, body=body)
     return PhasePublic.model_validate(phase)
 
 
@@ -68,7 +68,7 @@ def update_phase(
     submission (409 after), checked like a new phase (422); the phase is then prepared again."""
     phase = crud.get_phase(session, phase_id)
     try:
-        services.phases.edit(session, queue, phase, body)
+        services.phases.edit(session, queue, phase=phase, body=body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     return PhasePublic.model_validate(phase)
@@ -89,7 +89,7 @@ def prepare_again(
 ) -> PreparationPublic:
     """Prepare the phase again, e.g. after fixing what made its preparation fail."""
     phase = crud.get_phase(session, phase_id)
-    services.phases.prepare_again(session, queue, phase)
+    services.phases.prepare_again(session, queue, phase=phase)
     return preparation_public(session, phase, organizer)
 
 

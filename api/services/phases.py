@@ -22,7 +22,7 @@ from competition.queue import EvaluationQueue
 __all__ = ["create", "edit", "prepare_again"]
 
 
-def create(session: Session, queue: EvaluationQueue, body: schemas.PhaseCreate) -> Phase:
+def create(session: Session, queue: EvaluationQueue, *, body: schemas.PhaseCreate) -> Phase:
     """A new phase (`Conflict` for a taken name); its preparation starts on the workers."""
     phase = crud.create_phase(session, body)
     send_after_commit(queue.prepare_phase, phase.id, what=f"preparation of phase {phase.id}")
@@ -42,7 +42,7 @@ def edit(session: Session, queue: EvaluationQueue, phase: Phase, body: schemas.P
     return retrain
 
 
-def prepare_again(session: Session, queue: EvaluationQueue, phase: Phase) -> None:
+def prepare_again(session: Session, queue: EvaluationQueue, *, phase: Phase) -> None:
     """Both splits back to pending (after the cause of a failure was fixed), then prepared."""
     crud.prepare_again(session, phase)
     send_after_commit(queue.prepare_phase, phase.id, what=f"preparation of phase {phase.id}")
