@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api import crud
+from api import crud, services
 from api.deps import OptionalUser, SessionDep
 from api.leaderboard import compute_leaderboard
 from api.pages.render import render
@@ -50,8 +50,9 @@ def phase_page(
             session, team_id=user.team_id, phase_id=phase.id, status=None, limit=50, offset=0
         )
         mine = [sight(user, s, now).submission_view() for s in rows]
-        used = crud.quota_used(session, team_id=user.team_id, phase_id=phase.id, day=now.date())
-        quota_left = max(0, phase.daily_quota - used)
+        quota_left = services.phases.quota_today(
+            session, phase=phase, team_id=user.team_id, day=now.date()
+        ).remaining
     return render(
         request,
         "phase.html",

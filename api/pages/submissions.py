@@ -134,11 +134,9 @@ def submission_page(
     progress = crud.submission_progress(session, view)
     quota_left = None
     if not user.is_organizer and user.team_id == submission.team_id:
-        day = utcnow().date()
-        used = crud.quota_used(
-            session, team_id=submission.team_id, phase_id=submission.phase_id, day=day
-        )
-        quota_left = max(0, submission.phase.daily_quota - used)
+        quota_left = services.phases.quota_today(
+            session, phase=submission.phase, team_id=submission.team_id, day=utcnow().date()
+        ).remaining
     return render(
         request,
         "submission.html",

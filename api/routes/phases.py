@@ -145,13 +145,14 @@ def read_quota(phase_id: PathId, session: SessionDep, user: CurrentUser) -> Quot
     phase = crud.get_phase(session, phase_id)
     if user.team_id is None:
         raise APIError(404, "you are not in a team")
-    day = utcnow().date()
-    used = crud.quota_used(session, team_id=user.team_id, phase_id=phase.id, day=day)
+    quota = services.phases.quota_today(
+        session, phase=phase, team_id=user.team_id, day=utcnow().date()
+    )
     return QuotaPublic(
         phase_id=phase.id,
         team_id=user.team_id,
-        day=day.isoformat(),
-        used=used,
-        limit=phase.daily_quota,
-        remaining=max(0, phase.daily_quota - used),
+        day=quota.day.isoformat(),
+        used=quota.used,
+        limit=quota.limit,
+        remaining=quota.remaining,
     )

@@ -3,7 +3,7 @@
     handover.py     the one policy for messages to the workers after a commit
     submissions.py  submit, validate only, the visible submission, logs, cancel, final pick,
                     rescore
-    phases.py       create, edit, prepare again, each followed by the preparation request
+    phases.py       create, edit, prepare again (each then prepared), a team's quota today
     accounts.py     sign-up and the organizer accounts
 
 Why a layer apart from `api.crud`: crud reads and writes the database, one unit of work per

@@ -1,4 +1,5 @@
-"""Phase use-cases that end in a request to the workers: create, edit, prepare again.
+"""Phase use-cases: create, edit, prepare again (each ending in a request to the workers),
+and a team's quota today.
 
 Each commits through `api.crud.phases` (pending preparation rows first), then asks the
 queue to prepare the phase (`handover`, one failure policy: the pending rows are the
@@ -10,6 +11,9 @@ caller may read the phase as stored to show the form again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -19,7 +23,7 @@ from competition.errors import CrudError
 from competition.models import Phase
 from competition.queue import EvaluationQueue
 
-__all__ = ["create", "edit", "prepare_again"]
+__all__ = ["Quota", "create", "edit", "prepare_again", "quota_today"]
 
 
 def create(session: Session, queue: EvaluationQueue, *, body: schemas.PhaseCreate) -> Phase:
@@ -46,3 +50,22 @@ def prepare_again(session: Session, queue: EvaluationQueue, *, phase: Phase) -> 
     """Both splits back to pending (after the cause of a failure was fixed), then prepared."""
     crud.prepare_again(session, phase)
     send_after_commit(queue.prepare_phase, phase.id, what=f"preparation of phase {phase.id}")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A team's submissions in a phase on one UTC day, against the phase's daily limit."""
+
+    day: date
+    used: int
+    limit: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+def quota_today(session: Session, *, phase: Phase, team_id: int, day: date) -> Quota:
+    """What `team_id` has spent of `phase`'s quota on `day` (UTC)."""
+    used = crud.quota_used(session, team_id=team_id, phase_id=phase.id, day=day)
+    return Quota(day=day, used=used, limit=phase.daily_quota)
