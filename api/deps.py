@@ -3,8 +3,9 @@
 `SessionDep`, `SettingsDep`, `StoreDep`, `QueueDep` come from `app.state` (set by
 `create_app`). Authentication accepts `Authorization: Bearer <token>` (API clients) or the
 `unlearn_session` cookie (browsers). `CurrentUser` demands a login (401), `Organizer` the
-organizer role (403). `VisibleSubmission` is get-or-404 plus ownership in one place: a
-participant asking for another team's submission gets 404, so existence does not leak.
+organizer role (403). `VisibleSubmission` is `api.services.submissions.visible_submission`
+as a dependency: a participant asking for another team's submission gets 404, so existence
+does not leak.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from api import crud
+from api import crud, services
 from api.errors import APIError
 from api.leaderboard import LeaderboardCache
 from api.schemas import Page
@@ -99,19 +100,14 @@ Organizer = Annotated[User, Depends(get_organizer)]
 PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def can_see_submission(user: User, submission: Submission) -> bool:
-    return user.is_organizer or (user.team_id is not None and user.team_id == submission.team_id)
-
-
 def get_visible_submission(
     submission_id: PathId,
     session: SessionDep,
     user: CurrentUser,
 ) -> Submission:
-    submission = session.get(Submission, submission_id)
-    if submission is None or not can_see_submission(user, submission):
-        raise APIError(404, f"submission {submission_id} not found")
-    return submission
+    return services.submissions.visible_submission(
+        session, viewer=user, submission_id=submission_id
+    )
 
 
 VisibleSubmission = Annotated[Submission, Depends(get_visible_submission)]

@@ -24,7 +24,8 @@ on the server must also keep its private forget set secret (`check_server_secrec
 (`harness.pipeline.prepare_phase(secret=True)`).
 Nothing here loads torch: the API process imports this module.
 
-A phase file (TOML) holds PhaseConfig's fields:
+A phase file (TOML) holds PhaseConfig's fields, optionally from a phase preset
+(`harness.presets`: `preset = "competition-fast"`, the fields beside it winning):
 
     model = "resnet18-small"
     replicas = 16
@@ -49,6 +50,7 @@ from pydantic import BaseModel, ValidationError
 from harness.data.secrecy import check_private_secrecy
 from harness.errors import ConfigError
 from harness.phase import DEFAULT_PRESET, RECIPES, PhaseConfig, TrainRecipe
+from harness.presets import with_preset
 from harness.registry import DATASETS
 
 __all__ = [
@@ -76,9 +78,10 @@ def explain(error: ValidationError) -> str:
 
 
 def validate_phase(raw: dict[str, Any]) -> PhaseConfig:
-    """A PhaseConfig from raw fields; ConfigError naming each bad field and its choices."""
+    """A PhaseConfig from raw fields (a `preset` filled in beneath them); ConfigError
+    naming each bad field and its choices."""
     try:
-        return PhaseConfig.model_validate(raw)
+        return PhaseConfig.model_validate(with_preset(raw))
     except ValidationError as error:
         raise ConfigError(f"invalid phase: {explain(error)}") from None
 

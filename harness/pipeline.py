@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from harness.data import load_dataset, make_splits
@@ -51,6 +52,7 @@ __all__ = [
     "dry_run",
     "evaluate_weights",
     "prepare_phase",
+    "run_originals",
     "run_seeds",
     "score",
 ]
@@ -176,10 +178,13 @@ def score(
     seed: int = 0,
     processes: int = 1,
     progress: Progress | None = None,
+    seeds: Sequence[int] | np.ndarray | None = None,
 ) -> ScoreReport:
     """Score unlearned against the reference, with the estimator's noise floor attached.
 
     `processes` > 1 spreads the bootstrap over that many worker processes: same numbers.
+    `seeds`: each unlearned row's run seed; under K > 1 originals the bootstrap resamples
+    the originals they started from (seed mod K) as well as the runs.
     """
     report = progress or _quiet
     report("score", 0, 2)
@@ -194,9 +199,21 @@ def score(
         noise_floor=floor,
         processes=processes,
         on_replicate=lambda done, total: report("bootstrap", done, total),
+        originals=run_originals(prepared, seeds),
     )
     report("score", 2, 2)
     return result
+
+
+def run_originals(
+    prepared: Prepared, seeds: Sequence[int] | np.ndarray | None
+) -> np.ndarray | None:
+    """The original each run started from (seed mod K), for the bootstrap; None for K = 1
+    or when the seeds are not known."""
+    count = len(prepared.reference.originals)
+    if seeds is None or count <= 1:
+        return None
+    return np.asarray([original_index(seed, count) for seed in seeds], dtype=np.int64)
 
 
 def dry_run(
@@ -265,6 +282,7 @@ def dry_run(
         estimator=phase.estimator,
         processes=bootstrap_processes(),
         progress=progress,
+        seeds=[o.seed for o in outcomes],
     )
     lap("score")
     report_progress = progress or _quiet

@@ -3,10 +3,13 @@
     PHASE_PRESETS["competition"]        the NeurIPS 2023 setting
     PHASE_PRESETS["competition-fast"]   the same with the `resnet-fast` recipe and 64 models
     PHASE_PRESETS[name].fields()        -> phase-schema fields (`harness.phase_schema`)
+    with_preset(raw)                    -> raw's `preset` filled in, raw's fields winning
 
 A preset fixes everything but the data: the organizer brings a set shaped as the preset
 expects (`inputs`) and may override any field (the server's `POST /phases` takes `preset`
-beside the fields it changes; a test cuts the epochs and replicas this way). The 2023 setting
+beside the fields it changes; a test cuts the epochs and replicas this way). A phase file's
+`preset = "..."` and `unlearn dry-run --preset` are read by `with_preset`, with the same
+rule: the fields given beside it win, key by key inside `recipe` and `split`. The 2023 setting
 (docs/evaluation.md, DESIGN.md section 3): 32x32 RGB face images in 10 age groups,
 torchvision's ResNet-18, 30 epochs of the `competition` recipe, the forget set = every train
 image of 15 subjects (groups), N = 512 models per side, the `neurips2023` rule, runs slower
@@ -20,7 +23,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 
-__all__ = ["PHASE_PRESETS", "PhasePreset", "phase_preset"]
+__all__ = ["PHASE_PRESETS", "PhasePreset", "phase_preset", "with_preset"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +87,26 @@ def phase_preset(name: str) -> PhasePreset:
         raise ConfigError(
             f"unknown phase preset {name!r}; choose one of {', '.join(PHASE_PRESETS)}"
         ) from None
+
+
+def with_preset(raw: dict[str, Any]) -> dict[str, Any]:
+    """Phase-schema fields with raw's `preset` (if any) filled in beneath them.
+
+    The fields given beside the preset win, key by key inside `recipe` (a table starting
+    from the preset's recipe) and `split`; ConfigError for an unknown preset."""
+    if raw.get("preset") is None:
+        return {key: value for key, value in raw.items() if key != "preset"}
+    name = raw["preset"]
+    if not isinstance(name, str):
+        raise ConfigError(f"preset must be a preset's name, got {name!r}")
+    merged = phase_preset(name).fields()
+    for key, value in raw.items():
+        if key == "preset":
+            continue
+        if key == "recipe" and isinstance(value, dict):
+            merged["recipe"] = {"preset": merged["recipe"], **value}
+        elif key == "split" and isinstance(value, dict):
+            merged["split"] = {**merged["split"], **value}
+        else:
+            merged[key] = value
+    return merged

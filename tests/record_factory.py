@@ -32,15 +32,20 @@ def _evaluation(rng: np.random.Generator, shift: float) -> Evaluation:
 
 
 def synthetic_record(
-    *, split: str = "public", extra_runs: tuple[tuple[int, RunEntry], ...] = ()
+    *,
+    split: str = "public",
+    extra_runs: tuple[tuple[int, RunEntry], ...] = (),
+    originals: int = 1,
 ) -> Record:
-    """An unsigned server record of `split`; `extra_runs`: (position, failed run) inserts."""
+    """An unsigned server record of `split`; `extra_runs`: (position, failed run) inserts;
+    `originals`: K, run i started from original i mod K (the bootstrap resamples them)."""
     rng = np.random.default_rng(0)
     unlearned, reference = _evaluation(rng, 0.3), _evaluation(rng, 0.0)
     result = score_evaluations(
         unlearned,
         reference,
         n_bootstrap=20,
+        originals=np.arange(N_MODELS) % originals if originals > 1 else None,
     )
     ids = np.arange(10, dtype=np.int64)
     prepared = SimpleNamespace(

@@ -6,6 +6,7 @@
                     [--sandbox local|docker] [--out DIR] [--plots]
     unlearn dry-run SUBMISSION.py --phase ID [--server URL]    the server's phase, exactly
     unlearn dry-run SUBMISSION.py --phase-file phase.toml      the same, without a server
+    unlearn dry-run SUBMISSION.py --preset competition-fast --dataset folder --data-path D
 
 Every phase, from options, a file or the server, goes through the one phase schema
 (`harness.phase_schema`): a bad field is a configuration error naming the field and the
@@ -43,6 +44,7 @@ from rich.table import Table
 
 from harness.errors import ConfigError, SubmissionError
 from harness.phase import DEFAULT_PRESET, RECIPES, PhaseConfig
+from harness.presets import PHASE_PRESETS
 from harness.registry import DATASETS, INTERFACES, MODELS
 from harness.scoring.estimators import ESTIMATORS
 
@@ -178,6 +180,14 @@ def _one_of(names: Any, default: str) -> str:
 
 def dry_run(
     submission: Annotated[Path, typer.Argument(help="a .py file or a folder with submission.py")],
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="start from a phase preset: one of "
+            + ", ".join(PHASE_PRESETS)
+            + " (the options below change it, as a server phase's fields do)"
+        ),
+    ] = None,
     dataset: Annotated[
         str | None, typer.Option(help="data set: " + _one_of(DATASETS, DEFAULTS.dataset.kind))
     ] = None,
@@ -290,6 +300,7 @@ def dry_run(
             server=server,
             phase_file=phase_file,
             options={
+                "preset": preset,
                 "dataset": None
                 if dataset is None and data_path is None
                 else {

@@ -158,9 +158,8 @@ def create_organizer(
     ],
 ) -> None:
     """Create an organizer account (the first one must come from here)."""
-    from api import crud
+    from api import crud, services
     from competition import db
-    from competition.models import Role
     from competition.settings import Settings
 
     if len(password) < 8:
@@ -173,12 +172,8 @@ def create_organizer(
     engine = db.make_engine(url)
     try:
         with db.make_sessionmaker(engine)() as session:
-            user = crud.create_user(
-                session,
-                email=email,
-                password=password,
-                display_name=display_name,
-                role=Role.ORGANIZER,
+            user = services.accounts.create_organizer(
+                session, email=email, password=password, display_name=display_name
             )
             typer.echo(f"organizer {user.email} created (id {user.id})")
     except crud.CrudError as exc:

@@ -32,7 +32,7 @@ from competition.settings import PipelineSettings
 from harness.errors import ConfigError
 from harness.evaluate import Evaluation
 from harness.phase import SplitName
-from harness.pipeline import evaluate_weights, prepare_phase, run_seeds, score
+from harness.pipeline import evaluate_weights, prepare_phase, run_originals, run_seeds, score
 from harness.reference.cache import Prepared
 from harness.report.build import build_report
 from harness.report.plots import write_plots
@@ -203,6 +203,7 @@ class HarnessBackend:
             estimator=phase.config.estimator,
             confidence=confidence,
             predict=predict,
+            originals=run_originals(prepared, runs.seeds),
         ).to_dict()
 
     def score(self, *, phase: PhaseInfo, runs: dict[str, ShardArrays]) -> Scored:
@@ -213,7 +214,9 @@ class HarnessBackend:
             prepared = self.prepared(phase, split)
             unlearned = Evaluation.from_arrays(arrays.evaluation_arrays)
             compared = _first(prepared, unlearned.n_models)
-            result = score(compared, unlearned, estimator=phase.config.estimator)
+            result = score(
+                compared, unlearned, estimator=phase.config.estimator, seeds=arrays.seeds
+            )
             record = scored_record(
                 compared,
                 arrays=arrays,

@@ -1,7 +1,8 @@
 """Account pages: sign up, change password, and the team (create, join by code, members and
-code, leave before the first submission). The rules are `api.crud.accounts`'; a refused
-action comes back as the same form with the reason on it. Sign-up and the password change
-carry anti-CSRF tokens (`api.pages.csrf`); a password change logs out every other session."""
+code, leave before the first submission). Sign-up is `api.services.accounts.register`, as
+the JSON route calls it; the rules are `api.crud.accounts`'; a refused action comes back as
+the same form with the reason on it. Sign-up and the password change carry anti-CSRF tokens
+(`api.pages.csrf`); a password change logs out every other session."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import crud
+from api import crud, services
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep
 from api.pages import csrf
 from api.pages.errors import render_error
@@ -62,7 +63,8 @@ def _register_page(
 
 @router.get("/register", response_class=HTMLResponse)
 def register_form(request: Request, user: OptionalUser, settings: SettingsDep) -> HTMLResponse:
-    return _register_page(request, user, closed=not settings.allow_registration, errors={}, form={})
+    closed = not services.accounts.registration_open(settings)
+    return _register_page(request, user, closed=closed, errors={}, form={})
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -103,7 +105,7 @@ def register(
     if not csrf.anonymous_token_valid(request, csrf_token):
         expired = "This sign-up form has expired or was sent from another site; sign up here."
         return _register_page(request, None, 403, closed=False, errors={"form": expired}, form={})
-    if not settings.allow_registration:
+    if not services.accounts.registration_open(settings):
         return _register_page(request, None, 403, closed=True, errors={}, form=form)
     joining = team_choice == "join"
     errors: dict[str, str] = {}
@@ -122,8 +124,9 @@ def register(
     if errors:
         return _register_page(request, None, 422, closed=False, errors=errors, form=form)
     try:
-        user = crud.create_user(
+        user = services.accounts.register(
             session,
+            settings,
             email=body.email,
             password=body.password,
             display_name=body.display_name,

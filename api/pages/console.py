@@ -1,8 +1,9 @@
 """The organizer's console pages: create and edit a phase in a form (validated by
 `api.schemas.PhaseCreate`/`PhaseUpdate`, errors beside the fields; the experiment's fields
 only before the first submission), delete a phase nobody submitted to, archive one that has
-submissions, prepare a phase again after its preparation failed. The queue, workers and
-submissions are on `/admin` (`api.pages.admin_page`)."""
+submissions, prepare a phase again after its preparation failed. Create, edit and prepare
+are `api.services.phases`' use-cases, as the JSON routes call them. The queue, workers and
+submissions are on `/admin` (`api.pages.admin`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api import crud, schemas
+from api import crud, schemas, services
 from api.deps import OptionalUser, SessionDep, get_queue
 from api.pages import phase_form, words
 from api.pages.errors import Link, render_error
@@ -89,11 +90,10 @@ async def create_phase(request: Request, session: SessionDep, user: OptionalUser
     if body is None or errors:
         return _form(request, user, phase=None, values=raw, errors=errors, status_code=422)
     try:
-        phase = crud.create_phase(session, body)
+        phase = services.phases.create(session, get_queue(request), body=body)
     except crud.CrudError as exc:
         errors = {"name": words.sentence(exc.message) + "."}
         return _form(request, user, phase=None, values=raw, errors=errors, status_code=409)
-    get_queue(request).prepare_phase(phase.id)
     return RedirectResponse(f"/phases/{phase.id}?notice=phase-created", status_code=303)
 
 
@@ -126,11 +126,10 @@ async def edit_phase(
     editable = _editable(session, phase)
     raw = await _raw_form(request)
     data, errors = phase_form.form_body(raw, editable, phase)
-    retrain = False
     try:
         body = schemas.PhaseUpdate.model_validate(data)
         if not errors:
-            retrain = crud.update_phase(session, phase, body)
+            services.phases.edit(session, get_queue(request), phase=phase, body=body)
     except ValidationError as exc:
         errors = {**phase_form.field_errors(exc), **errors}
     except crud.CrudError as exc:
@@ -147,8 +146,6 @@ async def edit_phase(
             status_code=422,
             editable=editable,
         )
-    if retrain:
-        get_queue(request).prepare_phase(phase.id)
     return RedirectResponse(f"/phases/{phase.id}?notice=phase-saved", status_code=303)
 
 
@@ -166,8 +163,7 @@ def phase_action(
         elif action in ("archive", "unarchive"):
             crud.archive_phase(session, phase, archived=action == "archive")
         elif action == "prepare":
-            crud.prepare_again(session, phase)
-            get_queue(request).prepare_phase(phase.id)
+            services.phases.prepare_again(session, get_queue(request), phase=phase)
             return RedirectResponse(f"/phases/{phase_id}#preparation", status_code=303)
         else:
             return render_error(request, user, 404, "No such phase action.", phase=phase)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api import crud
+from api import crud, services
 from api.deps import Organizer, PaginationDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import (
@@ -19,7 +19,6 @@ from api.schemas import (
     UserPublic,
     WorkerPublic,
 )
-from competition.models import Role
 
 router = APIRouter(prefix="/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -42,12 +41,8 @@ def create_organizer(
     body: RegisterRequest, session: SessionDep, _organizer: Organizer
 ) -> UserPublic:
     """Organizers add organizers (the first comes from `unlearn admin create-organizer`)."""
-    user = crud.create_user(
-        session,
-        email=body.email,
-        password=body.password,
-        display_name=body.display_name,
-        role=Role.ORGANIZER,
+    user = services.accounts.create_organizer(
+        session, email=body.email, password=body.password, display_name=body.display_name
     )
     return UserPublic.model_validate(user)
 

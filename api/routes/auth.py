@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, status
 
-from api import crud
+from api import crud, services
 from api.deps import CurrentUser, SessionDep, SettingsDep, request_token
 from api.errors import ERROR_RESPONSES, APIError
 from api.schemas import (
@@ -30,10 +30,9 @@ router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 )
 def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) -> UserPublic:
     """Create a participant account in a new team (`team_name`) or an existing one (`join_code`)."""
-    if not settings.allow_registration:
-        raise APIError(403, "registration is closed; ask an organizer for an account")
-    user = crud.create_user(
+    user = services.accounts.register(
         session,
+        settings,
         email=body.email,
         password=body.password,
         display_name=body.display_name,

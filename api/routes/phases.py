@@ -1,5 +1,6 @@
 """Phases: listed by anyone, created and changed by organizers; a team's quota in a phase;
-the leaderboard seeds, for organizers only."""
+the leaderboard seeds, for organizers only. Create, edit and prepare again are the use-cases
+of `api.services.phases`, shared with the console's pages."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api import crud
+from api import crud, services
 from api.deps import (
     CurrentUser,
     OptionalUser,
@@ -46,8 +47,7 @@ def create_phase(
     body: PhaseCreate, session: SessionDep, _organizer: Organizer, queue: QueueDep
 ) -> PhasePublic:
     """Create a phase; its preparation (the reference models) starts on the workers."""
-    phase = crud.create_phase(session, body)
-    queue.prepare_phase(phase.id)
+    phase = services.phases.create(session, queue, body=body)
     return PhasePublic.model_validate(phase)
 
 
@@ -68,12 +68,9 @@ def update_phase(
     submission (409 after), checked like a new phase (422); the phase is then prepared again."""
     phase = crud.get_phase(session, phase_id)
     try:
-        retrain = crud.update_phase(session, phase, body)
+        services.phases.edit(session, queue, phase=phase, body=body)
     except ValidationError as exc:
-        session.rollback()
         raise RequestValidationError(exc.errors()) from None
-    if retrain:
-        queue.prepare_phase(phase.id)
     return PhasePublic.model_validate(phase)
 
 
@@ -92,8 +89,7 @@ def prepare_again(
 ) -> PreparationPublic:
     """Prepare the phase again, e.g. after fixing what made its preparation fail."""
     phase = crud.get_phase(session, phase_id)
-    crud.prepare_again(session, phase)
-    queue.prepare_phase(phase.id)
+    services.phases.prepare_again(session, queue, phase=phase)
     return preparation_public(session, phase, organizer)
 
 
@@ -149,13 +145,14 @@ def read_quota(phase_id: PathId, session: SessionDep, user: CurrentUser) -> Quot
     phase = crud.get_phase(session, phase_id)
     if user.team_id is None:
         raise APIError(404, "you are not in a team")
-    day = utcnow().date()
-    used = crud.quota_used(session, team_id=user.team_id, phase_id=phase.id, day=day)
+    quota = services.phases.quota_today(
+        session, phase=phase, team_id=user.team_id, day=utcnow().date()
+    )
     return QuotaPublic(
         phase_id=phase.id,
         team_id=user.team_id,
-        day=day.isoformat(),
-        used=used,
-        limit=phase.daily_quota,
-        remaining=max(0, phase.daily_quota - used),
+        day=quota.day.isoformat(),
+        used=quota.used,
+        limit=quota.limit,
+        remaining=quota.remaining,
     )

@@ -1,21 +1,19 @@
-"""Submissions: upload (quota, validation, store, enqueue), read, cancel, choose final, and
-the organizer's rescore, disqualify and reinstate; live progress.
+"""Submissions over JSON: upload, validate only, read, cancel, choose final, and the
+organizer's rescore, disqualify and reinstate; live progress.
 
-Upload order matters and is the contract with the workers: validate -> charge quota, store
-the code and commit the row as `queued` (one transaction) -> `queue.enqueue(id)`. A failing
-enqueue is logged, not reported as an error: the committed `queued` row is the durable
-record and a reconciler re-enqueues it.
+Each action is a use-case of `api.services.submissions` (upload order, who may see what,
+the enqueue-failure policy live there, shared with the pages); a route parses the request,
+makes the call and answers with a schema seen through `api.visibility.sight`.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import PurePosixPath
 from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 
-from api import crud
+from api import crud, services
 from api.deps import (
     CurrentUser,
     Organizer,
@@ -39,69 +37,12 @@ from api.schemas import (
     SubmissionPublic,
     ValidationReport,
 )
-from api.upload import UploadLimits, UploadRejected, validate_upload
+from api.upload import UploadRejected
 from api.visibility import sight
-from competition.artifacts import ArtifactStore
-from competition.models import Submission, SubmissionStatus, User, utcnow
-from competition.queue import EvaluationQueue
-from harness.registry import INTERFACES
-
-logger = logging.getLogger(__name__)
+from competition.models import SubmissionStatus, utcnow
 
 router = APIRouter(tags=["submissions"], responses=ERROR_RESPONSES)
 UploadFileDep = Annotated[UploadFile, File(description="a .py file or a .zip with submission.py")]
-
-
-def _limits(settings: SettingsDep) -> UploadLimits:
-    return UploadLimits(
-        max_upload_bytes=settings.max_upload_bytes,
-        max_unzipped_bytes=settings.max_unzipped_bytes,
-        max_zip_members=settings.max_zip_members,
-        max_compression_ratio=settings.max_compression_ratio,
-    )
-
-
-def read_upload(request: Request, file: UploadFile, settings: SettingsDep) -> bytes:
-    """The uploaded bytes, refusing early (413) what is over the size limit."""
-    declared = request.headers.get("content-length")
-    # The multipart envelope adds a little; the exact check is on the file's bytes below.
-    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
-        raise APIError(413, f"upload is over the limit of {settings.max_upload_bytes} bytes")
-    data = file.file.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise APIError(413, f"upload is over the limit of {settings.max_upload_bytes} bytes")
-    return data
-
-
-def submit(
-    request: Request,
-    file: UploadFile,
-    *,
-    session: SessionDep,
-    settings: SettingsDep,
-    store: ArtifactStore,
-    queue: EvaluationQueue,
-    user: User,
-    phase_id: int,
-) -> Submission:
-    """Read, validate, persist, then enqueue; shared by the JSON route and the upload page."""
-    if user.is_organizer:
-        raise APIError(403, "organizers do not submit; use a participant account")
-    data = read_upload(request, file, settings)
-    filename = file.filename or "submission.py"
-    phase = crud.get_phase(session, phase_id)
-    filled = _filled(phase.config.interface)
-    upload = validate_upload(filename, data, _limits(settings), filled=filled)
-    submission = crud.create_submission(
-        session, store, phase=phase, user=user, filename=filename, upload=upload, data=data
-    )
-    try:
-        queue.enqueue(submission.id)
-    except Exception:
-        logger.exception(
-            "enqueue of submission %d failed; the reconciler will retry", submission.id
-        )
-    return submission
 
 
 @router.post(
@@ -120,22 +61,18 @@ def upload_submission(
     user: CurrentUser,
 ) -> SubmissionPublic:
     """Upload a `.py` file or a `.zip` with `submission.py`; spends one of today's quota."""
-    submission = submit(
-        request,
-        file,
-        session=session,
+    submission = services.submissions.submit(
+        session,
         settings=settings,
         store=store,
         queue=queue,
         user=user,
         phase_id=phase_id,
+        file=file.file,
+        filename=file.filename,
+        declared_bytes=request.headers.get("content-length"),
     )
     return sight(user, submission, utcnow()).submission_view()
-
-
-def _filled(interface: str) -> tuple[str, ...]:
-    """The parameters of unlearning() that `interface` fills by keyword (the run's device)."""
-    return INTERFACES[interface].device_parameters if interface in INTERFACES else ()
 
 
 @router.post(
@@ -154,11 +91,16 @@ def validate_only(
 ) -> ValidationReport:
     """Run the static checks only: no quota spent, nothing stored. With `phase_id`, the
     parameters that phase's interface fills (its device) count as given."""
-    data = read_upload(request, file, settings)
-    filled = _filled(crud.get_phase(session, phase_id).config.interface) if phase_id else ()
+    data = services.submissions.read_code(
+        file.file, declared_bytes=request.headers.get("content-length"), settings=settings
+    )
     try:
-        upload = validate_upload(
-            file.filename or "submission.py", data, _limits(settings), filled=filled
+        upload = services.submissions.validate(
+            session,
+            settings,
+            filename=file.filename or "submission.py",
+            data=data,
+            phase_id=phase_id,
         )
     except UploadRejected as exc:
         return ValidationReport(
@@ -245,17 +187,8 @@ def download_code(submission: VisibleSubmission, store: StoreDep) -> Response:
 
 @router.get("/submissions/{submission_id}/logs", response_model=LogsPublic)
 def read_logs(submission: VisibleSubmission, store: StoreDep, user: CurrentUser) -> LogsPublic:
-    view = sight(user, submission, utcnow())
-    shown = view.logs
-    text = ""
-    if shown and submission.logs_key and store.exists(submission.logs_key):
-        text = store.get_bytes(submission.logs_key).decode("utf-8", errors="replace")
-    return LogsPublic(
-        submission_id=submission.id,
-        shown=shown,
-        text=text,
-        failure_category=view.failure_category,
-    )
+    """The run's output, where the phase and the stage let you see it (`shown`)."""
+    return services.submissions.read_logs(store, viewer=user, submission=submission)
 
 
 @router.get("/submissions/{submission_id}/results", response_model=list[ResultPublic])
@@ -305,22 +238,16 @@ def read_artifact(
 
 
 @router.post("/submissions/{submission_id}/cancel", response_model=SubmissionPublic)
-def cancel(
-    submission: VisibleSubmission, session: SessionDep, user: CurrentUser
-) -> SubmissionPublic:
+def cancel(submission_id: PathId, session: SessionDep, user: CurrentUser) -> SubmissionPublic:
     """Cancel; refunded if the evaluation had not started."""
-    updated = crud.cancel_submission(session, submission_id=submission.id)
+    updated = services.submissions.cancel(session, viewer=user, submission_id=submission_id)
     return sight(user, updated, utcnow()).submission_view()
 
 
 @router.post("/submissions/{submission_id}/final", response_model=SubmissionPublic)
-def select_final(
-    submission: VisibleSubmission, session: SessionDep, user: CurrentUser
-) -> SubmissionPublic:
+def select_final(submission_id: PathId, session: SessionDep, user: CurrentUser) -> SubmissionPublic:
     """Choose this submission for your team's private-leaderboard row (default: best public)."""
-    if user.is_organizer:
-        raise APIError(403, "final submissions are chosen by the team")
-    updated = crud.select_final(session, submission_id=submission.id)
+    updated = services.submissions.choose_final(session, viewer=user, submission_id=submission_id)
     return sight(user, updated, utcnow()).submission_view()
 
 
@@ -332,11 +259,7 @@ def rescore(
     organizer: Organizer,
 ) -> SubmissionPublic:
     """Organizers: evaluate again as a new attempt of the same submission."""
-    submission = crud.rescore(session, submission_id=submission_id)
-    try:
-        queue.enqueue(submission.id)
-    except Exception:
-        logger.exception("enqueue of rescore %d failed; the reconciler will retry", submission.id)
+    submission = services.submissions.rescore(session, queue, submission_id=submission_id)
     return sight(organizer, submission, utcnow()).submission_view()
 
 

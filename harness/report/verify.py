@@ -45,7 +45,7 @@ from harness.report.record import (
 __all__ = ["Check", "passed", "verify_record"]
 
 Verdict = Literal["pass", "fail", "skip"]
-BOOTSTRAP_FIELDS = ("forget_quality_ci", "final_score_ci", "n_bootstrap")
+BOOTSTRAP_FIELDS = ("forget_quality_ci", "final_score_ci", "n_bootstrap", "bootstrap_originals")
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,9 @@ def _score(
     unlearned = Evaluation.from_arrays(arrays["unlearned.npz"])
     reference = Evaluation.from_arrays(arrays["reference.npz"])
     try:
+        # Under K > 1 originals the intervals resampled them too: run i started from i mod K.
+        count = int(recorded.get("bootstrap_originals", 1))
+        seeds = np.asarray(arrays["unlearned.npz"]["seeds"], dtype=np.int64)
         result = score_evaluations(
             unlearned,
             reference,
@@ -179,6 +182,7 @@ def _score(
             seed=int(recorded["seed"]),
             confidence=float(recorded["confidence"]),
             processes=processes,
+            originals=seeds % count if count > 1 and intervals else None,
         )
     except (ValueError, KeyError) as exc:
         return Check("score", "fail", f"the stored arrays cannot be scored: {exc}")

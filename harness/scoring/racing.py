@@ -196,6 +196,7 @@ def round_score(
     n_bootstrap: int = 200,
     seed: int = 0,
     predict: bool = False,
+    originals: np.ndarray | None = None,
 ) -> RoundScore:
     """Final score and bootstrap interval of the first n runs against the first n models.
 
@@ -203,7 +204,9 @@ def round_score(
     n reference models. Arrays as in ``score_submission`` ([N, S] and [N]). With
     `predict` (the rule ``predicted``) and n below the reference's N, the score is instead
     the full-N score predicted from the n runs against all N models
-    (``harness.scoring.prediction``), with its bootstrap interval.
+    (``harness.scoring.prediction``), with its bootstrap interval. `originals`: [>= n] the
+    original each run started from; under K > 1 the interval resamples them too, as the
+    final score's does (``score_submission``).
     """
     if n_bootstrap < 1:
         raise ValueError(f"a racing round needs an interval: n_bootstrap >= 1, got {n_bootstrap}")
@@ -242,6 +245,7 @@ def round_score(
         seed=seed,
         confidence=confidence,
         noise_floor=0.0,  # not used by the race; skips its cost
+        originals=None if originals is None else np.asarray(originals)[:n],
     )
     assert report.final_score_ci is not None  # n_bootstrap >= 1
     low, high = report.final_score_ci

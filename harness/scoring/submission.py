@@ -13,7 +13,12 @@ which the worker stores and the leaderboard shows as ``score +- ci``.
   accuracies following their model) and over forget examples, so that the interval
   reflects both the finite number of runs and the finite forget set; bias-corrected
   percentiles, since duplicated models shift the replicates (see
-  ``_bias_corrected_interval``). The interval always contains the score itself.
+  ``_bias_corrected_interval``). The interval always contains the score itself. Under
+  K > 1 original models (``originals``: the original each unlearned row started from) the
+  unlearned side is resampled in two stages, originals first and then runs within each
+  drawn original, so that the interval also holds how much the score depends on which
+  originals the phase happened to train (a cluster bootstrap); with one original the draws
+  are exactly those of the 2023 setting.
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class ScoreReport:
     n_bootstrap: int
     confidence: float
     seed: int
+    # Originals resampled by the bootstrap (K > 1: two-stage draws); 1 under the 2023 rule.
+    bootstrap_originals: int = 1
 
     @property
     def ci(self) -> dict[str, Interval | None]:
@@ -110,7 +117,14 @@ class ScoreReport:
             "n_bootstrap": self.n_bootstrap,
             "confidence": self.confidence,
             "seed": self.seed,
+            # Only where originals were resampled: a record of one original reads as before.
+            **({"bootstrap_originals": self.bootstrap_originals} if self.clustered else {}),
         }
+
+    @property
+    def clustered(self) -> bool:
+        """Whether the intervals resampled K > 1 originals as well as runs."""
+        return self.bootstrap_originals > 1 and self.n_bootstrap > 0
 
 
 def noise_floor(
@@ -137,11 +151,21 @@ def noise_floor(
             f"reference models (two halves of {chosen.min_models}); got {n_models}"
         )
     rng = np.random.default_rng(seed)
-    values = []
-    for repeat in range(n_repeats):
-        order = rng.permutation(n_models)
+    orders = [rng.permutation(n_models) for _ in range(n_repeats)]  # drawn first, in order
+
+    def one_split(repeat: int) -> float:
+        order = orders[repeat]
         first, second = retrained_confs[order[:half]], retrained_confs[order[half : 2 * half]]
-        values.append(chosen(first, second, seed=seed + repeat).forget_quality)
+        return float(chosen(first, second, seed=seed + repeat).forget_quality)
+
+    # Each split is scored from its own draw, so scoring them side by side (an estimator
+    # that runs without the GIL, on the machine's cores) changes the time, not the value.
+    workers = min(n_repeats, bootstrap_processes()) if chosen.threads_parallel else 1
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as threads:
+            values = list(threads.map(one_split, range(n_repeats)))
+    else:
+        values = [one_split(repeat) for repeat in range(n_repeats)]
     return float(np.mean(values))
 
 
@@ -172,6 +196,7 @@ def score_submission(
     noise_floor: float | None = None,
     processes: int = 1,
     on_replicate: ReplicateProgress | None = None,
+    originals: np.ndarray | Sequence[int] | None = None,
 ) -> ScoreReport:
     """Score one submission: F, final score, noise floor and bootstrap intervals.
 
@@ -187,6 +212,8 @@ def score_submission(
             None it is computed here, or left None if N is too small for two halves.
         processes: worker processes for the bootstrap (same numbers, less time).
         on_replicate: progress of the bootstrap, (done, total).
+        originals: [N] the original (0..K-1) each unlearned row started from; with K > 1
+            the bootstrap resamples originals, then runs within them. None: one original.
     """
     chosen = get_estimator(estimator)
     unlearned_confs, retrained_confs = check_confidence_pair(
@@ -209,6 +236,7 @@ def score_submission(
         raise ValueError(f"n_bootstrap must be >= 0; got {n_bootstrap}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1); got {confidence}")
+    clusters = _check_originals(originals, n_models)
 
     result = chosen(unlearned_confs, retrained_confs, seed=seed)
     means = {name: float(values.mean()) for name, values in accuracies.items()}
@@ -233,6 +261,7 @@ def score_submission(
             seed,
             processes=processes,
             on_replicate=on_replicate,
+            clusters=clusters,
         )
         forget_ci = _bias_corrected_interval(forget_samples, result.forget_quality, confidence)
         final_ci = _bias_corrected_interval(
@@ -257,7 +286,26 @@ def score_submission(
         n_bootstrap=n_bootstrap,
         confidence=confidence,
         seed=seed,
+        bootstrap_originals=len(clusters) if clusters else 1,
     )
+
+
+def _check_originals(
+    originals: np.ndarray | Sequence[int] | None, n_models: int
+) -> list[np.ndarray] | None:
+    """The unlearned rows of each original, in original order; None for one original."""
+    if originals is None:
+        return None
+    labels = np.asarray(originals)
+    if labels.shape != (n_models,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"originals must give one integer per unlearned model ({n_models}); "
+            f"got shape {labels.shape}, dtype {labels.dtype}"
+        )
+    if labels.size and labels.min() < 0:
+        raise ValueError("originals must be indices from 0")
+    groups = [np.flatnonzero(labels == k) for k in np.unique(labels)]
+    return groups if len(groups) > 1 else None
 
 
 def bootstrap_processes() -> int:
@@ -297,18 +345,33 @@ def _bootstrap(
     *,
     processes: int = 1,
     on_replicate: ReplicateProgress | None = None,
+    clusters: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap replicates of F and of the final score (= F without accuracies).
 
     Every resample is drawn here, in one stream, before any is scored, so `processes` (worker
     processes scoring replicates side by side) changes the time, never the numbers.
+    `clusters`: the unlearned rows of each of K > 1 originals (two-stage draws), or None.
     """
     n_models, n_examples = unlearned.shape
     # A separate stream from the estimator's own seed so that neither shifts the other.
     rng = np.random.default_rng([seed, 0xB007])
+
+    def draw_unlearned() -> np.ndarray:
+        if clusters is None:  # the 2023 setting: runs resampled as one population
+            return np.asarray(rng.integers(0, n_models, size=n_models))
+        # Original slot k is filled by a drawn original; its runs are drawn from that
+        # original's, as many as slot k had, so every replicate keeps N rows a side.
+        drawn = rng.integers(0, len(clusters), size=len(clusters))
+        rows = np.empty(n_models, dtype=np.int64)
+        for slot, source in zip(clusters, drawn, strict=True):
+            members = clusters[source]
+            rows[slot] = members[rng.integers(0, members.size, size=slot.size)]
+        return rows
+
     draws: list[_Draw] = [
         (
-            np.asarray(rng.integers(0, n_models, size=n_models)),
+            draw_unlearned(),
             np.asarray(rng.integers(0, n_models, size=n_models)),
             np.asarray(rng.integers(0, n_examples, size=n_examples)),
             seed + 1 + replicate,

@@ -6,7 +6,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.phase import RECIPES
-from harness.phase_schema import validate_phase
+from harness.phase_schema import read_phase_file, validate_phase
 from harness.presets import PHASE_PRESETS, phase_preset
 
 FOLDER = {"kind": "folder", "path": "/srv/faces"}
@@ -47,3 +47,37 @@ def test_fast_preset_trains_fewer_epochs_than_the_competition() -> None:
 def test_unknown_phase_preset_names_the_choices() -> None:
     with pytest.raises(ConfigError, match="competition, competition-fast"):
         phase_preset("2023")
+
+
+def test_a_phase_file_starts_from_a_preset_and_its_fields_win_key_by_key(tmp_path) -> None:
+    path = tmp_path / "phase.toml"
+    path.write_text(
+        'preset = "competition-fast"\nreplicas = 8\n'
+        '[dataset]\nkind = "folder"\npath = "/srv/faces"\n'
+        "[recipe]\nepochs = 1\n"
+        "[split]\nforget_count = 2\n"
+    )
+    config = read_phase_file(path)
+    fast = RECIPES["resnet-fast"]
+    assert (config.model, config.interface, config.replicas) == ("resnet18", "kaggle2023", 8)
+    # the recipe is the preset's with one field changed, not the default recipe's
+    assert config.recipe == fast.model_copy(update={"epochs": 1})
+    assert (config.split.forget_mode, config.split.forget_count) == ("groups", 2)
+
+
+def test_the_dry_run_takes_a_preset_beside_its_options() -> None:
+    from unlearn.dry_run import _phase
+
+    config = _phase(
+        phase_id=None,
+        server=None,
+        phase_file=None,
+        options={"preset": "competition-fast", "dataset": FOLDER, "split": {}, "model": None},
+        replicas=4,
+        epochs=1,
+    )
+    assert (config.model, config.replicas, config.recipe.epochs) == ("resnet18", 4, 1)
+    assert config.recipe.optimizer == RECIPES["resnet-fast"].optimizer
+    assert config.split.forget_mode == "groups"
+    with pytest.raises(ConfigError, match="unknown phase preset '2023'.*competition-fast"):
+        validate_phase({"preset": "2023", "dataset": FOLDER})

@@ -268,6 +268,21 @@ def test_round_score_scores_the_first_n_of_both_sides() -> None:
     assert (got.low, got.high) == expected.final_score_ci
     with pytest.raises(ValueError, match="round n=64 needs 64"):
         round_score(n=64, estimator="calibrated", confidence=0.9, **arrays)
+    # Under two originals (run i from original i mod 2) the round's interval resamples
+    # them as the final score's does: the first 16 runs' labels, the same draws.
+    labels = np.arange(40) % 2
+    clustered = round_score(
+        n=16, estimator="calibrated", confidence=0.9, n_bootstrap=20, originals=labels, **arrays
+    )
+    expected = score_submission(
+        **{name: values[:16] for name, values in arrays.items()},
+        estimator="calibrated",
+        n_bootstrap=20,
+        confidence=0.9,
+        noise_floor=0.0,
+        originals=labels[:16],
+    )
+    assert (clustered.low, clustered.high) == expected.final_score_ci != (got.low, got.high)
 
 
 def test_rules_on_a_board_whose_scores_fall_with_n_at_method_specific_rates() -> None:

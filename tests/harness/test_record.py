@@ -191,6 +191,18 @@ def test_verify_without_intervals_still_recomputes_the_score() -> None:
     assert tampered[-1].name == "score" and tampered[-1].verdict == "fail"
 
 
+def test_a_record_whose_bootstrap_resampled_originals_verifies_with_its_intervals() -> None:
+    record = synthetic_record(originals=2)
+    assert record.manifest["score"]["bootstrap_originals"] == 2
+    assert passed(verify_record(record.to_bytes()))
+    assert "bootstrap_originals" not in synthetic_record().manifest["score"]  # 2023: as before
+    manifest = json.loads(json.dumps(record.manifest))
+    manifest["score"]["bootstrap_originals"] = 1  # claims one population of runs
+    checks = verify_record(Record(manifest, record.files).to_bytes())
+    assert checks[-1].name == "score" and checks[-1].verdict == "fail"
+    assert "final_score_ci" in checks[-1].detail or "forget_quality_ci" in checks[-1].detail
+
+
 def test_verify_refuses_what_is_not_a_well_formed_record(tmp_path: Path) -> None:
     not_zip = tmp_path / "notes.zip"
     not_zip.write_bytes(b"hello")

@@ -192,6 +192,49 @@ def test_score_submission_uses_a_precomputed_noise_floor_and_skips_bootstrap() -
     assert report.forget_quality_ci is None and report.final_score_ci is None
 
 
+def _two_originals(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """32 runs from two originals whose runs differ by a shift (run i: original i mod 2)."""
+    shift = np.where(np.arange(32) % 2 == 0, 0.0, 1.5)[:, None]
+    ones = np.ones(32)
+    return {
+        "unlearned_confs": rng.normal(size=(32, 60)) + shift,
+        "retrained_confs": rng.normal(size=(32, 60)),
+        "unlearned_retain_acc": ones,
+        "retrained_retain_acc": ones,
+        "unlearned_test_acc": ones,
+        "retrained_test_acc": ones,
+    }
+
+
+def test_one_original_draws_exactly_the_2023_bootstrap() -> None:
+    inputs = _two_originals(np.random.default_rng(4))
+    plain = score_submission(**inputs, estimator="neurips2023", n_bootstrap=30, seed=2)
+    one = score_submission(
+        **inputs, estimator="neurips2023", n_bootstrap=30, seed=2, originals=np.zeros(32, int)
+    )
+    assert one.to_dict() == plain.to_dict() and plain.bootstrap_originals == 1
+
+
+def test_several_originals_widen_the_interval_by_the_spread_between_them() -> None:
+    """The runs of two originals differ: drawing originals as well as runs lets a replicate
+    hold one original's runs only, so the interval holds that spread, which one population
+    of runs hides."""
+    inputs = _two_originals(np.random.default_rng(4))
+    options = {"estimator": "neurips2023", "n_bootstrap": 60, "seed": 2}
+    plain = score_submission(**inputs, **options)
+    clustered = score_submission(**inputs, **options, originals=np.arange(32) % 2)
+    assert clustered.forget_quality == plain.forget_quality  # the score itself is unchanged
+    assert clustered.bootstrap_originals == 2 and clustered.to_dict()["bootstrap_originals"] == 2
+
+    def width(interval: tuple[float, float] | None) -> float:
+        assert interval is not None
+        return interval[1] - interval[0]
+
+    assert width(clustered.forget_quality_ci) > 1.5 * width(plain.forget_quality_ci)
+    with pytest.raises(ValueError, match="one integer per unlearned model"):
+        score_submission(**inputs, **options, originals=np.arange(31) % 2)
+
+
 def test_score_submission_rejects_accuracies_of_the_wrong_length() -> None:
     confs = np.zeros((16, 2))
     with pytest.raises(ValueError, match=r"shape \(16,\)"):
@@ -204,6 +247,24 @@ def test_score_submission_rejects_accuracies_of_the_wrong_length() -> None:
             retrained_test_acc=np.ones(16),
             estimator="neurips2023",
         )
+
+
+def test_noise_floor_scored_side_by_side_equals_one_split_after_another() -> None:
+    """The splits are drawn from one stream before any is scored, so the threads that score
+    them together give the mean of the same splits, scored one after another here."""
+    from harness.scoring.estimators import get_estimator
+
+    rng = np.random.default_rng(5)
+    retrained = rng.normal(size=(32, 40))
+    chosen = get_estimator("neurips2023")
+    assert chosen.threads_parallel  # the compiled kernel is installed: the threaded path
+    draws = np.random.default_rng(3)
+    values = []
+    for repeat in range(3):
+        order = draws.permutation(32)
+        first, second = retrained[order[:16]], retrained[order[16:32]]
+        values.append(chosen(first, second, seed=3 + repeat).forget_quality)
+    assert noise_floor(retrained, estimator="neurips2023", seed=3) == float(np.mean(values))
 
 
 def test_noise_floor_rejects_too_few_reference_models() -> None:

@@ -255,7 +255,13 @@ def test_control_a_policy_that_shows_everything_fails_the_walk(  # type: ignore[
             submission=submission, organizer=True, private_open=True, frozen_at=None
         )
 
-    for module in ("api.visibility", "api.routes.submissions", "api.pages", "api.pages.phase"):
+    for module in (
+        "api.visibility",
+        "api.services.submissions",
+        "api.routes.submissions",
+        "api.pages.submissions",
+        "api.pages.phase",
+    ):
         monkeypatch.setattr(f"{module}.sight", everything, raising=False)
     walk = _walk(client, app, world.alice.headers, _values(world, b))
     assert MARKER in "\n".join(walk.values())
