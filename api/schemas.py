@@ -314,6 +314,21 @@ TRAINING_FIELDS = ("dataset", "model", "recipe", "replicas", "split_spec")
 EXPERIMENT_FIELDS = tuple(f for f in FLAT_FIELDS if f in PhaseUpdate.model_fields)
 
 
+# The phase row's operational columns a `PhasePublic` shows beside its experiment.
+PHASE_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "starts_at",
+    "ends_at",
+    "daily_quota",
+    "max_in_flight",
+    "show_logs",
+    "sanity_check_required",
+    "archived",
+)
+
+
 class PhasePublic(PhaseBase):
     """A phase as anyone reads it: its flat experiment fields (`harness.phase_schema.
     flat_fields`, the short way) and the whole experiment in `experiment`."""
@@ -334,21 +349,6 @@ class PhasePublic(PhaseBase):
         config = raw.config
         operational = {name: getattr(raw, name) for name in PHASE_COLUMNS}
         return {**operational, **flat_fields(config), "experiment": stored_experiment(config)}
-
-
-# The phase row's operational columns a `PhasePublic` shows beside its experiment.
-PHASE_COLUMNS = (
-    "id",
-    "name",
-    "description",
-    "starts_at",
-    "ends_at",
-    "daily_quota",
-    "max_in_flight",
-    "show_logs",
-    "sanity_check_required",
-    "archived",
-)
 
 
 class SplitPreparationPublic(BaseModel):

@@ -191,8 +191,9 @@ def flat_fields(config: PhaseConfig) -> dict[str, Any]:
 
 
 def public_phase(raw: dict[str, Any]) -> PhaseConfig:
-    """The PhaseConfig of `GET /api/v1/phases/{id}`'s body: its `experiment`, or in a body
-    saved from an older server, its flat fields (other fields are ignored).
+    """The PhaseConfig of `GET /api/v1/phases/{id}`'s body: its `experiment` (which wins over
+    the flat fields beside it), or in a body saved from an older server, its flat fields
+    (other fields are ignored).
 
     A body saved from a server before the gate's limit had one name says `efficiency_gate`."""
     if isinstance(raw.get("experiment"), dict):

@@ -62,7 +62,8 @@ def _organizer_phase(system: Deployment, phase_id: int) -> dict:
         phase = client.get(f"/api/v1/phases/{phase_id}").json()
         secrets = client.get(f"/api/v1/phases/{phase_id}/secrets", headers=headers).json()
     assert "public_seed" not in phase["split_spec"]  # never in the public phase
-    phase["split_spec"] = {**phase["split_spec"], "public_seed": secrets["public_seed"]}
+    assert "public_seed" not in phase["experiment"]["split"]
+    phase["experiment"]["split"]["public_seed"] = secrets["public_seed"]  # what dry-run reads
     return phase
 
 
