@@ -2,7 +2,8 @@
 
     main.py         create_app: middleware, routers, error handlers
     deps.py         sessions, the current user, the visible submission as a dependency
-    schemas.py      request and response models
+    schemas/        request and response models, one module per resource (common, accounts,
+                    phases, submissions, boards, console), all re-exported by the package
     routes/         JSON routes under /api/v1, one module per resource
     pages/          server-rendered pages (Jinja2), one module per resource, static files
     services/       the use-cases both call: submit, logs, final pick, cancel, phase

@@ -12,7 +12,7 @@ The experiment itself, its defaults and its rules are one pydantic model, `harne
 PhaseConfig`, which checks each name against its registry (data sets, models, interfaces in
 `harness.registry`; estimators in `harness.scoring.estimators`; recipe presets in
 `harness.phase.RECIPES`), so registering one makes it valid everywhere. A bad field is
-refused naming the field and the choices: a 422 at the API (`api/schemas.py` calls
+refused naming the field and the choices: a 422 at the API (`api/schemas/phases.py` calls
 `flat_phase`), a configuration error in `unlearn dry-run`. The server stores a phase's
 experiment as one PhaseConfig (`competition.models.Phase.experiment`); the API's flat body
 (`dataset` as `kind` or `kind:/path`, `split_spec`, `recipe` carrying the phase-level

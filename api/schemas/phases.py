@@ -1,7 +1,5 @@
-"""Request and response bodies of the JSON API (pydantic), one class per direction.
-
-`XCreate`/`XUpdate` come in, `XPublic` goes out; lists are wrapped in `Page[X]`
-(`data`, `count`, `limit`, `offset`). Every error body is `ErrorBody`.
+"""Phases: the experiment an organizer creates or edits (checked by the phase schema), what a
+phase shows, its preparation, secrets and quota.
 """
 
 from __future__ import annotations
@@ -9,7 +7,7 @@ from __future__ import annotations
 from copy import copy
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,123 +20,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticUndefined
 
-from competition.models import FailureCategory, Phase, Role, SubmissionStatus, stored_experiment
+from api.schemas.common import HIDDEN_SEED_KEYS
+from competition.models import Phase, stored_experiment
 from competition.pipeline_models import PreparationState
 from harness.errors import ConfigError
 from harness.phase import PhaseConfig, SplitConfig
-from harness.phase_schema import (
-    FLAT_FIELDS,
-    LEADERBOARD_SEEDS,
-    check_server_secrecy,
-    explain,
-    flat_fields,
-    flat_phase,
-)
+from harness.phase_schema import FLAT_FIELDS, check_server_secrecy, explain, flat_fields, flat_phase
 from harness.presets import PHASE_PRESETS, phase_preset
 from harness.scoring.racing import RacingConfig
-
-T = TypeVar("T")
-# Never accepted from, nor shown to, anyone but the server and its organizers.
-HIDDEN_SEED_KEYS = LEADERBOARD_SEEDS
-Split = Literal["public", "private"]
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
-
-class ErrorDetail(BaseModel):
-    message: str
-    field: str | None = None
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-
-
-class ErrorInfo(BaseModel):
-    code: str = Field(description="machine-readable error kind, e.g. `not_found`")
-    message: str = Field(description="what went wrong and what to do about it")
-    details: list[ErrorDetail] = Field(default_factory=list)
-
-
-class ErrorBody(BaseModel):
-    error: ErrorInfo
-
-
-class Page(BaseModel, Generic[T]):
-    data: list[T]
-    count: int = Field(description="total number of items matching, over all pages")
-    limit: int
-    offset: int
-
-
-class Message(BaseModel):
-    message: str
-
-
-# Accounts ------------------------------------------------------------------------------------
-
-
-class LoginRequest(BaseModel):
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class RegisterRequest(BaseModel):
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
-    password: str = Field(min_length=8, max_length=1024)
-    display_name: str = Field(min_length=1, max_length=100)
-    team_name: str | None = Field(default=None, min_length=1, max_length=100)
-    join_code: str | None = Field(default=None, min_length=1, max_length=64)
-
-
-class TokenCreate(BaseModel):
-    name: str = Field(default="", max_length=100)
-
-
-class TokenPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    name: str
-    kind: str
-    created_at: datetime
-    expires_at: datetime
-
-
-class TokenCreated(TokenPublic):
-    token: str = Field(description="the secret; shown once, store it now")
-
-
-class TeamPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    name: str
-
-
-class TeamPrivate(TeamPublic):
-    join_code: str = Field(description="give this to team mates so they can join")
-    members: list[str]
-
-
-class TeamCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-
-
-class TeamJoin(BaseModel):
-    join_code: str = Field(min_length=1, max_length=64)
-
-
-class TeamMove(BaseModel):
-    team_id: int = Field(ge=1)
-
-
-class UserPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    email: str
-    display_name: str
-    role: Role
-    team_id: int | None
-
-
-# Phases --------------------------------------------------------------------------------------
 
 
 def experiment_field(name: str, *, required: bool = False) -> Any:
@@ -309,6 +198,8 @@ class PhaseUpdate(BaseModel):
 
 # What the reference models are trained from: an edit of one of them prepares the phase again.
 TRAINING_FIELDS = ("dataset", "model", "recipe", "replicas", "split_spec")
+
+
 # The experiment's fields an edit may change (`harness.phase_schema.FLAT_FIELDS`, checked
 # together against the phase model by `PhaseCreate._experiment`).
 EXPERIMENT_FIELDS = tuple(f for f in FLAT_FIELDS if f in PhaseUpdate.model_fields)
@@ -390,174 +281,3 @@ class QuotaPublic(BaseModel):
     used: int
     limit: int
     remaining: int
-
-
-# Submissions ---------------------------------------------------------------------------------
-
-
-class SubmissionEventPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    from_status: SubmissionStatus | None
-    to_status: SubmissionStatus
-    attempt: int
-    note: str
-    at: datetime
-
-
-class SubmissionPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    phase_id: int
-    team_id: int
-    user_id: int
-    filename: str
-    kind: str
-    sha256: str
-    size_bytes: int
-    status: SubmissionStatus
-    attempt: int
-    failure_category: FailureCategory | None
-    failure_message: str
-    counts_against_quota: bool
-    sanity_check_passed: bool | None
-    disqualified: bool
-    disqualified_reason: str = ""
-    is_final: bool
-    public_score: float | None
-    public_ci_low: float | None
-    public_ci_high: float | None
-    private_score: float | None = Field(description="null for participants until the phase ends")
-    private_ci_low: float | None
-    private_ci_high: float | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ValidationReport(BaseModel):
-    valid: bool
-    kind: str | None = None
-    sha256: str | None = None
-    problems: list[ErrorDetail] = Field(default_factory=list)
-
-
-class ResultPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    split: Split
-    attempt: int
-    estimator: str
-    score: float
-    ci_low: float | None
-    ci_high: float | None
-    forget_quality: float | None
-    noise_floor: float | None
-    report: dict[str, Any]
-    plots: list[str] = Field(description="artifact names, fetch with .../artifacts/{name}")
-    created_at: datetime
-
-
-class SplitProgress(BaseModel):
-    split: Split
-    runs_done: int = Field(description="unlearning runs whose outputs are stored")
-    runs_total: int = Field(description="the phase's N")
-
-
-class ProgressPublic(BaseModel):
-    """Where a running evaluation stands, for the live page and `unlearn submit --wait`."""
-
-    submission_id: int
-    status: SubmissionStatus
-    stage: str = Field(description="what is happening now, in words")
-    terminal: bool
-    disqualified: bool
-    disqualified_reason: str
-    splits: list[SplitProgress]
-    elapsed_s: float | None = Field(description="since the evaluation of this attempt started")
-    remaining_s: float | None = Field(description="estimate from the runs done so far")
-    public_score: float | None
-    failure_category: FailureCategory | None
-    failure_message: str
-
-
-class LogsPublic(BaseModel):
-    submission_id: int
-    shown: bool = Field(description="false when the phase hides logs from participants")
-    text: str
-    failure_category: FailureCategory | None
-
-
-class DisqualifyRequest(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-# Leaderboard ---------------------------------------------------------------------------------
-
-
-class LeaderboardRow(BaseModel):
-    rank: int
-    team_id: int
-    team_name: str
-    submission_id: int
-    score: float
-    ci_low: float | None
-    ci_high: float | None
-    tied_with_above: bool = Field(description="confidence intervals overlap with the row above")
-    tie_group: int = Field(description="rows chained by overlapping intervals share a group")
-    submitted_at: datetime
-    provisional_runs: int | None = Field(
-        default=None,
-        description="racing stopped this row after this many runs (below the phase's N): "
-        "it could not reach the top k; None: scored at the full N",
-    )
-
-
-class Leaderboard(BaseModel):
-    phase_id: int
-    split: Split
-    final: bool = Field(description="private board built from each team's final selection")
-    rows: list[LeaderboardRow]
-    generated_at: datetime
-    frozen_at: datetime | None = Field(
-        default=None, description="private board after the phase's end: when it was frozen"
-    )
-    snapshot_version: int | None = Field(
-        default=None, description="1: frozen at the end; higher: refrozen by an organizer"
-    )
-
-
-class RefreezeRequest(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class SnapshotPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    version: int
-    created_at: datetime
-    created_by: int | None = Field(description="the organizer; null: frozen at the end")
-    reason: str
-
-
-# Organizer dashboard -------------------------------------------------------------------------
-
-
-class StatusCount(BaseModel):
-    status: SubmissionStatus
-    count: int
-    oldest_updated_at: datetime | None
-
-
-class FailureCount(BaseModel):
-    category: FailureCategory
-    count: int
-
-
-class WorkerPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    hostname: str
-    last_seen: datetime
-    current_submission_id: int | None
-
-
-class QueueOverview(BaseModel):
-    statuses: list[StatusCount]
-    failures: list[FailureCount]
-    workers: list[WorkerPublic]
