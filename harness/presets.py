@@ -89,24 +89,25 @@ def phase_preset(name: str) -> PhasePreset:
         ) from None
 
 
-def with_preset(raw: dict[str, Any]) -> dict[str, Any]:
-    """Phase-schema fields with raw's `preset` (if any) filled in beneath them.
+def with_preset(raw: dict[str, Any], *, split_key: str = "split") -> dict[str, Any]:
+    """Phase fields with raw's `preset` (if any) filled in beneath them.
 
     The fields given beside the preset win, key by key inside `recipe` (a table starting
-    from the preset's recipe) and `split`; ConfigError for an unknown preset."""
+    from the preset's recipe) and the split (`split` in a phase file, `split_spec` in the
+    server's flat body: `split_key`); ConfigError for an unknown preset."""
     if raw.get("preset") is None:
         return {key: value for key, value in raw.items() if key != "preset"}
     name = raw["preset"]
     if not isinstance(name, str):
         raise ConfigError(f"preset must be a preset's name, got {name!r}")
     merged = phase_preset(name).fields()
+    merged["recipe"] = {"preset": merged["recipe"]}
+    merged[split_key] = merged.pop("split")
     for key, value in raw.items():
         if key == "preset":
             continue
-        if key == "recipe" and isinstance(value, dict):
-            merged["recipe"] = {"preset": merged["recipe"], **value}
-        elif key == "split" and isinstance(value, dict):
-            merged["split"] = {**merged["split"], **value}
+        if key in ("recipe", split_key) and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
     return merged

@@ -52,7 +52,6 @@ from api.schemas.phases import (
     QuotaPublic,
     SplitPreparationPublic,
     experiment_field,
-    preset_row,
 )
 from api.schemas.submissions import (
     DisqualifyRequest,
@@ -113,5 +112,4 @@ __all__ = [
     "ValidationReport",
     "WorkerPublic",
     "experiment_field",
-    "preset_row",
 ]

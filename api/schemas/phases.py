@@ -26,7 +26,7 @@ from competition.pipeline_models import PreparationState
 from harness.errors import ConfigError
 from harness.phase import PhaseConfig, SplitConfig
 from harness.phase_schema import FLAT_FIELDS, check_server_secrecy, explain, flat_fields, flat_phase
-from harness.presets import PHASE_PRESETS, phase_preset
+from harness.presets import PHASE_PRESETS, with_preset
 from harness.scoring.racing import RacingConfig
 
 
@@ -81,20 +81,6 @@ class PhaseBase(BaseModel):
         return self
 
 
-def preset_row(name: str) -> dict[str, Any]:
-    """A phase preset (`harness.presets`) as the phase row's fields; ConfigError if unknown."""
-    preset = phase_preset(name)
-    return {
-        "model": preset.model,
-        "recipe": {"preset": preset.recipe},
-        "split_spec": dict(preset.split),
-        "replicas": preset.replicas,
-        "estimator": preset.estimator,
-        "interface": preset.interface,
-        "max_run_fraction": preset.max_run_fraction,
-    }
-
-
 class PhaseCreate(PhaseBase):
     preset: str | None = Field(
         default=None,
@@ -112,16 +98,10 @@ class PhaseCreate(PhaseBase):
             return raw
         if not isinstance(raw["preset"], str):
             return raw  # the field's own check refuses it
-        try:
-            merged = preset_row(raw["preset"])
+        try:  # the phase files' rule, on the flat body's split_spec
+            return with_preset(raw, split_key="split_spec")
         except ConfigError as error:
             raise ValueError(f"preset: {error}") from None
-        for key, value in raw.items():
-            if key in ("recipe", "split_spec") and isinstance(value, dict):
-                merged[key] = {**merged[key], **value}  # one epoch count can be changed
-            else:
-                merged[key] = value
-        return merged
 
     @field_validator("split_spec")
     @classmethod
