@@ -9,7 +9,8 @@ anyone listing it.
 
 Rules:
 - organizers see everything, always;
-- a team sees its own submissions (other teams' are 404 before reaching here);
+- a team sees its own submissions (`can_see_submission`; other teams' are 404 before
+  reaching here, `api.services.submissions.visible_submission`);
 - nothing of the private split is observable by the team before the phase ends. An attempt
   runs the public split first and the private split only once the public result is stored
   (`worker.leases.stage`); from that moment the team's view is frozen at the public result:
@@ -45,6 +46,7 @@ __all__ = [
     "PRIVATE_PENDING_NOTE",
     "Sight",
     "can_see_private",
+    "can_see_submission",
     "sight",
     "visible_splits",
 ]
@@ -56,6 +58,12 @@ PRIVATE_FAILURE_MESSAGE = (
     "submission wrote them while it held the private forget set"
 )
 PRIVATE_PENDING_NOTE = "public result stored; the private result is shown when the phase ends"
+
+
+def can_see_submission(user: User, submission: Submission) -> bool:
+    """Whether `user` may see `submission` at all: organizers every one, a participant their
+    own team's."""
+    return user.is_organizer or (user.team_id is not None and user.team_id == submission.team_id)
 
 
 def can_see_private(user: User | None, phase: Phase, now: datetime) -> bool:

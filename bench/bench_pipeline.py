@@ -31,7 +31,7 @@ from harness.pipeline import dry_run
 from harness.runs.sandbox.local import LocalRunner
 from tests.worker.cluster import Cluster, cluster
 from tests.worker.services import wait_for
-from worker.phases import phase_config, phase_info
+from worker.phases import phase_info
 
 SUBMISSION = Path(__file__).resolve().parents[1] / "tests/sandbox/submissions/finetune.py"
 
@@ -69,7 +69,7 @@ def main() -> None:
         with cluster(Path(tmp), **overrides) as system:
             phase_id = system.mnist1d_phase(replicas=args.replicas, name="bench")
             with system.sessions() as session:
-                config = phase_config(phase_info(session.get(Phase, phase_id)))
+                config = phase_info(session.get(Phase, phase_id)).config
             first = system.worker("w1")
             system.beat()
             # Provision (untimed): train the original and the references of both splits.

@@ -42,7 +42,7 @@ from harness.runs.execute import efficiency_gate, seed_time_limit, validated_sta
 from harness.runs.sandbox.base import Runner, RunOutcome
 from harness.scoring.racing import round_score
 from worker.backend import PhaseInfo, Scored, ShardArrays
-from worker.phases import phase_config, pull_cache, push_cache
+from worker.phases import pull_cache, push_cache
 from worker.record import scored_record
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class HarnessBackend:
         split: str,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> Prepared:
-        config = phase_config(phase)
+        config = phase.config
         key = (config.content_hash(), split)
         if key not in self._prepared:
             pulled = pull_cache(self.store, self.cache_dir)

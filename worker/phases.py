@@ -1,8 +1,8 @@
 """From the server's phase row to the harness's `PhaseConfig`, and the phase's reference cache
 shared through the artifact store.
 
-    phase_info(Phase row)   -> PhaseInfo     (its PhaseConfig, hidden seeds filled in)
-    phase_config(PhaseInfo) -> PhaseConfig   (what the harness runs)
+    phase_info(Phase row)   -> PhaseInfo     (its PhaseConfig, hidden seeds filled in:
+                                              `.config` is what the harness runs)
 
 The row stores its experiment as one `PhaseConfig` (`Phase.config`, validated when written;
 reading it again raises ConfigError if a registry no longer has a name it uses), without
@@ -22,12 +22,11 @@ from pathlib import Path
 
 from competition.artifacts import ArtifactStore
 from competition.models import Phase
-from harness.phase import PhaseConfig
 from worker.backend import PhaseInfo
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CACHE_PREFIX", "phase_config", "phase_info", "pull_cache", "push_cache"]
+__all__ = ["CACHE_PREFIX", "phase_info", "pull_cache", "push_cache"]
 
 CACHE_PREFIX = "reference-cache"
 CACHED_FOLDERS = ("originals", "references")
@@ -43,11 +42,6 @@ def phase_info(phase: Phase) -> PhaseInfo:
     published = phase.config
     split = {**published.split.model_dump(), **phase.hidden_seeds.split_seeds()}
     return PhaseInfo(id=phase.id, config=published.with_(split=split))
-
-
-def phase_config(phase: PhaseInfo) -> PhaseConfig:
-    """The harness configuration of a server phase, leaderboard seeds included."""
-    return phase.config
 
 
 def pull_cache(store: ArtifactStore, cache_dir: Path) -> int:

@@ -23,7 +23,7 @@ from api.errors import APIError
 from api.schemas import LogsPublic
 from api.services.handover import send_after_commit
 from api.upload import UploadLimits, ValidatedUpload, validate_upload
-from api.visibility import sight
+from api.visibility import can_see_submission, sight
 from competition.artifacts import ArtifactStore
 from competition.models import Submission, User, utcnow
 from competition.queue import EvaluationQueue
@@ -31,7 +31,6 @@ from competition.settings import Settings
 from harness.registry import INTERFACES
 
 __all__ = [
-    "can_see_submission",
     "cancel",
     "choose_final",
     "read_code",
@@ -93,11 +92,6 @@ def submit(
     )
     send_after_commit(queue.enqueue, submission.id, what=f"submission {submission.id}")
     return submission
-
-
-def can_see_submission(user: User, submission: Submission) -> bool:
-    """Organizers see every submission; a participant their own team's."""
-    return user.is_organizer or (user.team_id is not None and user.team_id == submission.team_id)
 
 
 def visible_submission(session: Session, *, viewer: User, submission_id: int) -> Submission:

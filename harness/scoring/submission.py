@@ -151,21 +151,11 @@ def noise_floor(
             f"reference models (two halves of {chosen.min_models}); got {n_models}"
         )
     rng = np.random.default_rng(seed)
-    orders = [rng.permutation(n_models) for _ in range(n_repeats)]  # drawn first, in order
-
-    def one_split(repeat: int) -> float:
-        order = orders[repeat]
+    values = []
+    for repeat in range(n_repeats):
+        order = rng.permutation(n_models)
         first, second = retrained_confs[order[:half]], retrained_confs[order[half : 2 * half]]
-        return float(chosen(first, second, seed=seed + repeat).forget_quality)
-
-    # Each split is scored from its own draw, so scoring them side by side (an estimator
-    # that runs without the GIL, on the machine's cores) changes the time, not the value.
-    workers = min(n_repeats, bootstrap_processes()) if chosen.threads_parallel else 1
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as threads:
-            values = list(threads.map(one_split, range(n_repeats)))
-    else:
-        values = [one_split(repeat) for repeat in range(n_repeats)]
+        values.append(chosen(first, second, seed=seed + repeat).forget_quality)
     return float(np.mean(values))
 
 

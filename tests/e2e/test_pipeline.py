@@ -103,7 +103,7 @@ def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run
     from harness.pipeline import dry_run
     from harness.runs.sandbox.local import LocalRunner
     from tests.worker.test_harness_backend import SUBMISSION as FINETUNE
-    from worker.phases import phase_config, phase_info
+    from worker.phases import phase_info
 
     overrides = {
         "evaluation_backend": "worker.harness_backend:HarnessBackend",
@@ -123,7 +123,7 @@ def test_real_submission_in_docker_sandbox_scores_exactly_like_the_local_dry_run
             split_spec={"forget_fraction": 0.02},
         )
         with system.sessions() as session:
-            config = phase_config(phase_info(session.get(Phase, phase_id)))
+            config = phase_info(session.get(Phase, phase_id)).config
         system.api()
         system.worker("docker")
         system.beat()

@@ -249,15 +249,15 @@ def test_score_submission_rejects_accuracies_of_the_wrong_length() -> None:
         )
 
 
-def test_noise_floor_scored_side_by_side_equals_one_split_after_another() -> None:
-    """The splits are drawn from one stream before any is scored, so the threads that score
-    them together give the mean of the same splits, scored one after another here."""
+def test_noise_floor_is_the_mean_over_halves_drawn_from_its_seed() -> None:
+    """Three random halves of the reference, drawn in order from the seed's stream, each
+    scored with its own estimator seed: the floor is their mean F."""
     from harness.scoring.estimators import get_estimator
 
     rng = np.random.default_rng(5)
     retrained = rng.normal(size=(32, 40))
     chosen = get_estimator("neurips2023")
-    assert chosen.threads_parallel  # the compiled kernel is installed: the threaded path
+    assert chosen.threads_parallel  # the compiled kernel is installed here
     draws = np.random.default_rng(3)
     values = []
     for repeat in range(3):

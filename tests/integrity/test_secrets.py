@@ -20,7 +20,7 @@ from harness.data.splits import make_splits
 from harness.phase import DatasetConfig, PhaseConfig, SplitConfig
 from harness.phase_schema import flat_fields
 from tests.api.factories import VALID_SOURCE, finish, phase_body
-from worker.phases import phase_config, phase_info
+from worker.phases import phase_info
 
 
 def _upload(client, member, phase_id: int) -> int:
@@ -87,7 +87,7 @@ def test_no_participant_facing_answer_holds_a_leaderboard_seed(client, world, se
 def test_private_forget_set_cannot_be_rebuilt_from_the_published_phase(client, world, session):
     published = client.get(f"/api/v1/phases/{world.phase_id}").json()
     data = load_dataset(DatasetConfig(kind=published["dataset"]))
-    evaluated = phase_config(phase_info(session.get(Phase, world.phase_id)))
+    evaluated = phase_info(session.get(Phase, world.phase_id)).config
     workers_forget = make_splits(data, evaluated.split, "private").forget
     # The exploit: the harness's own split code on what the phase publishes.
     guessed = SplitConfig(**published["split_spec"])

@@ -23,7 +23,7 @@ from harness.report.verify import passed, verify_record
 from harness.runs.sandbox.local import LocalRunner
 from tests.worker.factories import Pipeline, configure
 from worker import context
-from worker.phases import CACHE_PREFIX, phase_config, phase_info
+from worker.phases import CACHE_PREFIX, phase_info
 from worker.tasks.dispatch import start_evaluation
 from worker.tasks.provision import prepare_phase
 
@@ -70,7 +70,7 @@ def test_sharded_pipeline_score_equals_the_dry_run(
     logs = pipeline.store.get_bytes(submission.logs_key).decode()
     assert logs == "== seeds 0-7 ==\nhello from a run\n"  # development split only
     with pipeline.sessions() as session:
-        config = phase_config(phase_info(session.get(Phase, phase_id)))
+        config = phase_info(session.get(Phase, phase_id)).config
     code = tmp_path / "submission.py"
     code.write_text(SUBMISSION)
     report, *_ = dry_run(code, config, runner=LocalRunner(), cache_dir=pipeline.data_dir / "cache")
@@ -125,7 +125,7 @@ def test_several_originals_score_through_the_server_as_in_the_dry_run(
     submission = pipeline.submission(submission_id)
     assert submission.status == SubmissionStatus.FINISHED, submission.failure_message
     with pipeline.sessions() as session:
-        config = phase_config(phase_info(session.get(Phase, phase_id)))
+        config = phase_info(session.get(Phase, phase_id)).config
         stored = session.scalars(
             select(Result).where(Result.submission_id == submission_id, Result.split == "public")
         ).one()
